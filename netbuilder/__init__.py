@@ -1,0 +1,3 @@
+"""netbuilder: build neural networks by drawing them."""
+
+__version__ = "0.1.0"

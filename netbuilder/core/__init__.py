@@ -1,0 +1,1 @@
+"""The model of netbuilder: graph document, layer registry, shapes, compilation. No Qt here."""

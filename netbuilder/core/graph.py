@@ -1,0 +1,418 @@
+"""The graph document: layer blocks (nodes) and the wires (edges) between their ports.
+
+A Graph is the single source of truth for a network. Every edit goes through one of its
+methods, which checks its arguments, raises GraphError with a readable message when they are
+wrong (leaving the graph as it was), and tells subscribers what changed.
+"""
+from __future__ import annotations
+
+import json
+import keyword
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import networkx as nx
+
+from .layers import LAYERS, LayerSpec, ParamError, get_layer
+
+FORMAT = "netbuilder.graph"
+VERSION = 1
+MAX_NODES = 10_000
+MAX_FILE_BYTES = 50 * 1024 * 1024
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+class GraphError(ValueError):
+    """An edit or a document that the graph refuses; the message names the problem and where it is."""
+
+
+@dataclass
+class Node:
+    """One layer block: its id (stable, never shown), type, user-visible name, params and canvas position."""
+
+    id: str
+    type: str
+    name: str
+    params: dict[str, Any]
+    pos: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def spec(self) -> LayerSpec:
+        return get_layer(self.type)
+
+    @property
+    def label(self) -> str:
+        """How messages name the block: `conv1 (Conv2d)`."""
+        return f"{self.name} ({self.type})"
+
+    def input_ports(self) -> list[str]:
+        return self.spec.input_ports(self.params)
+
+    def output_ports(self) -> list[str]:
+        return self.spec.output_ports()
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A wire from an output port of `src` to an input port of `dst`. An input port takes one wire."""
+
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+
+Listener = Callable[[str, Any], None]
+
+
+class Graph:
+    """A network as a networkx.MultiDiGraph of Nodes; edges are keyed by their destination port.
+
+    Subscribers are called as listener(kind, subject) after each change, with kind one of
+    node_added, node_removed, node_changed (params or name), node_moved (Node), edge_added,
+    edge_removed (Edge).
+    """
+
+    def __init__(self, meta: dict[str, str] | None = None) -> None:
+        self._g = nx.MultiDiGraph()
+        self.meta: dict[str, str] = dict(meta or {})
+        self._listeners: list[Listener] = []
+
+    # ----- reading
+
+    def __len__(self) -> int:
+        return self._g.number_of_nodes()
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._g
+
+    @property
+    def nodes(self) -> list[Node]:
+        """Nodes in document order."""
+        return [data["node"] for _, data in self._g.nodes(data=True)]
+
+    @property
+    def edges(self) -> list[Edge]:
+        """Edges ordered by destination node (document order), then destination port."""
+        return [edge for node in self.nodes for edge in self.input_edges(node.id) if edge is not None]
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._g.nodes[node_id]["node"]
+        except KeyError:
+            raise GraphError(f"no block with id '{node_id}'") from None
+
+    def find(self, name: str) -> Node:
+        """The node called `name`."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise GraphError(f"no block named '{name}'")
+
+    def input_edges(self, node_id: str) -> list[Edge | None]:
+        """The wire into each input port of a node, in port order; None where a port is free."""
+        node = self.node(node_id)
+        wired = {key: data["edge"] for _, _, key, data in self._g.in_edges(node_id, keys=True, data=True)}
+        return [wired.get(port) for port in node.input_ports()]
+
+    def output_edges(self, node_id: str) -> list[Edge]:
+        self.node(node_id)
+        return [data["edge"] for _, _, data in self._g.out_edges(node_id, data=True)]
+
+    def topological_order(self) -> list[Node]:
+        """Nodes so that every node comes after the nodes feeding it; ties keep document order."""
+        index = {node_id: i for i, node_id in enumerate(self._g.nodes)}
+        order = nx.lexicographical_topological_sort(self._g, key=index.__getitem__)
+        return [self._g.nodes[node_id]["node"] for node_id in order]
+
+    def ancestors(self, node_id: str) -> set[str]:
+        return nx.ancestors(self._g, node_id)
+
+    def generations(self) -> list[list[str]]:
+        """Node ids in data-flow layers: each layer depends only on the layers before it."""
+        return [list(layer) for layer in nx.topological_generations(self._g)]
+
+    # ----- change notification
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def _emit(self, kind: str, subject: Any) -> None:
+        for listener in list(self._listeners):
+            listener(kind, subject)
+
+    # ----- editing
+
+    def add_node(self, type: str, params: dict[str, Any] | None = None, *, name: str | None = None,
+                 pos: Iterable[float] = (0.0, 0.0), id: str | None = None) -> Node:
+        """Add a block; missing params take their defaults, a missing name or id is made up."""
+        if not isinstance(type, str) or type not in LAYERS:
+            raise GraphError(f"unknown layer type {type!r}")
+        spec = get_layer(type)
+        if id is None:
+            id = self._free_id()
+        elif not isinstance(id, str) or not 0 < len(id) <= 64:
+            raise GraphError(f"a block id must be a string of 1 to 64 characters, got {id!r}")
+        elif id in self._g:
+            raise GraphError(f"duplicate block id '{id}'")
+        name = self._free_name(spec.prefix) if name is None else name
+        self._check_name(name)
+        checked = _check_params(spec, params or {}, f"{name} ({type})")
+        node = Node(id, type, name, checked, _check_pos(pos))
+        if len(self._g) >= MAX_NODES:
+            raise GraphError(f"a graph holds at most {MAX_NODES} blocks")
+        self._g.add_node(id, node=node)
+        self._emit("node_added", node)
+        return node
+
+    def remove_node(self, node_id: str) -> Node:
+        """Remove a block and every wire into or out of it."""
+        node = self.node(node_id)
+        for edge in [e for e in self.input_edges(node_id) if e] + self.output_edges(node_id):
+            self.disconnect(edge.dst, edge.dst_port)
+        self._g.remove_node(node_id)
+        self._emit("node_removed", node)
+        return node
+
+    def connect(self, src: str, dst: str, *, src_port: str = "out", dst_port: str | None = None) -> Edge:
+        """Wire src's output port to dst's input port (the first free one when dst_port is None)."""
+        return self._connect(src, dst, src_port, dst_port, check_cycle=True)
+
+    def _connect(self, src: str, dst: str, src_port: Any, dst_port: Any, check_cycle: bool) -> Edge:
+        source, target = self.node(src), self.node(dst)
+        if src_port not in source.output_ports():
+            raise GraphError(f"{source.label} has no output port {src_port!r}")
+        ports = target.input_ports()
+        taken = {key for _, _, key in self._g.in_edges(dst, keys=True)}
+        if dst_port is None:
+            free = [port for port in ports if port not in taken]
+            if not free:
+                raise GraphError(f"{target.label} has no free input port")
+            dst_port = free[0]
+        elif dst_port not in ports:
+            raise GraphError(f"{target.label} has no input port {dst_port!r}")
+        elif dst_port in taken:
+            raise GraphError(f"input '{dst_port}' of {target.label} is already connected")
+        if check_cycle and (src == dst or nx.has_path(self._g, dst, src)):
+            path = [dst] if src == dst else nx.shortest_path(self._g, dst, src)
+            loop = " -> ".join(self.node(i).name for i in [src, *path])
+            raise GraphError(f"connecting {source.name} to {target.name} would make a cycle ({loop})")
+        return self._add_edge(Edge(src, src_port, dst, dst_port))
+
+    def _add_edge(self, edge: Edge) -> Edge:
+        self._g.add_edge(edge.src, edge.dst, key=edge.dst_port, edge=edge)
+        self._emit("edge_added", edge)
+        return edge
+
+    def disconnect(self, dst: str, dst_port: str) -> Edge:
+        """Remove the wire into input port `dst_port` of `dst`."""
+        node = self.node(dst)
+        for src, _, key, data in self._g.in_edges(dst, keys=True, data=True):
+            if key == dst_port:
+                self._g.remove_edge(src, dst, key=key)
+                self._emit("edge_removed", data["edge"])
+                return data["edge"]
+        raise GraphError(f"input '{dst_port}' of {node.label} is not connected")
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        node = self.node(node_id)
+        spec = node.spec
+        try:
+            value = spec.param(name).check(value)
+        except KeyError:
+            raise GraphError(f"{node.label} has no param '{name}'") from None
+        except ParamError as e:
+            raise GraphError(f"{node.label}: {e}") from None
+        if spec.inputs == name:
+            kept = spec.input_ports({**node.params, name: value})
+            lost = [e.dst_port for e in self.input_edges(node_id) if e and e.dst_port not in kept]
+            if lost:
+                raise GraphError(f"{node.label}: disconnect {', '.join(lost)} before removing the port")
+        node.params[name] = value
+        self._emit("node_changed", node)
+
+    def rename(self, node_id: str, name: str) -> None:
+        node = self.node(node_id)
+        if name != node.name:
+            self._check_name(name)
+            node.name = name
+            self._emit("node_changed", node)
+
+    def move(self, node_id: str, pos: Iterable[float]) -> None:
+        node = self.node(node_id)
+        node.pos = _check_pos(pos)
+        self._emit("node_moved", node)
+
+    # ----- names and ids
+
+    def _free_id(self) -> str:
+        k = len(self._g) + 1
+        while f"n{k}" in self._g:
+            k += 1
+        return f"n{k}"
+
+    def _free_name(self, prefix: str) -> str:
+        taken = {node.name for node in self.nodes}
+        k = 1
+        while f"{prefix}{k}" in taken:
+            k += 1
+        return f"{prefix}{k}"
+
+    def _check_name(self, name: Any) -> None:
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
+            raise GraphError(
+                f"{name!r} is not a valid block name: use letters, digits and _, start with a letter, "
+                "at most 64 characters, not a Python keyword")
+        if any(node.name == name for node in self.nodes):
+            raise GraphError(f"a block named '{name}' already exists")
+
+    # ----- documents
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "meta": dict(self.meta),
+            "nodes": [
+                {"id": n.id, "type": n.type, "name": n.name, "params": dict(n.params), "pos": list(n.pos)}
+                for n in self.nodes
+            ],
+            "edges": [
+                {"src": e.src, "src_port": e.src_port, "dst": e.dst, "dst_port": e.dst_port} for e in self.edges
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Graph:
+        """Check a document thoroughly and build the graph; GraphError names the first problem."""
+        if not isinstance(data, dict):
+            raise GraphError("not a netbuilder graph: the document is not a JSON object")
+        if data.get("format") != FORMAT:
+            raise GraphError(f"not a netbuilder graph: 'format' is {data.get('format')!r}, expected '{FORMAT}'")
+        version = data.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise GraphError(f"'version' must be a positive whole number, got {version!r}")
+        if version > VERSION:
+            raise GraphError(f"saved by a newer netbuilder (format version {version}; this one reads {VERSION})")
+        _check_keys(data, "the document", required={"format", "version", "nodes", "edges"}, optional={"meta"})
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+            raise GraphError("'meta' must map names to strings")
+        nodes, edges = data["nodes"], data["edges"]
+        if not isinstance(nodes, list) or not isinstance(edges, list):
+            raise GraphError("'nodes' and 'edges' must be lists")
+        if len(nodes) > MAX_NODES:
+            raise GraphError(f"the graph has {len(nodes)} blocks; at most {MAX_NODES} are allowed")
+
+        graph = cls(meta)
+        for i, raw in enumerate(nodes):
+            where = f"nodes[{i}]"
+            _check_keys(raw, where, required={"id", "type", "name"}, optional={"params", "pos"})
+            if isinstance(raw["id"], str):
+                where += f" (id '{raw['id']}')"
+            if not isinstance(raw["type"], str) or raw["type"] not in LAYERS:
+                raise GraphError(f"{where}: unknown layer type {raw['type']!r}")
+            if not isinstance(raw.get("params", {}), dict):
+                raise GraphError(f"{where}: 'params' must be an object")
+            try:
+                graph.add_node(raw["type"], raw.get("params", {}), name=raw["name"], id=raw["id"],
+                               pos=raw.get("pos", (0.0, 0.0)))
+            except GraphError as e:
+                raise GraphError(f"{where}: {e}") from None
+
+        for i, raw in enumerate(edges):
+            where = f"edges[{i}]"
+            _check_keys(raw, where, required={"src", "src_port", "dst", "dst_port"})
+            for key in ("src", "src_port", "dst", "dst_port"):
+                if not isinstance(raw[key], str):
+                    raise GraphError(f"{where}: '{key}' must be a string, got {raw[key]!r}")
+            try:
+                graph._connect(raw["src"], raw["dst"], raw["src_port"], raw["dst_port"], check_cycle=False)
+            except GraphError as e:
+                raise GraphError(f"{where}: {e}") from None
+
+        # One cycle check for the whole document: checking each wire as it is added costs O(n^2).
+        try:
+            cycle = nx.find_cycle(graph._g)
+        except nx.NetworkXNoCycle:
+            return graph
+        loop = " -> ".join(graph.node(src).name for src, *_ in cycle)
+        raise GraphError(f"the wires form a cycle: {loop} -> {graph.node(cycle[0][0]).name}")
+
+    def copy(self) -> Graph:
+        return Graph.from_dict(self.to_dict())
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the document as JSON, atomically: a crash mid-write leaves the old file intact."""
+        path = Path(path)
+        text = json.dumps(self.to_dict(), indent=1)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Graph:
+        """Read a document; GraphError names the problem (unreadable file, bad JSON, invalid graph)."""
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            raise GraphError(f"cannot read the file: {e.strerror or e}") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise GraphError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; not a graph document")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise GraphError("not a graph document: the file is not UTF-8 text") from None
+        except json.JSONDecodeError as e:
+            raise GraphError(f"not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
+        except RecursionError:
+            raise GraphError("not a graph document: the JSON is nested too deeply") from None
+        return cls.from_dict(data)
+
+
+def _check_keys(raw: Any, where: str, required: set[str], optional: Iterable[str] = ()) -> None:
+    if not isinstance(raw, dict):
+        raise GraphError(f"{where}: expected an object, got {type(raw).__name__}")
+    missing = sorted(required - raw.keys())
+    if missing:
+        raise GraphError(f"{where}: missing '{missing[0]}'")
+    unknown = sorted(raw.keys() - required - set(optional))
+    if unknown:
+        raise GraphError(f"{where}: unknown field '{unknown[0]}'")
+
+
+def _check_params(spec: LayerSpec, params: dict[str, Any], label: str) -> dict[str, Any]:
+    unknown = [key for key in params if key not in {p.name for p in spec.params}]
+    if unknown:
+        raise GraphError(f"{label}: {spec.type} has no param '{unknown[0]}'")
+    try:
+        return {p.name: p.check(params.get(p.name, p.default)) for p in spec.params}
+    except ParamError as e:
+        raise GraphError(f"{label}: {e}") from None
+
+
+def _check_pos(pos: Any) -> tuple[float, float]:
+    try:
+        x, y = pos
+    except (TypeError, ValueError):
+        raise GraphError(f"a position must be two numbers, got {pos!r}") from None
+    for v in (x, y):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 1e7:
+            raise GraphError(f"a position must be two finite numbers, got {pos!r}")
+    return (float(x), float(y))

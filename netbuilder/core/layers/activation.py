@@ -1,0 +1,46 @@
+"""Activation functions."""
+from __future__ import annotations
+
+from .spec import Bool, Choice, Float, Int, LayerSpec, module
+
+_DIM = Int("dim", 1, -8, 8, help="dimension to normalize over, counting the batch as 0 (1: classes)")
+
+
+def _simple(name: str, help: str) -> LayerSpec:
+    return LayerSpec(name, "activation", help, build=lambda p, s: module(name), prefix=name.lower())
+
+
+LAYERS = [
+    _simple("ReLU", "max(0, x): the default choice for hidden layers."),
+    _simple("ReLU6", "min(max(0, x), 6): ReLU capped at 6, as in MobileNet."),
+    LayerSpec(
+        "LeakyReLU", "activation", "Like ReLU, but lets a small slope through for negative values.",
+        params=(Float("negative_slope", 0.01, 0.0, 1.0, help="slope for negative inputs"),),
+        build=lambda p, s: module("LeakyReLU", p["negative_slope"]), prefix="lrelu",
+    ),
+    LayerSpec(
+        "PReLU", "activation", "Leaky ReLU whose negative slope is learned.",
+        params=(Bool("per_channel", False, help="learn one slope per channel instead of one in all"),),
+        build=lambda p, s: module("PReLU", s[0][0] if p["per_channel"] else 1), prefix="prelu",
+    ),
+    LayerSpec(
+        "ELU", "activation", "Exponential linear unit: smooth for negative values.",
+        params=(Float("alpha", 1.0, 0.0, 100.0, help="value approached for large negative inputs"),),
+        build=lambda p, s: module("ELU", p["alpha"]), prefix="elu",
+    ),
+    LayerSpec(
+        "GELU", "activation", "Gaussian error linear unit, as in transformers.",
+        params=(Choice("approximate", "none", ("none", "tanh"), help="use the faster tanh approximation"),),
+        build=lambda p, s: module("GELU", approximate=p["approximate"]), prefix="gelu",
+    ),
+    _simple("Sigmoid", "1 / (1 + exp(-x)): squashes values into (0, 1)."),
+    _simple("Tanh", "Hyperbolic tangent: squashes values into (-1, 1)."),
+    LayerSpec(
+        "Softmax", "activation", "Turns scores into probabilities that sum to 1 along a dimension.",
+        params=(_DIM,), build=lambda p, s: module("Softmax", dim=p["dim"]), prefix="softmax",
+    ),
+    LayerSpec(
+        "LogSoftmax", "activation", "Log of softmax; pair it with a negative log-likelihood loss.",
+        params=(_DIM,), build=lambda p, s: module("LogSoftmax", dim=p["dim"]), prefix="logsoftmax",
+    ),
+]

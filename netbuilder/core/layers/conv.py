@@ -1,0 +1,47 @@
+"""Convolutions. in_channels always comes from the incoming tensor."""
+from __future__ import annotations
+
+from .spec import Bool, Int, Ints, LayerSpec, module
+
+
+def _conv_params(n: int, transposed: bool = False) -> tuple:
+    padding_words = () if transposed else ("same", "valid")
+    extra = (Ints("output_padding", 0, n, 0, 64, help="extra size added to one side of the output"),) if transposed else ()
+    return (
+        Int("out_channels", 16, 1, 65536, help="number of filters"),
+        Ints("kernel_size", 3, n, 1, 256, help="filter size"),
+        Ints("stride", 1, n, 1, 256, help="step between filter positions"),
+        Ints("padding", 0, n, 0, 256, words=padding_words,
+             help="zeros added on each side" + ("" if transposed else "; 'same' keeps the size (stride 1 only)")),
+        *extra,
+        Ints("dilation", 1, n, 1, 64, help="spacing between filter taps"),
+        Int("groups", 1, 1, 65536, help="split channels into groups (in and out channels must divide by it)"),
+        Bool("bias", True, help="learn an additive bias"),
+    )
+
+
+def _conv(cls: str):
+    def build(p: dict, shapes: list) -> object:
+        kwargs = {k: p[k] for k in ("stride", "padding", "output_padding", "dilation", "groups", "bias") if k in p}
+        return module(cls, shapes[0][0], p["out_channels"], kernel_size=p["kernel_size"], **kwargs)
+    return build
+
+
+LAYERS = [
+    LayerSpec(
+        "Conv1d", "conv", "1-D convolution over sequences or signals (channels x length).",
+        params=_conv_params(1), build=_conv("Conv1d"),
+        ranks=(2,), rank_words="channels x length", prefix="conv", example=(3, 32),
+    ),
+    LayerSpec(
+        "Conv2d", "conv", "2-D convolution over images (channels x height x width).",
+        params=_conv_params(2), build=_conv("Conv2d"),
+        ranks=(3,), rank_words="channels x height x width", prefix="conv", example=(3, 16, 16),
+    ),
+    LayerSpec(
+        "ConvTranspose2d", "conv",
+        "Transposed 2-D convolution ('deconvolution'): upsamples, e.g. in decoders.",
+        params=_conv_params(2, transposed=True), build=_conv("ConvTranspose2d"),
+        ranks=(3,), rank_words="channels x height x width", prefix="deconv", example=(8, 7, 7),
+    ),
+]

@@ -1,0 +1,27 @@
+"""Fully connected layers and embeddings."""
+from __future__ import annotations
+
+from .spec import Bool, Int, LayerSpec, module
+
+LAYERS = [
+    LayerSpec(
+        "Linear", "dense",
+        "Fully connected layer: y = x W^T + b, applied to the last dimension.",
+        params=(
+            Int("out_features", 10, 1, 1_000_000, help="number of outputs"),
+            Bool("bias", True, help="learn an additive bias"),
+        ),
+        build=lambda p, s: module("Linear", s[0][-1], p["out_features"], bias=p["bias"]),
+        prefix="fc", example=(16,),
+    ),
+    LayerSpec(
+        "Embedding", "dense",
+        "Looks up a learned vector for each integer id (e.g. a word index).",
+        params=(
+            Int("num_embeddings", 1000, 1, 10_000_000, help="vocabulary size: ids run from 0 to this minus 1"),
+            Int("embedding_dim", 64, 1, 65536, help="length of each vector"),
+        ),
+        build=lambda p, s: module("Embedding", p["num_embeddings"], p["embedding_dim"]),
+        int_input=True, prefix="embed", example=(12,),
+    ),
+]

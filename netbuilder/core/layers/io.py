@@ -1,0 +1,26 @@
+"""Input and Output blocks: where tensors enter and leave the network."""
+from __future__ import annotations
+
+from .spec import Choice, Ints, LayerSpec
+
+
+def _passthrough(m, x, **_params):
+    return x
+
+
+LAYERS = [
+    LayerSpec(
+        "Input", "io",
+        "Where data enters the network. Shape excludes the batch, e.g. 1x28x28 for MNIST images.",
+        params=(
+            Ints("shape", [1, 28, 28], min=1, max=65536, help="tensor shape without the batch dimension"),
+            Choice("dtype", "float32", ("float32", "int64"), help="int64 for token ids fed to an Embedding"),
+        ),
+        forward=_passthrough, inputs=0, prefix="input",
+    ),
+    LayerSpec(
+        "Output", "io",
+        "Where a result leaves the network. Its name becomes the output's name in exports.",
+        forward=_passthrough, outputs=0, prefix="output",
+    ),
+]

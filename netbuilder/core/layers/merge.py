@@ -1,0 +1,66 @@
+"""Blocks that combine several tensors. Input order follows the ports: in1, in2, ..."""
+from __future__ import annotations
+
+from .spec import Int, LayerSpec
+
+_INPUTS = Int("inputs", 2, 2, 16, help="number of input ports")
+
+
+def _fmt(shape) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def _same_shapes(p: dict, shapes: list) -> str | None:
+    for i, shape in enumerate(shapes[1:], start=2):
+        if shape != shapes[0]:
+            return f"inputs must have the same shape: in1 is {_fmt(shapes[0])}, in{i} is {_fmt(shape)}"
+    return None
+
+
+def _concat_check(p: dict, shapes: list) -> str | None:
+    rank, dim = len(shapes[0]) + 1, p["dim"]
+    if not -rank <= dim < rank or dim in (0, -rank):
+        return f"dim must pick a dimension from 1 to {rank - 1} (0 is the batch), got {dim}"
+    keep = [i for i in range(rank - 1) if i != dim % rank - 1]
+    for i, shape in enumerate(shapes[1:], start=2):
+        if len(shape) != len(shapes[0]) or any(shape[k] != shapes[0][k] for k in keep):
+            return (f"inputs must match except along dim {dim}: "
+                    f"in1 is {_fmt(shapes[0])}, in{i} is {_fmt(shape)}")
+    return None
+
+
+def _add(m, *xs, **_params):
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    return total
+
+
+def _multiply(m, *xs, **_params):
+    product = xs[0]
+    for x in xs[1:]:
+        product = product * x
+    return product
+
+
+def _concat(m, *xs, dim, **_params):
+    import torch
+
+    return torch.cat(list(xs), dim=dim)
+
+
+LAYERS = [
+    LayerSpec(
+        "Add", "merge", "Adds its inputs element by element (e.g. a residual connection).",
+        params=(_INPUTS,), forward=_add, inputs="inputs", check=_same_shapes, prefix="add", example=(4, 6, 6),
+    ),
+    LayerSpec(
+        "Multiply", "merge", "Multiplies its inputs element by element (e.g. gating).",
+        params=(_INPUTS,), forward=_multiply, inputs="inputs", check=_same_shapes, prefix="mul", example=(4, 6, 6),
+    ),
+    LayerSpec(
+        "Concat", "merge", "Joins its inputs along a dimension (1: channels), in port order.",
+        params=(_INPUTS, Int("dim", 1, -8, 8, help="dimension to join along, counting the batch as 0")),
+        forward=_concat, inputs="inputs", check=_concat_check, prefix="cat", example=(4, 6, 6),
+    ),
+]

@@ -1,0 +1,52 @@
+"""Normalization and regularization. num_features always comes from the incoming tensor."""
+from __future__ import annotations
+
+from .spec import Bool, Float, Int, LayerSpec, module
+
+_EPS = Float("eps", 1e-5, 1e-12, 1.0, help="added to the variance to avoid dividing by zero")
+_MOMENTUM = Float("momentum", 0.1, 0.0, 1.0, help="how fast the running statistics follow each batch")
+
+
+def _layer_norm_check(p: dict, shapes: list) -> str | None:
+    if p["dims"] > len(shapes[0]):
+        return f"normalizes the last {p['dims']} dimensions, but the input has only {len(shapes[0])}"
+    return None
+
+
+LAYERS = [
+    LayerSpec(
+        "BatchNorm1d", "norm", "Normalizes each feature over the batch, then scales and shifts it.",
+        params=(_EPS, _MOMENTUM),
+        build=lambda p, s: module("BatchNorm1d", s[0][0], eps=p["eps"], momentum=p["momentum"]),
+        ranks=(1, 2), rank_words="features, or channels x length", prefix="bn", example=(16,),
+    ),
+    LayerSpec(
+        "BatchNorm2d", "norm", "Normalizes each channel of an image over the batch, then scales and shifts it.",
+        params=(_EPS, _MOMENTUM),
+        build=lambda p, s: module("BatchNorm2d", s[0][0], eps=p["eps"], momentum=p["momentum"]),
+        ranks=(3,), rank_words="channels x height x width", prefix="bn", example=(4, 8, 8),
+    ),
+    LayerSpec(
+        "LayerNorm", "norm", "Normalizes over the last dimensions of each sample (as in transformers).",
+        params=(
+            Int("dims", 1, 1, 8, help="how many trailing dimensions to normalize over"),
+            _EPS,
+            Bool("elementwise_affine", True, help="learn a scale and shift"),
+        ),
+        build=lambda p, s: module("LayerNorm", tuple(s[0][-p["dims"]:]), eps=p["eps"],
+                                  elementwise_affine=p["elementwise_affine"]),
+        check=_layer_norm_check, prefix="ln", example=(5, 16),
+    ),
+    LayerSpec(
+        "Dropout", "norm", "While training, zeroes each value with probability p (and scales the rest).",
+        params=(Float("p", 0.5, 0.0, 1.0, help="probability of zeroing a value"),),
+        build=lambda p, s: module("Dropout", p["p"]),
+        prefix="drop", example=(16,),
+    ),
+    LayerSpec(
+        "Dropout2d", "norm", "While training, zeroes whole channels of an image with probability p.",
+        params=(Float("p", 0.5, 0.0, 1.0, help="probability of zeroing a channel"),),
+        build=lambda p, s: module("Dropout2d", p["p"]),
+        ranks=(3,), rank_words="channels x height x width", prefix="drop", example=(4, 8, 8),
+    ),
+]

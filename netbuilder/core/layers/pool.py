@@ -1,0 +1,62 @@
+"""Pooling and upsampling."""
+from __future__ import annotations
+
+from .spec import Bool, Choice, Float, Ints, LayerSpec, module
+
+
+def _pool_params(n: int) -> tuple:
+    return (
+        Ints("kernel_size", 2, n, 1, 256, help="window size"),
+        Ints("stride", None, n, 1, 256, optional=True, help="step between windows; empty: the kernel size"),
+        Ints("padding", 0, n, 0, 128, help="padding on each side (at most half the kernel)"),
+        Bool("ceil_mode", False, help="round the output size up instead of down"),
+    )
+
+
+def _pool(cls: str):
+    return lambda p, s: module(cls, p["kernel_size"], stride=p["stride"], padding=p["padding"],
+                               ceil_mode=p["ceil_mode"])
+
+
+def _global_avg(m, x, **_params):
+    return x.mean(dim=(2, 3))
+
+
+LAYERS = [
+    LayerSpec(
+        "MaxPool1d", "pool", "Keeps the largest value in each window of a sequence.",
+        params=_pool_params(1), build=_pool("MaxPool1d"),
+        ranks=(2,), rank_words="channels x length", prefix="pool", example=(3, 32),
+    ),
+    LayerSpec(
+        "MaxPool2d", "pool", "Keeps the largest value in each window: halves an image with kernel 2.",
+        params=_pool_params(2), build=_pool("MaxPool2d"),
+        ranks=(3,), rank_words="channels x height x width", prefix="pool", example=(3, 16, 16),
+    ),
+    LayerSpec(
+        "AvgPool2d", "pool", "Averages each window of an image.",
+        params=_pool_params(2), build=_pool("AvgPool2d"),
+        ranks=(3,), rank_words="channels x height x width", prefix="pool", example=(3, 16, 16),
+    ),
+    LayerSpec(
+        "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
+        params=(Ints("output_size", 1, 2, 1, 4096, help="height and width of the output"),),
+        build=lambda p, s: module("AdaptiveAvgPool2d", p["output_size"]),
+        ranks=(3,), rank_words="channels x height x width", prefix="avgpool", example=(3, 16, 16),
+    ),
+    LayerSpec(
+        "GlobalAvgPool2d", "pool",
+        "Averages each channel over the whole image: channels x height x width becomes channels.",
+        forward=_global_avg,
+        ranks=(3,), rank_words="channels x height x width", prefix="gap", example=(3, 16, 16),
+    ),
+    LayerSpec(
+        "Upsample", "pool", "Enlarges an image by a scale factor.",
+        params=(
+            Float("scale_factor", 2.0, 0.01, 64.0, help="how many times larger"),
+            Choice("mode", "nearest", ("nearest", "bilinear"), help="how new pixels are filled in"),
+        ),
+        build=lambda p, s: module("Upsample", scale_factor=p["scale_factor"], mode=p["mode"]),
+        ranks=(3,), rank_words="channels x height x width", prefix="up", example=(3, 8, 8),
+    ),
+]

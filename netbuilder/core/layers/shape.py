@@ -1,0 +1,55 @@
+"""Layers that only rearrange values: Flatten, Reshape, Permute."""
+from __future__ import annotations
+
+import math
+
+from .spec import Int, Ints, LayerSpec, module
+
+
+def _reshape(m, x, shape, **_params):
+    return x.reshape(x.shape[0], *shape)
+
+
+def _reshape_check(p: dict, shapes: list) -> str | None:
+    shape, size = p["shape"], math.prod(shapes[0])
+    wanted = "x".join(map(str, shape))
+    if shape.count(-1) > 1:
+        return "at most one dimension of the shape may be -1"
+    if 0 in shape or any(d < -1 for d in shape):
+        return "the shape may hold positive sizes and one -1"
+    known = math.prod(d for d in shape if d != -1)
+    if (-1 in shape and size % known) or (-1 not in shape and size != known):
+        return f"cannot reshape {size} values into {wanted} ({known} values)"
+    return None
+
+
+def _permute(m, x, dims, **_params):
+    return x.permute(*dims)
+
+
+def _permute_check(p: dict, shapes: list) -> str | None:
+    dims, rank = p["dims"], len(shapes[0]) + 1
+    if sorted(dims) != list(range(rank)):
+        return f"dims must order all {rank} dimensions 0..{rank - 1} (0 is the batch), got {tuple(dims)}"
+    if dims[0] != 0:
+        return "dims must keep the batch dimension first (start with 0)"
+    return None
+
+
+LAYERS = [
+    LayerSpec(
+        "Flatten", "shape", "Flattens each sample into one long vector (e.g. 64x2x2 becomes 256).",
+        params=(Int("start_dim", 1, 1, 8, help="first dimension to flatten, counting the batch as 0"),),
+        build=lambda p, s: module("Flatten", p["start_dim"]), prefix="flatten", example=(4, 3, 3),
+    ),
+    LayerSpec(
+        "Reshape", "shape", "Gives each sample a new shape with the same number of values; one size may be -1.",
+        params=(Ints("shape", [-1], min=-1, max=1_000_000, help="new shape without the batch, e.g. 16x4x4"),),
+        forward=_reshape, check=_reshape_check, prefix="reshape", example=(4, 3, 3),
+    ),
+    LayerSpec(
+        "Permute", "shape", "Reorders dimensions, e.g. 0,2,1 swaps the last two (the batch stays at 0).",
+        params=(Ints("dims", [0, 2, 1], min=0, max=8, help="new order of the dimensions, batch first"),),
+        forward=_permute, check=_permute_check, prefix="permute", example=(4, 6),
+    ),
+]

@@ -1,0 +1,200 @@
+"""How a layer type is declared: typed parameters, ports, and how it becomes torch.
+
+Everything here is plain data and plain functions; nothing imports torch at module
+level, so the editor can read the registry before torch has loaded.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+Shape = tuple[int, ...]  # a tensor shape without the batch dimension
+
+
+class ParamError(ValueError):
+    """A parameter value the registry rejects; the message says why, in a person's words."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed parameter of a layer.
+
+    kind is one of "int", "float", "bool", "choice", "ints" (a tuple of ints).
+    Values are kept in JSON form: ints, floats, bools, strings, lists of ints, or None.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()  # "choice": the allowed strings; "ints": words allowed instead of numbers
+    length: int | None = None  # "ints": a fixed length (a single int then stands for all), None: any length
+    optional: bool = False  # None is allowed, meaning "PyTorch's default" (e.g. pool stride = kernel)
+
+    def check(self, value: Any) -> Any:
+        """Return the value in its canonical form, or raise ParamError saying why it is refused."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ParamError(f"'{self.name}' must be set")
+        return getattr(self, f"_check_{self.kind}")(value)
+
+    def _check_int(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamError(f"'{self.name}' must be a whole number, got {value!r}")
+        self._check_bounds(value)
+        return value
+
+    def _check_float(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ParamError(f"'{self.name}' must be a number, got {value!r}")
+        self._check_bounds(value)
+        return float(value)
+
+    def _check_bool(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ParamError(f"'{self.name}' must be true or false, got {value!r}")
+        return value
+
+    def _check_choice(self, value: Any) -> str:
+        if value not in self.choices:
+            raise ParamError(f"'{self.name}' must be one of {', '.join(self.choices)}; got {value!r}")
+        return value
+
+    def _check_ints(self, value: Any) -> int | str | list[int]:
+        if isinstance(value, str) and value in self.choices:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and self.length is not None:
+            self._check_bounds(value)
+            return value
+        words = f", or one of {', '.join(self.choices)}" if self.choices else ""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ParamError(f"'{self.name}' must be {self._ints_words()}{words}; got {value!r}")
+        if self.length is not None and len(value) != self.length:
+            raise ParamError(f"'{self.name}' must have {self.length} values, got {len(value)}")
+        if len(value) > 8:
+            raise ParamError(f"'{self.name}' has {len(value)} values; at most 8 are allowed")
+        for v in value:
+            self._check_bounds(v)
+        return list(value)
+
+    def _ints_words(self) -> str:
+        if self.length is None:
+            return "a list of whole numbers"
+        return f"a whole number or a list of {self.length} whole numbers"
+
+    def _check_bounds(self, value: float) -> None:
+        low, high = self.min, self.max
+        if (low is not None and value < low) or (high is not None and value > high):
+            if high is None:
+                raise ParamError(f"'{self.name}' must be at least {_num(low)}, got {_num(value)}")
+            if low is None:
+                raise ParamError(f"'{self.name}' must be at most {_num(high)}, got {_num(value)}")
+            raise ParamError(f"'{self.name}' must be between {_num(low)} and {_num(high)}, got {_num(value)}")
+
+
+def _num(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def Int(name: str, default: int | None, min: int | None = None, max: int | None = None,
+        help: str = "", optional: bool = False) -> Param:
+    return Param(name, "int", default, help, min, max, optional=optional)
+
+
+def Float(name: str, default: float, min: float | None = None, max: float | None = None, help: str = "") -> Param:
+    return Param(name, "float", default, help, min, max)
+
+
+def Bool(name: str, default: bool, help: str = "") -> Param:
+    return Param(name, "bool", default, help)
+
+
+def Choice(name: str, default: str, choices: tuple[str, ...], help: str = "") -> Param:
+    return Param(name, "choice", default, help, choices=choices)
+
+
+def Ints(name: str, default: Any, length: int | None = None, min: int | None = None, max: int | None = None,
+         words: tuple[str, ...] = (), help: str = "", optional: bool = False) -> Param:
+    return Param(name, "ints", default, help, min, max, choices=words, length=length, optional=optional)
+
+
+@dataclass(frozen=True)
+class Construct:
+    """How to make a layer's torch module: `torch.nn.<cls>(*args, **kwargs)`.
+
+    The same recipe builds the module (compile, shape inference) and writes it as source (code export).
+    """
+
+    cls: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+    def make(self):
+        import torch.nn
+
+        return getattr(torch.nn, self.cls)(*self.args, **self.kwargs)
+
+
+def module(cls: str, *args: Any, **kwargs: Any) -> Construct:
+    return Construct(cls, args, kwargs)
+
+
+def call_module(m, x, **_params):
+    """The usual forward of a layer: call its module on its one input."""
+    return m(x)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A layer type, declared once. Palette, inspector, shapes, compiler and exporters all read this.
+
+    build(params, input_shapes) -> Construct, or None for layers that are a pure function.
+    forward(module, *inputs, **params) -> output; module is None when build is None. It runs on
+    meta tensors (shape inference), real tensors, and torch.fx proxies (compilation), so it may
+    only branch on params, never on tensor values.
+    """
+
+    type: str
+    category: str
+    help: str
+    params: tuple[Param, ...] = ()
+    build: Callable[[dict, list[Shape]], Construct] | None = None
+    forward: Callable = call_module
+    inputs: int | str = 1  # number of input ports, or the name of the int param that sets it
+    outputs: int = 1
+    ranks: tuple[int, ...] | None = None  # accepted input ranks (batch excluded); None: any
+    rank_words: str = ""  # what an accepted input is, e.g. "channels x height x width"
+    int_input: bool = False  # expects integer ids (Embedding)
+    check: Callable[[dict, list[Shape]], str | None] | None = None  # a readable complaint, or None
+    prefix: str = ""  # default block names: prefix1, prefix2, ...
+    example: Shape = (8,)  # an input shape the layer accepts, for tests and previews
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def input_ports(self, params: dict[str, Any]) -> list[str]:
+        count = params[self.inputs] if isinstance(self.inputs, str) else self.inputs
+        if count == 1 and not isinstance(self.inputs, str):
+            return ["in"]
+        return [f"in{i}" for i in range(1, count + 1)]
+
+    def output_ports(self) -> list[str]:
+        return ["out"] * self.outputs
+
+    def torch_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Params as PyTorch wants them: lists become tuples."""
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}

@@ -1,0 +1,155 @@
+"""Shape inference with parameter and multiply-accumulate counts.
+
+Each layer runs on torch's "meta" device (shapes and dtypes, no data), so no layer needs a
+hand-written shape formula: the registry's build and forward are the only description of a layer.
+Results are cached per (layer type, params, input shapes), so after an edit only the blocks
+whose inputs changed run again.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+from .graph import Graph, Node
+from .layers import LayerSpec, Shape, get_layer
+
+MAX_INPUT_VALUES = 2**31  # values per sample an Input may hold
+
+
+def format_shape(shape: Shape | None) -> str:
+    """`32x24x24`; `?` for an unknown shape."""
+    if shape is None:
+        return "?"
+    return "x".join(str(d) for d in shape) or "scalar"
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """What one layer makes of its inputs: output shape and dtype, counts, or why it cannot run."""
+
+    shape: Shape | None = None
+    dtype: str | None = None
+    params: int = 0
+    macs: int = 0
+    error: str | None = None
+
+
+@dataclass
+class NodeShapes:
+    """Shape inference for one block. `error` is set on the block that fails, prefixed by its label;
+    blocks downstream of a failure have no output shape and no error of their own."""
+
+    inputs: list[Shape | None] = field(default_factory=list)
+    output: Shape | None = None
+    dtype: str | None = None
+    params: int = 0
+    macs: int = 0
+    error: str | None = None
+
+
+@dataclass
+class ShapeReport:
+    nodes: dict[str, NodeShapes]  # by node id, in topological order
+
+    @property
+    def errors(self) -> list[str]:
+        return [info.error for info in self.nodes.values() if info.error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def total_params(self) -> int:
+        return sum(info.params for info in self.nodes.values())
+
+    @property
+    def total_macs(self) -> int:
+        return sum(info.macs for info in self.nodes.values())
+
+
+def infer_shapes(graph: Graph) -> ShapeReport:
+    """Output shape, parameter count and multiply-accumulates of every block of the graph."""
+    nodes: dict[str, NodeShapes] = {}
+    for node in graph.topological_order():
+        edges = graph.input_edges(node.id)
+        upstream = [nodes[e.src] if e else None for e in edges]
+        info = NodeShapes(inputs=[u.output if u else None for u in upstream])
+        nodes[node.id] = info
+        unwired = [port for port, e in zip(node.input_ports(), edges) if e is None]
+        if unwired:
+            what = "its input is" if unwired == ["in"] else f"input {', '.join(unwired)} is"
+            info.error = f"{node.label}: {what} not connected"
+            continue
+        if any(u.output is None for u in upstream):
+            continue  # waiting for a block upstream that failed
+        if node.type == "Input":
+            result = _input_result(node)
+        else:
+            signature = tuple((u.output, u.dtype) for u in upstream)
+            result = _evaluate(node.type, _frozen(node), signature)
+        if result.error is None and node.spec.build is not None and _clashes_with_torch(node.name):
+            result = LayerResult(error=f"the name '{node.name}' is taken by PyTorch's Module; rename the block")
+        info.output, info.dtype = result.shape, result.dtype
+        info.params, info.macs = result.params, result.macs
+        info.error = f"{node.label}: {result.error}" if result.error else None
+    return ShapeReport(nodes)
+
+
+def _input_result(node: Node) -> LayerResult:
+    shape = tuple(node.params["shape"])
+    if math.prod(shape) > MAX_INPUT_VALUES:
+        return LayerResult(error=f"{format_shape(shape)} is {math.prod(shape):,} values a sample; "
+                                 f"at most {MAX_INPUT_VALUES:,} are allowed")
+    return LayerResult(shape=shape, dtype=node.params["dtype"])
+
+
+def _frozen(node: Node) -> tuple:
+    return tuple(node.spec.torch_params(node.params).items())
+
+
+def _clashes_with_torch(name: str) -> bool:
+    import torch
+
+    return hasattr(torch.nn.Module, name)
+
+
+def _precheck(spec: LayerSpec, params: dict, signature: tuple) -> str | None:
+    """Complaints that are clearer in our words than in torch's."""
+    for shape, dtype in signature:
+        if spec.ranks is not None and len(shape) not in spec.ranks:
+            return f"expects a {spec.rank_words} input, receives {format_shape(shape)}"
+        if spec.int_input and dtype != "int64":
+            return f"expects integer ids (set the Input's dtype to int64), receives {dtype} values"
+        if not spec.int_input and dtype == "int64" and spec.category not in ("io", "shape"):
+            return "expects real numbers, receives integer ids (put an Embedding before it)"
+    return spec.check(params, [shape for shape, _ in signature]) if spec.check else None
+
+
+@functools.lru_cache(maxsize=16384)
+def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerResult:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = get_layer(type_name)
+    params = dict(frozen_params)
+    problem = _precheck(spec, params, signature)
+    if problem:
+        return LayerResult(error=problem)
+    try:
+        with torch.device("meta"):
+            module = spec.build(params, [shape for shape, _ in signature]).make().eval() if spec.build else None
+            inputs = [torch.empty((1, *shape), dtype=getattr(torch, dtype)) for shape, dtype in signature]
+        with FlopCounterMode(display=False) as counter:
+            output = spec.forward(module, *inputs, **params)
+    except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
+        return LayerResult(error=_readable(e))
+    count = sum(p.numel() for p in module.parameters() if p.requires_grad) if module is not None else 0
+    dtype = str(output.dtype).removeprefix("torch.")
+    return LayerResult(tuple(output.shape[1:]), dtype, count, counter.get_total_flops() // 2)
+
+
+def _readable(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
