@@ -150,6 +150,11 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerRe
     return LayerResult(tuple(output.shape[1:]), dtype, count, counter.get_total_flops() // 2)
 
 
+def clear_cache() -> None:
+    """Forget every cached layer result (for benchmarks of cold inference)."""
+    _evaluate.cache_clear()
+
+
 def _readable(error: Exception) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__

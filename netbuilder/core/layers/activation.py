@@ -1,9 +1,13 @@
 """Activation functions."""
 from __future__ import annotations
 
-from .spec import Bool, Choice, Float, Int, LayerSpec, module
+from .spec import Bool, Choice, Float, Int, LayerSpec, check_dim, module
 
 _DIM = Int("dim", 1, -8, 8, help="dimension to normalize over, counting the batch as 0 (1: classes)")
+
+
+def _dim_check(p: dict, shapes: list) -> str | None:
+    return check_dim(p["dim"], shapes[0])
 
 
 def _simple(name: str, help: str) -> LayerSpec:
@@ -37,10 +41,11 @@ LAYERS = [
     _simple("Tanh", "Hyperbolic tangent: squashes values into (-1, 1)."),
     LayerSpec(
         "Softmax", "activation", "Turns scores into probabilities that sum to 1 along a dimension.",
-        params=(_DIM,), build=lambda p, s: module("Softmax", dim=p["dim"]), prefix="softmax",
+        params=(_DIM,), build=lambda p, s: module("Softmax", dim=p["dim"]), check=_dim_check, prefix="softmax",
     ),
     LayerSpec(
         "LogSoftmax", "activation", "Log of softmax; pair it with a negative log-likelihood loss.",
-        params=(_DIM,), build=lambda p, s: module("LogSoftmax", dim=p["dim"]), prefix="logsoftmax",
+        params=(_DIM,), build=lambda p, s: module("LogSoftmax", dim=p["dim"]), check=_dim_check,
+        prefix="logsoftmax",
     ),
 ]

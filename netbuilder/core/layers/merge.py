@@ -1,7 +1,7 @@
 """Blocks that combine several tensors. Input order follows the ports: in1, in2, ..."""
 from __future__ import annotations
 
-from .spec import Int, LayerSpec
+from .spec import Int, LayerSpec, check_dim
 
 _INPUTS = Int("inputs", 2, 2, 16, help="number of input ports")
 
@@ -19,8 +19,9 @@ def _same_shapes(p: dict, shapes: list) -> str | None:
 
 def _concat_check(p: dict, shapes: list) -> str | None:
     rank, dim = len(shapes[0]) + 1, p["dim"]
-    if not -rank <= dim < rank or dim in (0, -rank):
-        return f"dim must pick a dimension from 1 to {rank - 1} (0 is the batch), got {dim}"
+    problem = check_dim(dim, shapes[0])
+    if problem:
+        return problem
     keep = [i for i in range(rank - 1) if i != dim % rank - 1]
     for i, shape in enumerate(shapes[1:], start=2):
         if len(shape) != len(shapes[0]) or any(shape[k] != shapes[0][k] for k in keep):

@@ -147,6 +147,15 @@ def module(cls: str, *args: Any, **kwargs: Any) -> Construct:
     return Construct(cls, args, kwargs)
 
 
+def check_dim(dim: int, shape: Shape) -> str | None:
+    """A complaint if `dim` (PyTorch's numbering, the batch is 0) is not a sample dimension of `shape`."""
+    rank = len(shape) + 1
+    if not -rank < dim < rank or dim == 0:
+        allowed = "1" if rank == 2 else f"from 1 to {rank - 1}, or negative to count from the end"
+        return f"dim must be {allowed} (0 is the batch), got {dim}"
+    return None
+
+
 def call_module(m, x, **_params):
     """The usual forward of a layer: call its module on its one input."""
     return m(x)

@@ -1,0 +1,94 @@
+"""The `netbuilder` command: headless access to everything in core.
+
+    netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
+
+Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .core.graph import Graph, GraphError
+
+
+def _load(path: str) -> Graph:
+    try:
+        return Graph.load(path)
+    except GraphError as e:
+        raise SystemExit(_fail(f"{path}: {e}"))
+
+
+def _fail(message: str) -> int:
+    print(f"netbuilder: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _count(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return str(n)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .core.shapes import format_shape, infer_shapes
+
+    graph = _load(args.graph)
+    report = infer_shapes(graph)
+    layers = []
+    for node in graph.topological_order():
+        info = report.nodes[node.id]
+        layers.append({
+            "name": node.name, "type": node.type,
+            "output_shape": list(info.output) if info.output is not None else None,
+            "params": info.params, "macs": info.macs, "error": info.error,
+        })
+    summary = {
+        "file": args.graph, "title": graph.meta.get("title", Path(args.graph).stem),
+        "total_params": report.total_params, "total_macs": report.total_macs,
+        "size_mb": round(report.total_params * 4 / 2**20, 3), "ok": report.ok, "errors": report.errors,
+        "layers": layers,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        rows = [("name", "type", "output", "params", "MACs")] + [
+            (layer["name"], layer["type"],
+             "error" if layer["error"] else format_shape(report.nodes[node.id].output),
+             f"{layer['params']:,}", _count(layer["macs"]))
+            for layer, node in zip(layers, graph.topological_order())]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        print(f"{summary['title']} ({args.graph})")
+        for row in rows:
+            print("  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print(f"total: {report.total_params:,} parameters ({summary['size_mb']:.2f} MB as float32), "
+              f"{_count(report.total_macs)} multiply-accumulates per sample")
+    for error in report.errors:
+        _fail(error)
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netbuilder", description="Build neural networks by drawing them.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    info = commands.add_parser("info", help="list a graph's layers, shapes and parameter counts")
+    info.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    info.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    info.set_defaults(run=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
