@@ -41,8 +41,6 @@ def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: s
     errors = [report.nodes[node.id].error for node in order if report.nodes[node.id].error]
     if errors:
         raise CompileError(errors)
-    if not any(node.type == "Input" for node in order):
-        raise CompileError(["no Input block feeds an Output block"])
     total = sum(report.nodes[node.id].params for node in order)
     if total > MAX_PARAMS:
         raise CompileError([f"the model has {total:,} parameters ({total * 4 / 2**30:.0f} GB); "

@@ -154,6 +154,8 @@ class Graph:
     def add_node(self, type: str, params: dict[str, Any] | None = None, *, name: str | None = None,
                  pos: Iterable[float] = (0.0, 0.0), id: str | None = None) -> Node:
         """Add a block; missing params take their defaults, a missing name or id is made up."""
+        if len(self._g) >= MAX_NODES:
+            raise GraphError(f"a graph holds at most {MAX_NODES} blocks")
         if not isinstance(type, str) or type not in LAYERS:
             raise GraphError(f"unknown layer type {type!r}")
         spec = get_layer(type)
@@ -167,8 +169,6 @@ class Graph:
         self._check_name(name)
         checked = _check_params(spec, params or {}, f"{name} ({type})")
         node = Node(id, type, name, checked, _check_pos(pos))
-        if len(self._g) >= MAX_NODES:
-            raise GraphError(f"a graph holds at most {MAX_NODES} blocks")
         self._g.add_node(id, node=node)
         self._emit("node_added", node)
         return node

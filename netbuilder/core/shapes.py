@@ -13,15 +13,9 @@ from dataclasses import dataclass, field
 
 from .graph import Graph, Node
 from .layers import LayerSpec, Shape, get_layer
+from .layers.spec import format_shape
 
 MAX_INPUT_VALUES = 2**31  # values per sample an Input may hold
-
-
-def format_shape(shape: Shape | None) -> str:
-    """`32x24x24`; `?` for an unknown shape."""
-    if shape is None:
-        return "?"
-    return "x".join(str(d) for d in shape) or "scalar"
 
 
 @dataclass(frozen=True)

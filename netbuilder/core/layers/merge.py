@@ -1,19 +1,18 @@
 """Blocks that combine several tensors. Input order follows the ports: in1, in2, ..."""
 from __future__ import annotations
 
-from .spec import Int, LayerSpec, check_dim
+import functools
+import operator
+
+from .spec import Int, LayerSpec, check_dim, format_shape
 
 _INPUTS = Int("inputs", 2, 2, 16, help="number of input ports")
-
-
-def _fmt(shape) -> str:
-    return "x".join(map(str, shape)) or "scalar"
 
 
 def _same_shapes(p: dict, shapes: list) -> str | None:
     for i, shape in enumerate(shapes[1:], start=2):
         if shape != shapes[0]:
-            return f"inputs must have the same shape: in1 is {_fmt(shapes[0])}, in{i} is {_fmt(shape)}"
+            return f"inputs must have the same shape: in1 is {format_shape(shapes[0])}, in{i} is {format_shape(shape)}"
     return None
 
 
@@ -26,7 +25,28 @@ def _concat_check(p: dict, shapes: list) -> str | None:
     for i, shape in enumerate(shapes[1:], start=2):
         if len(shape) != len(shapes[0]) or any(shape[k] != shapes[0][k] for k in keep):
             return (f"inputs must match except along dim {dim}: "
-                    f"in1 is {_fmt(shapes[0])}, in{i} is {_fmt(shape)}")
+                    f"in1 is {format_shape(shapes[0])}, in{i} is {format_shape(shape)}")
+    return None
+
+
+def _add(m, *xs, **_params):
+    return functools.reduce(operator.add, xs)
+
+
+def _multiply(m, *xs, **_params):
+    return functools.reduce(operator.mul, xs)
+
+
+def _concat_check(p: dict, shapes: list) -> str | None:
+    rank, dim = len(shapes[0]) + 1, p["dim"]
+    problem = check_dim(dim, shapes[0])
+    if problem:
+        return problem
+    keep = [i for i in range(rank - 1) if i != dim % rank - 1]
+    for i, shape in enumerate(shapes[1:], start=2):
+        if len(shape) != len(shapes[0]) or any(shape[k] != shapes[0][k] for k in keep):
+            return (f"inputs must match except along dim {dim}: "
+                    f"in1 is {format_shape(shapes[0])}, in{i} is {format_shape(shape)}")
     return None
 
 

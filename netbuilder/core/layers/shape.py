@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .spec import Int, Ints, LayerSpec, module
+from .spec import Int, Ints, LayerSpec, format_shape, module
 
 
 def _reshape(m, x, shape, **_params):
@@ -12,14 +12,13 @@ def _reshape(m, x, shape, **_params):
 
 def _reshape_check(p: dict, shapes: list) -> str | None:
     shape, size = p["shape"], math.prod(shapes[0])
-    wanted = "x".join(map(str, shape))
     if shape.count(-1) > 1:
         return "at most one dimension of the shape may be -1"
     if 0 in shape or any(d < -1 for d in shape):
         return "the shape may hold positive sizes and one -1"
     known = math.prod(d for d in shape if d != -1)
     if (-1 in shape and size % known) or (-1 not in shape and size != known):
-        return f"cannot reshape {size} values into {wanted} ({known} values)"
+        return f"cannot reshape {size} values into {format_shape(shape)} ({known} values)"
     return None
 
 

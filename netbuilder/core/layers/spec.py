@@ -12,6 +12,13 @@ from typing import Any, Callable
 Shape = tuple[int, ...]  # a tensor shape without the batch dimension
 
 
+def format_shape(shape: Shape | None) -> str:
+    """`32x24x24`; `?` for an unknown shape."""
+    if shape is None:
+        return "?"
+    return "x".join(str(d) for d in shape) or "scalar"
+
+
 class ParamError(ValueError):
     """A parameter value the registry rejects; the message says why, in a person's words."""
 
