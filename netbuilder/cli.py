@@ -26,46 +26,29 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _count(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return str(n)
-
-
 def cmd_info(args: argparse.Namespace) -> int:
-    from .core.shapes import format_shape, infer_shapes
+    from .core.shapes import format_count, format_shape, infer_shapes, layer_table, model_size_mb
 
     graph = _load(args.graph)
     report = infer_shapes(graph)
-    layers = []
-    for node in graph.topological_order():
-        info = report.nodes[node.id]
-        layers.append({
-            "name": node.name, "type": node.type,
-            "output_shape": list(info.output) if info.output is not None else None,
-            "params": info.params, "macs": info.macs, "error": info.error,
-        })
+    layers = layer_table(graph, report)
     summary = {
         "file": args.graph, "title": graph.meta.get("title", Path(args.graph).stem),
         "total_params": report.total_params, "total_macs": report.total_macs,
-        "size_mb": round(report.total_params * 4 / 2**20, 3), "ok": report.ok, "errors": report.errors,
-        "layers": layers,
+        "size_mb": round(model_size_mb(report), 3), "ok": report.ok, "errors": report.errors, "layers": layers,
     }
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         rows = [("name", "type", "output", "params", "MACs")] + [
-            (layer["name"], layer["type"],
-             "error" if layer["error"] else format_shape(report.nodes[node.id].output),
-             f"{layer['params']:,}", _count(layer["macs"]))
-            for layer, node in zip(layers, graph.topological_order())]
+            (row["name"], row["type"], "error" if row["error"] else format_shape(row["output_shape"]),
+             f"{row['params']:,}", format_count(row["macs"])) for row in layers]
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         print(f"{summary['title']} ({args.graph})")
         for row in rows:
             print("  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
         print(f"total: {report.total_params:,} parameters ({summary['size_mb']:.2f} MB as float32), "
-              f"{_count(report.total_macs)} multiply-accumulates per sample")
+              f"{format_count(report.total_macs)} multiply-accumulates per sample")
     for error in report.errors:
         _fail(error)
     return 0 if report.ok else 1

@@ -254,3 +254,61 @@ def test_importing_the_document_does_not_import_torch():
     code = "import sys, netbuilder.core.graph, netbuilder.core.layout; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_add_node_at_an_index_restores_document_order():
+    g, x, fc, out = small_graph()
+    before = g.to_dict()
+    index = g.index_of(fc.id)
+    g.remove_node(fc.id)
+    g.add_node("Linear", {"out_features": 3}, name="fc1", id=fc.id, pos=fc.pos, index=index)
+    g.connect(x.id, fc.id)
+    g.connect(fc.id, out.id)
+    assert g.to_dict() == before
+
+
+def test_fragment_keeps_only_the_wires_inside_the_selection():
+    g, x, fc, out = small_graph()
+    part = g.fragment([fc.id, out.id])
+    assert [n["id"] for n in part["nodes"]] == [fc.id, out.id]
+    assert part["edges"] == [{"src": fc.id, "src_port": "out", "dst": out.id, "dst_port": "in"}]
+    Graph.from_dict(part)  # a fragment is a valid document
+
+
+def test_prepare_paste_gives_free_ids_and_names_and_shifts_positions():
+    g, x, fc, out = small_graph()
+    pasted = g.prepare_paste(Graph.from_dict(g.fragment([fc.id, out.id])), offset=(30, 40))
+    names = [n["name"] for n in pasted["nodes"]]
+    assert names == ["fc2", "output2"]
+    assert not {n["id"] for n in pasted["nodes"]} & {n.id for n in g.nodes}
+    assert pasted["nodes"][0]["pos"] == [fc.pos[0] + 30, fc.pos[1] + 40]
+    (edge,) = pasted["edges"]
+    assert (edge["src"], edge["dst"]) == (pasted["nodes"][0]["id"], pasted["nodes"][1]["id"])
+    for raw in pasted["nodes"]:
+        g.add_node(raw["type"], raw["params"], name=raw["name"], id=raw["id"], pos=raw["pos"])
+    g.connect(edge["src"], edge["dst"], src_port=edge["src_port"], dst_port=edge["dst_port"])
+    assert len(g) == 5 and len(g.edges) == 3
+
+
+def test_pasting_into_another_graph_keeps_free_names():
+    g, x, fc, out = small_graph()
+    pasted = Graph().prepare_paste(Graph.from_dict(g.fragment([fc.id])))
+    assert [(n["id"], n["name"]) for n in pasted["nodes"]] == [(fc.id, "fc1")]
+
+
+@pytest.mark.parametrize("type_name, params, text", [
+    ("Conv2d", {"out_channels": 32, "kernel_size": 5}, "32 @ 5x5, s1"),
+    ("Conv2d", {"kernel_size": [3, 1], "stride": [2, 2], "padding": "same", "bias": False}, "16 @ 3x1, s2, same, no bias"),
+    ("MaxPool2d", {"kernel_size": 3}, "3x3, s3"),
+    ("Linear", {"out_features": 200}, "200 outputs"),
+    ("LSTM", {"hidden_size": 128, "output": "last", "num_layers": 2}, "128, 2 layers, last"),
+    ("Input", {"shape": [1, 28, 28]}, "1x28x28"),
+    ("Concat", {"inputs": 3}, "inputs=3"),
+    ("ReLU", {}, ""),
+])
+def test_blocks_describe_their_key_params(type_name, params, text):
+    from netbuilder.core.layers import get_layer
+
+    g = Graph()
+    node = g.add_node(type_name, params)
+    assert get_layer(type_name).describe(node.params) == text

@@ -152,8 +152,9 @@ class Graph:
     # ----- editing
 
     def add_node(self, type: str, params: dict[str, Any] | None = None, *, name: str | None = None,
-                 pos: Iterable[float] = (0.0, 0.0), id: str | None = None) -> Node:
-        """Add a block; missing params take their defaults, a missing name or id is made up."""
+                 pos: Iterable[float] = (0.0, 0.0), id: str | None = None, index: int | None = None) -> Node:
+        """Add a block; missing params take their defaults, a missing name or id is made up.
+        `index` places it in document order (undo puts a deleted block back where it was)."""
         if len(self._g) >= MAX_NODES:
             raise GraphError(f"a graph holds at most {MAX_NODES} blocks")
         if not isinstance(type, str) or type not in LAYERS:
@@ -170,8 +171,22 @@ class Graph:
         checked = _check_params(spec, params or {}, f"{name} ({type})")
         node = Node(id, type, name, checked, _check_pos(pos))
         self._g.add_node(id, node=node)
+        if index is not None and index < len(self._g) - 1:
+            self._reorder([*list(self._g)[:index], id, *list(self._g)[index:-1]])
         self._emit("node_added", node)
         return node
+
+    def _reorder(self, ids: list[str]) -> None:
+        """Rebuild the networkx graph with its nodes in the given document order."""
+        ordered = nx.MultiDiGraph()
+        ordered.add_nodes_from((node_id, self._g.nodes[node_id]) for node_id in ids)
+        ordered.add_edges_from(self._g.edges(keys=True, data=True))
+        self._g = ordered
+
+    def index_of(self, node_id: str) -> int:
+        """The block's place in document order."""
+        self.node(node_id)
+        return list(self._g).index(node_id)
 
     def remove_node(self, node_id: str) -> Node:
         """Remove a block and every wire into or out of it."""
@@ -254,17 +269,10 @@ class Graph:
     # ----- names and ids
 
     def _free_id(self) -> str:
-        k = len(self._g) + 1
-        while f"n{k}" in self._g:
-            k += 1
-        return f"n{k}"
+        return _next_free("n", self._g, len(self._g) + 1)
 
     def _free_name(self, prefix: str) -> str:
-        taken = {node.name for node in self.nodes}
-        k = 1
-        while f"{prefix}{k}" in taken:
-            k += 1
-        return f"{prefix}{k}"
+        return _next_free(prefix, {node.name for node in self.nodes})
 
     def _check_name(self, name: Any) -> None:
         if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
@@ -350,6 +358,33 @@ class Graph:
     def copy(self) -> Graph:
         return Graph.from_dict(self.to_dict())
 
+    def fragment(self, node_ids: Iterable[str]) -> dict[str, Any]:
+        """A document holding only the given blocks and the wires between them (for copy and paste)."""
+        keep = set(node_ids)
+        data = self.to_dict()
+        data["meta"] = {}
+        data["nodes"] = [n for n in data["nodes"] if n["id"] in keep]
+        data["edges"] = [e for e in data["edges"] if e["src"] in keep and e["dst"] in keep]
+        return data
+
+    def prepare_paste(self, fragment: Graph, offset: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
+        """The fragment's blocks and wires with ids and names that are free in this graph, shifted by
+        `offset`: a document whose nodes and edges can be added here as they are."""
+        data = fragment.to_dict()
+        ids: dict[str, str] = {}
+        taken_ids, taken_names = set(self._g), {node.name for node in self.nodes}
+        for raw in data["nodes"]:
+            new_id = raw["id"] if raw["id"] not in taken_ids else _next_free("n", taken_ids, len(taken_ids) + 1)
+            if raw["name"] in taken_names:
+                raw["name"] = _next_free(get_layer(raw["type"]).prefix, taken_names)
+            taken_ids.add(new_id)
+            taken_names.add(raw["name"])
+            ids[raw["id"]] = raw["id"] = new_id
+            raw["pos"] = [raw["pos"][0] + offset[0], raw["pos"][1] + offset[1]]
+        for edge in data["edges"]:
+            edge["src"], edge["dst"] = ids[edge["src"]], ids[edge["dst"]]
+        return data
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the document as JSON, atomically: a crash mid-write leaves the old file intact."""
         path = Path(path)
@@ -384,6 +419,14 @@ class Graph:
         except RecursionError:
             raise GraphError("not a graph document: the JSON is nested too deeply") from None
         return cls.from_dict(data)
+
+
+def _next_free(prefix: str, taken: Any, start: int = 1) -> str:
+    """The first of prefix1, prefix2, ... (from `start`) that is not in `taken`."""
+    k = start
+    while f"{prefix}{k}" in taken:
+        k += 1
+    return f"{prefix}{k}"
 
 
 def _check_keys(raw: Any, where: str, required: set[str], optional: Iterable[str] = ()) -> None:

@@ -63,6 +63,31 @@ class ShapeReport:
         return sum(info.macs for info in self.nodes.values())
 
 
+def format_count(n: int) -> str:
+    """1234567 -> "1.23 M"; small numbers as they are."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return str(n)
+
+
+def layer_table(graph: Graph, report: ShapeReport) -> list[dict]:
+    """One row per block in data-flow order: name, type, output_shape (list or None), params, macs, error.
+    The model summary of the GUI and `netbuilder info` both show this."""
+    rows = []
+    for node in graph.topological_order():
+        info = report.nodes[node.id]
+        rows.append({"name": node.name, "type": node.type,
+                     "output_shape": list(info.output) if info.output is not None else None,
+                     "params": info.params, "macs": info.macs, "error": info.error})
+    return rows
+
+
+def model_size_mb(report: ShapeReport) -> float:
+    """Size of the weights as float32, in MB."""
+    return report.total_params * 4 / 2**20
+
+
 def infer_shapes(graph: Graph) -> ShapeReport:
     """Output shape, parameter count and multiply-accumulates of every block of the graph."""
     nodes: dict[str, NodeShapes] = {}

@@ -1,7 +1,7 @@
 """Convolutions. in_channels always comes from the incoming tensor."""
 from __future__ import annotations
 
-from .spec import Bool, Int, Ints, LayerSpec, module
+from .spec import Bool, Int, Ints, LayerSpec, format_step, format_value, module
 
 
 def _conv_params(n: int, transposed: bool = False) -> tuple:
@@ -27,21 +27,37 @@ def _conv(cls: str):
     return build
 
 
+def conv_summary(n: int):
+    """`32 @ 5x5, s1`, then only what is off its default: padding, dilation, groups, no bias."""
+    def summary(p: dict) -> str:
+        parts = [f"{p['out_channels']} @ {format_value(p['kernel_size'], n)}, s{format_step(p['stride'])}"]
+        if p["padding"] not in (0, "valid"):
+            parts.append("same" if p["padding"] == "same" else f"p{format_step(p['padding'])}")
+        if p["dilation"] != 1:
+            parts.append(f"d{format_step(p['dilation'])}")
+        if p["groups"] != 1:
+            parts.append(f"g{p['groups']}")
+        if not p["bias"]:
+            parts.append("no bias")
+        return ", ".join(parts)
+    return summary
+
+
 LAYERS = [
     LayerSpec(
         "Conv1d", "conv", "1-D convolution over sequences or signals (channels x length).",
-        params=_conv_params(1), build=_conv("Conv1d"),
+        params=_conv_params(1), build=_conv("Conv1d"), summary=conv_summary(1),
         ranks=(2,), rank_words="channels x length", prefix="conv", example=(3, 32),
     ),
     LayerSpec(
         "Conv2d", "conv", "2-D convolution over images (channels x height x width).",
-        params=_conv_params(2), build=_conv("Conv2d"),
+        params=_conv_params(2), build=_conv("Conv2d"), summary=conv_summary(2),
         ranks=(3,), rank_words="channels x height x width", prefix="conv", example=(3, 16, 16),
     ),
     LayerSpec(
         "ConvTranspose2d", "conv",
         "Transposed 2-D convolution ('deconvolution'): upsamples, e.g. in decoders.",
-        params=_conv_params(2, transposed=True), build=_conv("ConvTranspose2d"),
+        params=_conv_params(2, transposed=True), build=_conv("ConvTranspose2d"), summary=conv_summary(2),
         ranks=(3,), rank_words="channels x height x width", prefix="deconv", example=(8, 7, 7),
     ),
 ]

@@ -12,6 +12,7 @@ LAYERS = [
             Bool("bias", True, help="learn an additive bias"),
         ),
         build=lambda p, s: module("Linear", s[0][-1], p["out_features"], bias=p["bias"]),
+        summary=lambda p: f"{p['out_features']} outputs" + ("" if p["bias"] else ", no bias"),
         prefix="fc", example=(16,),
     ),
     LayerSpec(
@@ -22,6 +23,7 @@ LAYERS = [
             Int("embedding_dim", 64, 1, 65536, help="length of each vector"),
         ),
         build=lambda p, s: module("Embedding", p["num_embeddings"], p["embedding_dim"]),
+        summary=lambda p: f"{p['num_embeddings']} ids -> {p['embedding_dim']}",
         int_input=True, prefix="embed", example=(12,),
     ),
 ]

@@ -1,7 +1,7 @@
 """Input and Output blocks: where tensors enter and leave the network."""
 from __future__ import annotations
 
-from .spec import Choice, Ints, LayerSpec
+from .spec import Choice, Ints, LayerSpec, format_value
 
 
 def _passthrough(m, x, **_params):
@@ -17,6 +17,7 @@ LAYERS = [
             Choice("dtype", "float32", ("float32", "int64"), help="int64 for token ids fed to an Embedding"),
         ),
         forward=_passthrough, inputs=0, prefix="input",
+        summary=lambda p: format_value(p["shape"]) + ("" if p["dtype"] == "float32" else f", {p['dtype']}"),
     ),
     LayerSpec(
         "Output", "io",

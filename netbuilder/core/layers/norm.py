@@ -40,13 +40,13 @@ LAYERS = [
     LayerSpec(
         "Dropout", "norm", "While training, zeroes each value with probability p (and scales the rest).",
         params=(Float("p", 0.5, 0.0, 1.0, help="probability of zeroing a value"),),
-        build=lambda p, s: module("Dropout", p["p"]),
+        build=lambda p, s: module("Dropout", p["p"]), summary=lambda p: f"p={p['p']:g}",
         prefix="drop", example=(16,),
     ),
     LayerSpec(
         "Dropout2d", "norm", "While training, zeroes whole channels of an image with probability p.",
         params=(Float("p", 0.5, 0.0, 1.0, help="probability of zeroing a channel"),),
-        build=lambda p, s: module("Dropout2d", p["p"]),
+        build=lambda p, s: module("Dropout2d", p["p"]), summary=lambda p: f"p={p['p']:g}",
         ranks=(3,), rank_words="channels x height x width", prefix="drop", example=(4, 8, 8),
     ),
 ]

@@ -1,7 +1,7 @@
 """Pooling and upsampling."""
 from __future__ import annotations
 
-from .spec import Bool, Choice, Float, Ints, LayerSpec, module
+from .spec import Bool, Choice, Float, Ints, LayerSpec, format_step, format_value, module
 
 
 def _pool_params(n: int) -> tuple:
@@ -18,6 +18,15 @@ def _pool(cls: str):
                                ceil_mode=p["ceil_mode"])
 
 
+def _pool_summary(n: int):
+    def summary(p: dict) -> str:
+        stride = p["stride"] if p["stride"] is not None else p["kernel_size"]
+        text = f"{format_value(p['kernel_size'], n)}, s{format_step(stride)}"
+        return text + (f", p{format_step(p['padding'])}" if p["padding"] != 0 else "") + (
+            ", ceil" if p["ceil_mode"] else "")
+    return summary
+
+
 def _global_avg(m, x, **_params):
     return x.mean(dim=(2, 3))
 
@@ -25,23 +34,24 @@ def _global_avg(m, x, **_params):
 LAYERS = [
     LayerSpec(
         "MaxPool1d", "pool", "Keeps the largest value in each window of a sequence.",
-        params=_pool_params(1), build=_pool("MaxPool1d"),
+        params=_pool_params(1), build=_pool("MaxPool1d"), summary=_pool_summary(1),
         ranks=(2,), rank_words="channels x length", prefix="pool", example=(3, 32),
     ),
     LayerSpec(
         "MaxPool2d", "pool", "Keeps the largest value in each window: halves an image with kernel 2.",
-        params=_pool_params(2), build=_pool("MaxPool2d"),
+        params=_pool_params(2), build=_pool("MaxPool2d"), summary=_pool_summary(2),
         ranks=(3,), rank_words="channels x height x width", prefix="pool", example=(3, 16, 16),
     ),
     LayerSpec(
         "AvgPool2d", "pool", "Averages each window of an image.",
-        params=_pool_params(2), build=_pool("AvgPool2d"),
+        params=_pool_params(2), build=_pool("AvgPool2d"), summary=_pool_summary(2),
         ranks=(3,), rank_words="channels x height x width", prefix="pool", example=(3, 16, 16),
     ),
     LayerSpec(
         "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
         params=(Ints("output_size", 1, 2, 1, 4096, help="height and width of the output"),),
         build=lambda p, s: module("AdaptiveAvgPool2d", p["output_size"]),
+        summary=lambda p: f"to {format_value(p['output_size'], 2)}",
         ranks=(3,), rank_words="channels x height x width", prefix="avgpool", example=(3, 16, 16),
     ),
     LayerSpec(
@@ -57,6 +67,7 @@ LAYERS = [
             Choice("mode", "nearest", ("nearest", "bilinear"), help="how new pixels are filled in"),
         ),
         build=lambda p, s: module("Upsample", scale_factor=p["scale_factor"], mode=p["mode"]),
+        summary=lambda p: f"x{p['scale_factor']:g}, {p['mode']}",
         ranks=(3,), rank_words="channels x height x width", prefix="up", example=(3, 8, 8),
     ),
 ]

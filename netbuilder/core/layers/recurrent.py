@@ -29,9 +29,15 @@ def _forward(m, x, output, **_params):
     return sequence[:, -1] if output == "last" else sequence
 
 
+def _summary(p: dict) -> str:
+    layers = f", {p['num_layers']} layers" if p["num_layers"] > 1 else ""
+    return f"{p['hidden_size']}{layers}{', bidirectional' if p['bidirectional'] else ''}, {p['output']}"
+
+
 def _spec(cls: str, help: str, extra: tuple = ()) -> LayerSpec:
     return LayerSpec(cls, "recurrent", help, params=_params(extra), build=_recurrent(cls), forward=_forward,
-                     ranks=(2,), rank_words="sequence x features", prefix=cls.lower(), example=(5, 8))
+                     ranks=(2,), rank_words="sequence x features", prefix=cls.lower(), example=(5, 8),
+                     summary=_summary)
 
 
 LAYERS = [

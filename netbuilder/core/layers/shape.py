@@ -45,10 +45,12 @@ LAYERS = [
         "Reshape", "shape", "Gives each sample a new shape with the same number of values; one size may be -1.",
         params=(Ints("shape", [-1], min=-1, max=1_000_000, help="new shape without the batch, e.g. 16x4x4"),),
         forward=_reshape, check=_reshape_check, prefix="reshape", example=(4, 3, 3),
+        summary=lambda p: f"to {format_shape(p['shape'])}",
     ),
     LayerSpec(
         "Permute", "shape", "Reorders dimensions, e.g. 0,2,1 swaps the last two (the batch stays at 0).",
         params=(Ints("dims", [0, 2, 1], min=0, max=8, help="new order of the dimensions, batch first"),),
         forward=_permute, check=_permute_check, prefix="permute", example=(4, 6),
+        summary=lambda p: ",".join(map(str, p["dims"])),
     ),
 ]

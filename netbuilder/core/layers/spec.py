@@ -19,6 +19,24 @@ def format_shape(shape: Shape | None) -> str:
     return "x".join(str(d) for d in shape) or "scalar"
 
 
+def format_value(value: Any, length: int = 1) -> str:
+    """A param value as a person reads it: 5 -> "5", [3, 5] -> "3x5", 3 with length 2 -> "3x3", None -> "-"."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool) and length > 1:
+        return "x".join([str(value)] * length)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_step(value: Any) -> str:
+    """A stride, padding or dilation: one number when every dimension has the same, e.g. [2, 2] -> "2"."""
+    if isinstance(value, list) and len(set(value)) == 1:
+        return str(value[0])
+    return format_value(value)
+
+
 class ParamError(ValueError):
     """A parameter value the registry rejects; the message says why, in a person's words."""
 
@@ -192,6 +210,7 @@ class LayerSpec:
     check: Callable[[dict, list[Shape]], str | None] | None = None  # a readable complaint, or None
     prefix: str = ""  # default block names: prefix1, prefix2, ...
     example: Shape = (8,)  # an input shape the layer accepts, for tests and previews
+    summary: Callable[[dict], str] | None = None  # the key params in a few characters, e.g. "32 @ 5x5, s1"
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -210,6 +229,13 @@ class LayerSpec:
 
     def output_ports(self) -> list[str]:
         return ["out"] * self.outputs
+
+    def describe(self, params: dict[str, Any]) -> str:
+        """The key params for a block's face: the layer's own summary, else the params off their default."""
+        if self.summary is not None:
+            return self.summary(params)
+        changed = [p for p in self.params if params.get(p.name, p.default) != p.default]
+        return ", ".join(f"{p.name}={format_value(params[p.name])}" for p in changed)
 
     def torch_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Params as PyTorch wants them: lists become tuples."""
