@@ -1,5 +1,6 @@
-"""The `netbuilder` command: headless access to everything in core.
+"""The `netbuilder` command: the editor, and headless access to everything in core.
 
+    netbuilder [gui [GRAPH]]           open the editor
     netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr.
@@ -54,9 +55,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    from .ui.app import run
+
+    return run(getattr(args, "graph", None))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netbuilder", description="Build neural networks by drawing them.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    gui = commands.add_parser("gui", help="open the editor (the default with no command)")
+    gui.add_argument("graph", metavar="GRAPH", nargs="?", help="a graph document to open")
+    gui.set_defaults(run=cmd_gui)
     info = commands.add_parser("info", help="list a graph's layers, shapes and parameter counts")
     info.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     info.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
@@ -68,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        return cmd_gui(args)
     return args.run(args)
 
 

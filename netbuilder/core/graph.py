@@ -11,13 +11,13 @@ import keyword
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import networkx as nx
 
+from .files import atomic_write_text
 from .layers import LAYERS, LayerSpec, ParamError, get_layer
 
 FORMAT = "netbuilder.graph"
@@ -65,6 +65,9 @@ class Edge:
     src_port: str
     dst: str
     dst_port: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"src": self.src, "src_port": self.src_port, "dst": self.dst, "dst_port": self.dst_port}
 
 
 Listener = Callable[[str, Any], None]
@@ -293,9 +296,7 @@ class Graph:
                 {"id": n.id, "type": n.type, "name": n.name, "params": dict(n.params), "pos": list(n.pos)}
                 for n in self.nodes
             ],
-            "edges": [
-                {"src": e.src, "src_port": e.src_port, "dst": e.dst, "dst_port": e.dst_port} for e in self.edges
-            ],
+            "edges": [edge.to_dict() for edge in self.edges],
         }
 
     @classmethod
@@ -387,18 +388,7 @@ class Graph:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the document as JSON, atomically: a crash mid-write leaves the old file intact."""
-        path = Path(path)
-        text = json.dumps(self.to_dict(), indent=1)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Graph:

@@ -8,19 +8,23 @@ COLUMN_WIDTH = 210.0
 
 
 def auto_layout(graph: Graph) -> dict[str, tuple[float, float]]:
-    """A position for every block: row = longest path from an input, columns ordered so that a
-    block sits under the blocks feeding it (barycentre ordering), each row centred on x = 0."""
+    """A position for every block. Row: the longest path from an input. Column: under the blocks that
+    feed it (their mean column), pushed apart just enough that blocks in a row do not overlap."""
     index = {node.id: i for i, node in enumerate(graph.nodes)}
     column: dict[str, float] = {}
     positions: dict[str, tuple[float, float]] = {}
     for row, ids in enumerate(graph.generations()):
-        def barycentre(node_id: str) -> tuple[float, int]:
+        wanted = {}
+        for node_id in ids:
             feeds = [column[e.src] for e in graph.input_edges(node_id) if e is not None]
-            return (sum(feeds) / len(feeds) if feeds else 0.0, index[node_id])
-
-        ids.sort(key=barycentre)
-        for i, node_id in enumerate(ids):
-            column[node_id] = i - (len(ids) - 1) / 2
+            wanted[node_id] = sum(feeds) / len(feeds) if feeds else 0.0
+        ids.sort(key=lambda node_id: (wanted[node_id], index[node_id]))
+        placed: list[float] = []
+        for node_id in ids:
+            placed.append(wanted[node_id] if not placed else max(wanted[node_id], placed[-1] + 1))
+        shift = sum(wanted[i] - x for i, x in zip(ids, placed)) / len(ids)  # keep the row centred on its wishes
+        for node_id, x in zip(ids, placed):
+            column[node_id] = x + shift
             positions[node_id] = (column[node_id] * COLUMN_WIDTH, row * ROW_HEIGHT)
     return positions
 

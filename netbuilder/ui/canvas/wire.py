@@ -1,0 +1,103 @@
+"""A wire from an output port to an input port, labelled with the shape of the tensor it carries."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+
+from ...core.graph import Edge
+from .. import style
+from .block import HEIGHT, WIDTH, BlockItem, PortItem
+
+
+def wire_path(start: QPointF, end: QPointF, detour_x: float | None = None) -> QPainterPath:
+    """A smooth vertical S from an output port (below a block) to an input port (above another);
+    with detour_x, it runs down at that x instead, around blocks in the way (a skip connection)."""
+    path = QPainterPath(start)
+    if detour_x is None:
+        bend = max(30.0, abs(end.y() - start.y()) / 2, abs(end.x() - start.x()) / 4)
+        path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
+        return path
+    path.cubicTo(start + QPointF(0, 30), QPointF(detour_x, start.y() + 10), QPointF(detour_x, start.y() + 50))
+    path.lineTo(detour_x, end.y() - 50)
+    path.cubicTo(QPointF(detour_x, end.y() - 10), end - QPointF(0, 30), end)
+    return path
+
+
+class WireLabel(QGraphicsItem):
+    """The tensor shape on a wire, in a small pill."""
+
+    def __init__(self, wire: WireItem) -> None:
+        super().__init__(wire)
+        self.text = ""
+        self.font = QFont()
+        self.font.setPointSizeF(7.5)
+        self.setZValue(0.5)
+
+    def set_text(self, text: str) -> None:
+        self.prepareGeometryChange()
+        self.text = text
+        self.setVisible(bool(text))
+
+    def boundingRect(self) -> QRectF:
+        width = QFontMetricsF(self.font).horizontalAdvance(self.text) + 10
+        return QRectF(-width / 2, -8, width, 16)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("#d5d9e0"), 1))
+        painter.setBrush(QColor("#ffffff"))
+        painter.drawRoundedRect(self.boundingRect(), 7, 7)
+        painter.setFont(self.font)
+        painter.setPen(style.TEXT_DIM)
+        painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class WireItem(QGraphicsPathItem):
+    def __init__(self, edge: Edge, source: PortItem, target: PortItem) -> None:
+        super().__init__()
+        self.edge, self.source, self.target = edge, source, target
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        self.label = WireLabel(self)
+        source.block.wires.add(self)
+        target.block.wires.add(self)
+        self.update_path()
+
+    def detach(self) -> None:
+        self.source.block.wires.discard(self)
+        self.target.block.wires.discard(self)
+
+    def update_path(self) -> None:
+        start, end = self.source.scenePos(), self.target.scenePos()
+        path = wire_path(start, end, self._detour(start, end))
+        self.setPath(path)
+        self.label.setPos(path.pointAtPercent(0.5))
+
+    def _detour(self, start: QPointF, end: QPointF) -> float | None:
+        """Where to run a wire that would pass behind other blocks: right of them; None if the way is clear."""
+        scene = self.scene()
+        if scene is None or end.y() - start.y() < 2 * HEIGHT or abs(end.x() - start.x()) > WIDTH:
+            return None
+        strip = QRectF(min(start.x(), end.x()) - 4, start.y() + 12, abs(end.x() - start.x()) + 8,
+                       end.y() - start.y() - 24)
+        ends = (self.source.block, self.target.block)
+        blocks = [item for item in scene.items(strip) if isinstance(item, BlockItem) and item not in ends]
+        if not blocks:
+            return None
+        return max(block.sceneBoundingRect().right() for block in blocks) + 18
+
+    def set_shape_text(self, text: str) -> None:
+        self.label.set_text(text)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        return stroker.createStroke(self.path())
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = style.SELECTION if self.isSelected() else style.WIRE
+        painter.setPen(QPen(colour, 2.4 if self.isSelected() else 1.6))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())

@@ -1,0 +1,42 @@
+"""Colours, fonts and resources shared by the widgets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QColor, QIcon
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+CATEGORY_COLOURS = {
+    "io": "#5b6472",
+    "dense": "#2f6fde",
+    "conv": "#0f8f85",
+    "pool": "#2e9d4f",
+    "norm": "#8a4fd6",
+    "activation": "#e0702a",
+    "shape": "#5f7388",
+    "merge": "#cf3f84",
+    "recurrent": "#b8860b",
+}
+CANVAS = QColor("#f4f5f7")
+GRID_MINOR = QColor("#e8eaee")
+GRID_MAJOR = QColor("#dcdfe5")
+BLOCK_FILL = QColor("#ffffff")
+BLOCK_BORDER = QColor("#c9ced6")
+TEXT = QColor("#1f2430")
+TEXT_DIM = QColor("#6a7282")
+SELECTION = QColor("#2f6fde")
+ERROR = QColor("#d93025")
+WIRE = QColor("#8f98a8")
+
+
+def category_colour(category: str) -> QColor:
+    return QColor(CATEGORY_COLOURS.get(category, "#5b6472"))
+
+
+def icon(name: str) -> QIcon:
+    return QIcon(str(RESOURCES / "icons" / f"{name}.svg"))
+
+
+def style_sheet() -> str:
+    return (RESOURCES / "style.qss").read_text(encoding="utf-8")
