@@ -26,3 +26,56 @@ def chain():
         return graph, ids
 
     return make
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The real main window, isolated from the user's settings and recovery files, with shapes loaded."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from netbuilder.ui.app import configure
+    from netbuilder.ui.main_window import MainWindow
+
+    configure(QApplication.instance())
+    QApplication.instance().setOrganizationName("netbuilder-tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    win = MainWindow(recovery_directory=tmp_path / "recovery", offer_recovery=False)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.document.report is not None, timeout=60_000)
+    yield win
+    # Closed here rather than by qtbot (which closes before fixtures end): nothing left to ask about.
+    win.document.undo_stack.setClean()
+    win.close()
+    win.deleteLater()
+
+
+class _Seen(list):
+    """The texts of the message boxes answered (and the timer that answers them)."""
+
+
+@pytest.fixture
+def answer(qtbot):
+    """answer(button) arranges for the next modal message box to be answered with `button`;
+    returns a list that receives the box's text."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def arrange(button):
+        seen = _Seen()
+        seen.timer = QTimer()
+
+        def poll():
+            box = QApplication.activeModalWidget()
+            if isinstance(box, QMessageBox):
+                seen.timer.stop()
+                seen.append(box.text())
+                box.button(button).click()
+
+        seen.timer.timeout.connect(poll)
+        seen.timer.start(20)
+        return seen
+
+    return arrange

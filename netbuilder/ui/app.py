@@ -20,10 +20,12 @@ def configure(app: QApplication) -> None:
 
 def run(path: str | None = None) -> int:
     """Open the main window (with `path` if given) and run the event loop."""
+    from .document import torch_loader
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure(app)
+    app.aboutToQuit.connect(torch_loader().wait)  # a quick quit must not cut torch's import short
     window = MainWindow()
     window.show()
     if path:

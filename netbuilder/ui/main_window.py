@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import shiboken6
+
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
@@ -33,6 +35,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.document = Document(self)
         self.scene = GraphScene(self.document)
+        self.scene.setParent(self)
         self.view = GraphView(self.scene)
         self.palette = Palette()
         self.inspector = Inspector(self.document)
@@ -185,6 +188,8 @@ class MainWindow(QMainWindow):
         self.summary_label.style().polish(self.summary_label)
 
     def _selection_changed(self) -> None:
+        if not shiboken6.isValid(self.scene):
+            return  # the scene is being destroyed with the window and is dropping its items
         ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
 

@@ -25,7 +25,7 @@ class GraphView(QGraphicsView):
         super().__init__(scene)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -40,9 +40,14 @@ class GraphView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom keeping the scene point under `anchor` (viewport pixels; default: the centre) in place."""
+        anchor = QPointF(self.viewport().rect().center()) if anchor is None else anchor
+        fixed = self.mapToScene(anchor.toPoint())
         target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
         self.scale(target / self.zoom(), target / self.zoom())
+        drift = QPointF(self.mapFromScene(fixed)) - anchor
+        self.pan_by(-drift.x(), -drift.y())
         self.zoom_changed.emit(self.zoom())
 
     def reset_zoom(self) -> None:
@@ -52,7 +57,7 @@ class GraphView(QGraphicsView):
         self.zoom_changed.emit(1.0)
 
     def wheelEvent(self, event) -> None:
-        self.zoom_by(math.pow(1.0015, event.angleDelta().y()))
+        self.zoom_by(math.pow(1.0015, event.angleDelta().y()), event.position())
 
     def fit_to_view(self) -> None:
         items = self.scene().itemsBoundingRect()
