@@ -92,6 +92,8 @@ class BlockItem(QGraphicsItem):
         self.update()
 
     def set_info(self, info: NodeShapes | None) -> None:
+        if info == self.info:
+            return  # most blocks are untouched by an edit: skip the tooltip and the repaint
         self.info = info
         self._update_tooltip()
         self.update()

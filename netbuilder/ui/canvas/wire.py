@@ -32,16 +32,21 @@ class WireLabel(QGraphicsItem):
         self.text = ""
         self.font = QFont()
         self.font.setPointSizeF(7.5)
+        self.rect = QRectF()
         self.setZValue(0.5)
+        self.setVisible(False)
 
     def set_text(self, text: str) -> None:
+        if text == self.text:
+            return
         self.prepareGeometryChange()
         self.text = text
+        width = QFontMetricsF(self.font).horizontalAdvance(text) + 10
+        self.rect = QRectF(-width / 2, -8, width, 16)
         self.setVisible(bool(text))
 
     def boundingRect(self) -> QRectF:
-        width = QFontMetricsF(self.font).horizontalAdvance(self.text) + 10
-        return QRectF(-width / 2, -8, width, 16)
+        return self.rect
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
