@@ -232,3 +232,40 @@ def test_model_summary_lists_every_block_with_totals(window, qtbot):
     assert dialog.table.rowCount() == len(window.document.graph)
     assert [dialog.table.item(1, c).text() for c in range(4)] == ["conv1", "Conv2d", "6x28x28", "156"]
     assert dialog.totals.text().startswith("Total: 61,706 parameters")
+
+
+def test_giving_an_add_another_input_keeps_its_wires_attached(window, qtbot):
+    g = window.document.graph
+    x = g.add_node("Input", {"shape": [4]}, pos=(0, 0))
+    add = g.add_node("Add", pos=(0, 200))
+    g.connect(x.id, add.id)
+    g.connect(x.id, add.id)
+    window.scene.select_nodes([add.id])
+    window.inspector.editors["inputs"].widget.setValue(3)
+    block = window.scene.blocks[add.id]
+    assert [name for _, name in block.ports] == ["in1", "in2", "in3", "out"]
+    for port in ("in1", "in2"):
+        wire = window.scene.wires[(add.id, port)]
+        assert wire.target is block.port(False, port) and wire.target.scene() is window.scene
+        assert wire.path().currentPosition() == block.port(False, port).scenePos()
+    drag(window, port_pos(window, x.id, True, "out"), port_pos(window, add.id, False, "in3"))
+    assert [e.dst_port for e in g.input_edges(add.id)] == ["in1", "in2", "in3"]
+    window.document.undo_stack.undo()  # the wire
+    window.document.undo_stack.undo()  # the third port
+    assert [name for _, name in block.ports] == ["in1", "in2", "out"]
+
+
+def test_while_locked_the_model_cannot_change_but_blocks_can_move(window, qtbot):
+    window.open_path(EXAMPLES / "mnist_convnet.json")
+    g = window.document.graph
+    g.move(g.find("fc2").id, (500, 0))  # out of place: auto layout will move it
+    before = g.to_dict()
+    window.document.locked_reason = "the graph is being trained; stop the run to edit it"
+    window.scene.select_nodes([g.find("fc1").id])
+    window.inspector.editors["out_features"].widget.setValue(50)
+    window.delete_selection()
+    assert g.to_dict() == before
+    assert window.statusBar().currentMessage() == "the graph is being trained; stop the run to edit it"
+    assert window.inspector.editors["out_features"].widget.value() == 200
+    window.auto_layout()
+    assert [n.pos for n in g.nodes] != [tuple(n["pos"]) for n in before["nodes"]]

@@ -75,8 +75,7 @@ class ParamEditor:
         if p.kind == "ints":
             hint = "e.g. 3 or 3x3" if p.length else "e.g. 1x28x28"
             words = f", {' or '.join(p.choices)}" if p.choices else ""
-            line.setPlaceholderText(("empty: " + ("= kernel" if p.name == "stride" else "default")) if p.optional
-                                    else hint + words)
+            line.setPlaceholderText("empty: PyTorch's default" if p.optional else hint + words)
         line.editingFinished.connect(lambda: self.commit(line.text()))
         return line
 

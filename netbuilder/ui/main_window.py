@@ -18,7 +18,7 @@ from .canvas.block import GRID
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .commands import AddItems, MoveNodes, RemoveItems
-from .document import Document
+from .document import Document, torch_loader
 from .inspector import Inspector
 from .palette import Palette
 from .recovery import INTERVAL_MS, RecoveryFile, left_behind
@@ -176,7 +176,7 @@ class MainWindow(QMainWindow):
     def _update_summary(self) -> None:
         report = self.document.report
         if report is None:
-            text, problem = "loading PyTorch…", False
+            text, problem = ("working out shapes…" if torch_loader().ready else "loading PyTorch…"), False
         elif report.errors:
             count = len(report.errors)
             text, problem = f"{count} problem{'s' if count > 1 else ''}: {report.errors[0]}", True

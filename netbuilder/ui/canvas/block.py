@@ -78,18 +78,27 @@ class BlockItem(QGraphicsItem):
         self.summary = node.spec.describe(node.params)
         wanted = [(False, name) for name in node.input_ports()] + [(True, name) for name in node.output_ports()]
         if list(self.ports) != wanted:
-            for port in self.ports.values():
-                port.setParentItem(None)
-                if port.scene():
-                    port.scene().removeItem(port)
-            self.ports = {}
-            for is_output in (False, True):
-                names = [name for out, name in wanted if out == is_output]
-                for i, name in enumerate(names):
-                    x = -WIDTH / 2 + WIDTH * (i + 1) / (len(names) + 1)
-                    self.ports[(is_output, name)] = PortItem(self, name, is_output, x)
+            self._rebuild_ports(wanted)
         self._update_tooltip()
         self.update()
+
+    def _rebuild_ports(self, wanted: list[tuple[bool, str]]) -> None:
+        """Ports follow the node (an Add given a third input): ports that stay keep their wires and
+        move along the edge; the graph never removes a port that has a wire."""
+        for key in [key for key in self.ports if key not in wanted]:
+            port = self.ports.pop(key)
+            if port.scene():
+                port.scene().removeItem(port)
+        for is_output in (False, True):
+            names = [name for out, name in wanted if out == is_output]
+            for i, name in enumerate(names):
+                x = -WIDTH / 2 + WIDTH * (i + 1) / (len(names) + 1)
+                port = self.ports.get((is_output, name)) or PortItem(self, name, is_output, x)
+                port.setPos(x, HEIGHT / 2 if is_output else -HEIGHT / 2)
+                self.ports[(is_output, name)] = port
+        self.ports = {key: self.ports[key] for key in wanted}
+        for wire in self.wires:
+            wire.update_path()
 
     def set_info(self, info: NodeShapes | None) -> None:
         if info == self.info:

@@ -1,0 +1,1 @@
+"""The canvas: scene, view, blocks, ports and wires."""
