@@ -269,3 +269,21 @@ def test_while_locked_the_model_cannot_change_but_blocks_can_move(window, qtbot)
     assert window.inspector.editors["out_features"].widget.value() == 200
     window.auto_layout()
     assert [n.pos for n in g.nodes] != [tuple(n["pos"]) for n in before["nodes"]]
+
+
+def test_holding_space_turns_a_left_drag_into_a_pan(window, qtbot):
+    from PySide6.QtTest import QTest
+
+    g = window.document.graph
+    block = g.add_node("ReLU", pos=(0, 0))
+    view = window.view
+    view.reset_zoom()
+    view.centerOn(0, 0)
+    centre = view.centre_of_view()
+    view.setFocus()
+    QTest.keyPress(view, Qt.Key.Key_Space)
+    drag(window, QPointF(0, 0), QPointF(-120, -60))  # starts on the block: with space held it pans instead
+    QTest.keyRelease(view, Qt.Key.Key_Space)
+    moved = view.centre_of_view() - centre
+    assert moved.x() > 100 and moved.y() > 40
+    assert g.node(block.id).pos == (0.0, 0.0) and window.document.undo_stack.count() == 0
