@@ -2,6 +2,7 @@
 
     netbuilder [gui [GRAPH]]           open the editor
     netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
+    netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr.
 """
@@ -55,6 +56,69 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+class ProgressLine:
+    """A progress bar on a terminal (one line, redrawn); a line per epoch when output is not a terminal."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream, self.tty = stream, stream.isatty()
+
+    def batch(self, r) -> None:
+        if not self.tty:
+            return
+        width = 24
+        filled = round(width * r.progress)
+        loss = sum(r.losses) / len(r.losses)
+        self.stream.write(f"\repoch {r.epoch} [{'#' * filled}{'.' * (width - filled)}] {r.progress:4.0%}  "
+                          f"loss {loss:.4f}  {r.samples_per_s:,.0f} samples/s  ETA {r.eta_s:.0f} s   ")
+        self.stream.flush()
+
+    def epoch(self, r) -> None:
+        val = f"  val loss {r.val_loss:.4f}  val {r.val_metric:.4f}" if r.val_loss is not None else ""
+        line = f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.4f}  train {r.train_metric:.4f}{val}  {r.seconds:.1f} s"
+        print(("\r" + line.ljust(100)) if self.tty else line, file=self.stream if self.tty else sys.stdout,
+              flush=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .core.compile import CompileError
+    from .core.data import DataError
+    from .core.experiment import SetupError, prepare_run, write_outputs
+    from .core.train import TrainConfig, Trainer, TrainingError
+    from .core.weights import WeightsError
+
+    graph = _load(args.graph)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                         momentum=args.momentum, weight_decay=args.weight_decay, l1=args.l1, loss=args.loss,
+                         schedule=args.schedule, grad_clip=args.grad_clip, early_stopping=args.early_stopping,
+                         augment=[a for a in args.augment.split(",") if a], seed=args.seed, device=args.device,
+                         bf16=args.bf16)
+    out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
+    progress = ProgressLine()
+    try:
+        config.check()
+        run = prepare_run(graph, args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                          seed=args.seed, weights=args.weights)
+        trainer = Trainer(run.model, run.splits, config, on_batch=progress.batch, on_epoch=progress.epoch)
+        for note in run.splits.notes:
+            print(f"data: {note}", file=sys.stderr)
+        print(f"training {Path(args.graph).name} on {args.data}: {len(run.splits.train)} training samples, "
+              f"{trainer.loss_name} loss, {config.optimizer} lr {config.lr:g}, on {trainer.device}", file=sys.stderr)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = trainer.run(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+        write_outputs(out_dir, trainer, result, args.data, args.graph)
+    except (CompileError, DataError, SetupError, TrainingError, WeightsError) as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail(f"{e.filename or out_dir}: {e.strerror or e}")
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    test = f"test {result.metric_name} {result.test_metric:.4f}" if result.test_metric is not None else ""
+    print(f"{result.message}; {test}; wrote {out_dir / 'weights.pt'} and {out_dir / 'metrics.json'}")
+    if result.status == "diverged":
+        return _fail(result.message)
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from .ui.app import run
 
@@ -71,6 +135,36 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     info.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     info.set_defaults(run=cmd_info)
+
+    from .core.data.specs import SPEC_HELP
+    from .core.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    train = commands.add_parser("train", help="train a graph headless; writes DIR/weights.pt and DIR/metrics.json")
+    train.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    train.add_argument("--data", required=True, metavar="SPEC", help=SPEC_HELP)
+    train.add_argument("--epochs", type=int, default=d.epochs)
+    train.add_argument("--batch-size", type=int, default=d.batch_size)
+    train.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    train.add_argument("--momentum", type=float, default=d.momentum)
+    train.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty")
+    train.add_argument("--l1", type=float, default=d.l1, help="L1 penalty on all weights")
+    train.add_argument("--loss", choices=LOSSES, default=d.loss)
+    train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help="learning-rate schedule")
+    train.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (0: off)")
+    train.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS",
+                       help="stop when the validation loss has not improved for this many epochs")
+    train.add_argument("--augment", default="", help="comma-separated: flip, crop, noise")
+    train.add_argument("--val-fraction", type=float, default=0.1)
+    train.add_argument("--test-fraction", type=float, default=0.2, help="unless the dataset has its own test set")
+    train.add_argument("--seed", type=int, default=d.seed)
+    train.add_argument("--device", default=d.device, help="auto, cpu, cuda or mps")
+    train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
+    train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict)")
+    train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
+    train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
+    train.set_defaults(run=cmd_train)
     return parser
 
 

@@ -1,0 +1,54 @@
+"""Trained weights on disk: torch.save(state_dict), read back with weights_only=True (never unpickled)."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .files import atomic_write
+from .layers.spec import format_shape
+
+
+class WeightsError(ValueError):
+    """Weights that cannot be read or do not fit the graph; the message says which tensor and why."""
+
+
+def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Write the model's state_dict (on the CPU) atomically."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_torch_save(state, path)
+
+
+def atomic_torch_save(obj, path: str | os.PathLike) -> None:
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def read_tensors(path: str | os.PathLike) -> dict:
+    """Load a file saved with torch.save, allowing only tensors and plain containers."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such file") from None
+    except Exception as e:  # noqa: BLE001 - corrupt zip, pickle refused by weights_only, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"{path}: not a weights file netbuilder can read safely ({first})") from None
+
+
+def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Load a state_dict into the model; every missing, unexpected or mis-shaped tensor is named."""
+    state = read_tensors(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: expected a state_dict (names -> tensors)")
+    apply_state(model, state, str(path))
+
+
+def apply_state(model: torch.nn.Module, state: dict, source: str) -> None:
+    own = model.state_dict()
+    problems = [f"{k} is missing" for k in own if k not in state]
+    problems += [f"{k} is not in the graph" for k in state if k not in own]
+    problems += [f"{k} has shape {format_shape(tuple(state[k].shape))}, the graph needs {format_shape(tuple(v.shape))}"
+                 for k, v in own.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise WeightsError(f"{source}: the weights do not fit the graph: {'; '.join(problems[:3])}{more}")
+    model.load_state_dict(state)
