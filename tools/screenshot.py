@@ -22,7 +22,9 @@ def main() -> None:
     parser.add_argument("--layout", action="store_true", help="run auto layout first")
     parser.add_argument("--select", help="select the block with this name")
     parser.add_argument("--focus", help="centre the view on the block with this name, at actual size")
-    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--train", type=int, metavar="EPOCHS", help="train this many epochs first (mnist-5k)")
+    parser.add_argument("--tab", help="show this tab of the training panel: Curves, Results or Data")
+    parser.add_argument("--size", default="1360x900")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
@@ -44,6 +46,21 @@ def main() -> None:
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)
+    if args.train:
+        window.training.epochs.setValue(args.train)
+        window.training.start()
+        while window.training.is_running and time.time() < deadline + 600:
+            app.processEvents()
+            time.sleep(0.01)
+    if args.tab:
+        tabs = window.training.tabs
+        tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index(args.tab))
+        if args.tab == "Data":
+            window.training.show_preview()
+            while window.training._preview_job.isRunning():
+                app.processEvents()
+            for _ in range(20):
+                app.processEvents()
     if args.focus:
         window.view.reset_zoom()
         window.view.centerOn(*window.document.graph.find(args.focus).pos)

@@ -5,12 +5,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from .compile import compile_graph
 from .data import Splits, load_dataset
 from .data.prepare import prepare
+from .data.specs import Source
 from .files import atomic_write_text
 from .graph import Graph
 from .layers.spec import format_shape
@@ -32,9 +34,10 @@ class Prepared:
 
 
 def prepare_run(graph: Graph, spec: str, *, val_fraction: float = 0.1, test_fraction: float = 0.2,
-                seed: int = 0, weights: str | Path | None = None) -> Prepared:
-    """Compile the graph, load the dataset and fit it to the graph, load starting weights.
-    Raises CompileError, DataError, SetupError or WeightsError, each with a readable message."""
+                seed: int = 0, weights: str | Path | None = None,
+                load: Callable[[str, tuple[int, ...]], Source] = load_dataset) -> Prepared:
+    """Compile the graph, load the dataset (with `load`, e.g. a cache) and fit it to the graph, load
+    starting weights. Raises CompileError, DataError, SetupError or WeightsError, each readable."""
     report = infer_shapes(graph)
     inputs = [n for n in graph.nodes if n.type == "Input"]
     outputs = [n for n in graph.nodes if n.type == "Output"]
@@ -45,7 +48,7 @@ def prepare_run(graph: Graph, spec: str, *, val_fraction: float = 0.1, test_frac
     model = compile_graph(graph, report)
     input_shape = tuple(inputs[0].params["shape"])
     output_shape = report.nodes[outputs[0].id].output
-    splits = prepare(load_dataset(spec, input_shape), input_shape, output_shape,
+    splits = prepare(load(spec, input_shape), input_shape, output_shape,
                      val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     if weights is not None:
         load_weights(model, weights)

@@ -169,6 +169,21 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerRe
     return LayerResult(tuple(output.shape[1:]), dtype, count, counter.get_total_flops() // 2)
 
 
+def warm_up() -> None:
+    """Infer one example of every layer type once, so that the first inference a user waits for is fast."""
+    from .layers import LAYERS
+
+    for spec in LAYERS.values():
+        if spec.type in ("Input", "Output"):
+            continue
+        graph = Graph()
+        x = graph.add_node("Input", {"shape": list(spec.example), "dtype": "int64" if spec.int_input else "float32"})
+        layer = graph.add_node(spec.type)
+        for _ in layer.input_ports():
+            graph.connect(x.id, layer.id)
+        infer_shapes(graph)
+
+
 def clear_cache() -> None:
     """Forget every cached layer result (for benchmarks of cold inference)."""
     _evaluate.cache_clear()

@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     bf16: bool = False  # bfloat16 autocast, on CUDA only
+    threads: int = 0  # CPU threads for torch while training; 0: torch's default (all cores)
     report_interval: float = 0.1  # seconds between batch reports
 
     def check(self) -> None:
@@ -70,6 +71,7 @@ class TrainConfig:
             need(math.isfinite(value) and value >= 0, f"{name.replace('_', ' ')} must be >= 0, got {value}")
         need(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
         need(self.step_size >= 1 and self.early_stopping >= 0, "step size must be >= 1, early stopping >= 0")
+        need(0 <= self.threads <= 1024, f"threads must be 0..1024, got {self.threads}")
         unknown = [a for a in self.augment if a not in AUGMENTATIONS]
         need(not unknown, f"unknown augmentation {', '.join(unknown)}; use {', '.join(AUGMENTATIONS)}")
 
@@ -111,6 +113,32 @@ class TrainResult:
     test_metric: float | None = None
     metric_name: str = "accuracy"
     test_predictions: torch.Tensor | None = None  # per test sample: class index, or the output values
+
+
+def warm_up() -> None:
+    """Train a tiny network for a step with every optimizer: torch's first backward pass and first optimizer
+    step import and set up much (holding the GIL). Background threads call this so a run starts smoothly."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(8, 2))
+    x, y = torch.randn(4, 1, 4, 4), torch.tensor([0, 1, 0, 1])
+    for name in OPTIMIZERS:
+        trainer_config = TrainConfig(optimizer=name)
+        optimizer = Trainer._make_optimizer(_Bare(model, trainer_config))
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    with torch.no_grad(), torch.autocast("cpu", enabled=False):
+        F.cross_entropy(model(x), y).item()
+    copy.deepcopy(model.state_dict())
+
+
+@dataclass
+class _Bare:
+    """Just what Trainer._make_optimizer reads."""
+
+    model: torch.nn.Module
+    config: TrainConfig
 
 
 def pick_device(name: str) -> torch.device:
@@ -260,6 +288,15 @@ class Trainer:
         after each epoch when `checkpoint` is a path."""
         if resume_from is not None:
             self.load_checkpoint(resume_from)
+        threads = torch.get_num_threads()
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        try:
+            return self._run(checkpoint)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self, checkpoint: str | Path | None) -> TrainResult:
         c = self.config
         self._progress = [0, (c.epochs - self.start_epoch + 1) * math.ceil(len(self.data.train) / c.batch_size)]
         good_state = copy.deepcopy(self.model.state_dict())

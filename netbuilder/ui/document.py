@@ -6,6 +6,7 @@ re-infers shapes once per event-loop turn (several changes in one command cost o
 """
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
@@ -22,11 +23,17 @@ class TorchLoader(QThread):
     ready = False
 
     def run(self) -> None:
-        import torch  # noqa: F401
         import torch.fx  # noqa: F401
-        from torch.utils import flop_counter  # noqa: F401
 
+        from ..core import shapes, train
+
+        shapes.warm_up()  # the first inference of each layer is slow (torch sets up its kernels): do it here
         self.ready = True
+        train.warm_up()  # and a first training step, so that starting a run does not stall the window
+        # torch, numpy and Qt leave ~350,000 long-lived objects; every full garbage collection would scan
+        # them all, holding the GIL (and the window) for ~200 ms. They live until exit: take them out.
+        gc.collect()
+        gc.freeze()
 
 
 _loader: TorchLoader | None = None

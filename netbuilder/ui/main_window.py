@@ -23,6 +23,7 @@ from .inspector import Inspector
 from .palette import Palette
 from .recovery import INTERVAL_MS, RecoveryFile, left_behind
 from .summary import ModelSummary, summary_line
+from .training_panel import TrainingPanel
 
 FRAGMENT_MIME = "application/x-netbuilder-fragment"
 FILE_FILTER = "netbuilder graphs (*.json);;All files (*)"
@@ -45,15 +46,20 @@ class MainWindow(QMainWindow):
 
         self.setWindowIcon(style.icon("netbuilder"))
         self.setCentralWidget(self.view)
+        self.training = TrainingPanel(self.document)
         self._dock("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.training_dock.setFeatures(self.training_dock.features() | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.summary_label = QLabel()
         self.summary_label.setObjectName("summary")
         self.statusBar().addPermanentWidget(self.summary_label)
         self._make_actions()
-        self.resize(1280, 800)
+        self.resize(1360, 900)
+        self.resizeDocks([self.training_dock], [330], Qt.Orientation.Vertical)
 
         self.document.message.connect(self.show_message)
+        self.training.message.connect(self.show_message)
         self.scene.message.connect(self.show_message)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
@@ -114,6 +120,9 @@ class MainWindow(QMainWindow):
             "summary": self._action("Model &Summary…", self.show_summary, "Ctrl+I", "summary",
                                     "Every layer with its output shape and parameter count"),
             "about": self._action("&About netbuilder", self.about),
+            "train": self._action("&Start Training", self.start_training, "F5",
+                                  tip="Train the graph on the dataset chosen in the training panel"),
+            "stop": self._action("S&top Training", self.training.stop, "Shift+F5"),
         }
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(K.Undo)
@@ -153,6 +162,12 @@ class MainWindow(QMainWindow):
         view.addActions([grid, snap])
         view.addSeparator()
         view.addAction(a["summary"])
+        view.addAction(self.training_dock.toggleViewAction())
+        train = bar.addMenu("&Train")
+        train.addActions([a["train"], a["stop"]])
+        self.training.running_changed.connect(lambda running: (a["train"].setEnabled(not running),
+                                                                a["stop"].setEnabled(running)))
+        a["stop"].setEnabled(False)
         bar.addMenu("&Help").addAction(a["about"])
 
         tools = self.addToolBar("Main")
@@ -198,6 +213,10 @@ class MainWindow(QMainWindow):
             self.summary_dialog = ModelSummary(self.document, self)
         self.summary_dialog.show()
         self.summary_dialog.raise_()
+
+    def start_training(self) -> None:
+        self.training_dock.show()
+        self.training.start()
 
     def about(self) -> None:
         QMessageBox.about(self, "About netbuilder",
@@ -296,6 +315,13 @@ class MainWindow(QMainWindow):
 
     # ----- files
 
+    def _training_blocks(self) -> bool:
+        """A run trains the open graph: another document cannot replace it until the run ends."""
+        if self.training.is_running:
+            self.show_message("Stop the training run before opening another graph")
+            return True
+        return False
+
     def maybe_save(self) -> bool:
         """Ask before unsaved changes are lost. True: go ahead (saved or discarded); False: cancelled."""
         if self.document.undo_stack.isClean():
@@ -309,11 +335,11 @@ class MainWindow(QMainWindow):
         return answer == buttons.Discard
 
     def new_document(self) -> None:
-        if self.maybe_save():
+        if not self._training_blocks() and self.maybe_save():
             self.document.replace(Graph(), None)
 
     def open_dialog(self) -> None:
-        if not self.maybe_save():
+        if self._training_blocks() or not self.maybe_save():
             return
         start = str(self.document.path.parent) if self.document.path else str(Path.cwd())
         path, _ = QFileDialog.getOpenFileName(self, "Open graph", start, FILE_FILTER)
@@ -322,7 +348,7 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: Path, ask: bool = True) -> bool:
         """Open a graph file. A file that fails to load leaves the current document untouched."""
-        if ask and not self.maybe_save():
+        if self._training_blocks() or (ask and not self.maybe_save()):
             return False
         try:
             graph = Graph.load(path)
@@ -336,7 +362,7 @@ class MainWindow(QMainWindow):
 
     def open_example(self, path: Path) -> bool:
         """Open an example as a new, unsaved document, so that Save asks where to keep the copy."""
-        if not self.maybe_save():
+        if self._training_blocks() or not self.maybe_save():
             return False
         try:
             graph = Graph.load(path)
@@ -424,6 +450,14 @@ class MainWindow(QMainWindow):
         return answer == buttons.Yes
 
     def closeEvent(self, event) -> None:
+        if self.training.is_running:
+            buttons = QMessageBox.StandardButton
+            answer = QMessageBox.question(self, "Training is running", "Stop the training run and quit?",
+                                          buttons.Yes | buttons.No, buttons.No)
+            if answer != buttons.Yes:
+                event.ignore()
+                return
+            self.training.wait()
         if self.maybe_save():
             self.recovery.discard()
             event.accept()

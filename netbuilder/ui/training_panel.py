@@ -1,0 +1,437 @@
+"""The training panel: choose data and settings, start / pause / stop, watch the curves, read the results.
+
+A run trains a snapshot of the graph on a worker thread; while it runs, the document refuses edits
+that would change the network (blocks can still be moved).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+    QScrollArea, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from ..core.data.augment import AUGMENTATIONS
+from ..core.data.specs import BUILTIN
+from ..core.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
+from ..core.weights import WeightsError, save_weights
+from .document import Document, torch_loader
+from .plots import TrainingPlots
+from .results import ResultsView
+from .samples import SampleGrid, label_of, preview_items, scatter
+from .worker import DatasetCache, LoadJob, TrainingRun
+
+LOCKED = "a training run is using the graph: stop it to change the network (blocks can still be moved)"
+# what the dataset box offers: a spec, or (kind, what to browse for)
+FILE_KINDS = {
+    "MNIST folder…": ("mnist", "folder"),
+    "Fashion-MNIST folder…": ("fashion-mnist", "folder"),
+    "CIFAR-10 folder…": ("cifar10", "folder"),
+    "CSV file…": ("csv", "file"),
+    "Image folder (one sub-folder per class)…": ("images", "folder"),
+}
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+class TrainingPanel(QWidget):
+    running_changed = Signal(bool)
+    message = Signal(str)
+
+    def __init__(self, document: Document) -> None:
+        super().__init__()
+        self.document = document
+        self.run: TrainingRun | None = None
+        self.last_run: TrainingRun | None = None  # its trainer holds the trained model
+        self.prepared = None
+        self._preview_job: LoadJob | None = None
+        self.datasets = DatasetCache()
+
+        self.plots = TrainingPlots()
+        self.results = ResultsView()
+        self.results.save_weights.connect(self.save_weights)
+        self.preview = QWidget()
+        QVBoxLayout(self.preview)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._curves_page(), "Curves")
+        self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(self.preview, "Data")
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self._settings(), 0)
+        layout.addWidget(self.tabs, 1)
+        torch_loader().finished.connect(self._add_devices)
+        self._set_running(False)
+
+    # ----- building the widgets
+
+    def _settings(self) -> QWidget:
+        d = TrainConfig()
+        self.dataset = QComboBox()
+        self.dataset.addItems(BUILTIN + list(FILE_KINDS))
+        self.dataset.setToolTip("mnist-5k: 5,000 real handwritten digits, no download needed")
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("folder or file")
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
+        self.label_column = QLineEdit()
+        self.label_column.setPlaceholderText("label column")
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(self.label_column)
+        path_row.addWidget(self.browse)
+        self.dataset.currentTextChanged.connect(self._dataset_changed)
+        self.preview_button = QPushButton("Preview")
+        self.preview_button.clicked.connect(self.show_preview)
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.dataset, 1)
+        data_row.addWidget(self.preview_button)
+
+        self.epochs = self._spin(1, 100_000, d.epochs)
+        self.batch_size = self._spin(1, 1_000_000, d.batch_size)
+        self.optimizer = self._combo(OPTIMIZERS, d.optimizer)
+        self.lr = QLineEdit(f"{d.lr:g}")
+        self.loss = self._combo(LOSSES, d.loss)
+        self.loss.setToolTip("auto: cross-entropy for classes (BCE-with-logits for one output), MSE for values")
+        self.schedule = self._combo(SCHEDULES, d.schedule)
+        self.weight_decay = QLineEdit(f"{d.weight_decay:g}")
+        self.val_percent = self._spin(0, 50, 10)
+        self.augment = {name: QCheckBox(name) for name in AUGMENTATIONS}
+        augment_row = QHBoxLayout()
+        for box in self.augment.values():
+            augment_row.addWidget(box)
+        self.device = self._combo(("auto", "cpu"), "auto")
+        self.seed = self._spin(0, 2**31 - 1, d.seed)
+        self.early_stopping = self._spin(0, 1000, d.early_stopping)
+        self.early_stopping.setSpecialValueText("off")
+        self.early_stopping.setToolTip("stop when the validation loss has not improved for this many epochs, "
+                                       "keeping the best weights")
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(4)
+        grid.addWidget(QLabel("dataset"), 0, 0)
+        grid.addLayout(data_row, 0, 1, 1, 3)
+        grid.addLayout(path_row, 1, 1, 1, 3)
+        pairs = [("epochs", self.epochs, "batch size", self.batch_size),
+                 ("optimizer", self.optimizer, "learning rate", self.lr),
+                 ("loss", self.loss, "schedule", self.schedule),
+                 ("weight decay", self.weight_decay, "validation %", self.val_percent),
+                 ("early stop", self.early_stopping, "device", self.device)]
+        for row, (left, left_widget, right, right_widget) in enumerate(pairs, start=2):
+            grid.addWidget(QLabel(left), row, 0)
+            grid.addWidget(left_widget, row, 1)
+            grid.addWidget(QLabel(right), row, 2)
+            grid.addWidget(right_widget, row, 3)
+        grid.addWidget(QLabel("augment"), len(pairs) + 2, 0)
+        grid.addLayout(augment_row, len(pairs) + 2, 1)
+        grid.addWidget(QLabel("seed"), len(pairs) + 2, 2)
+        grid.addWidget(self.seed, len(pairs) + 2, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._pause_toggled)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 6, 0)
+        column.addLayout(grid)
+        column.addLayout(buttons)
+        column.addWidget(self.progress)
+        column.addWidget(self.status)
+        column.addWidget(self.error)
+        column.addStretch()
+        scroll = QScrollArea()
+        scroll.setWidget(box)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(420)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._dataset_changed(self.dataset.currentText())
+        return scroll
+
+    def _curves_page(self) -> QWidget:
+        page = QWidget()
+        clear = QPushButton("Clear")
+        clear.clicked.connect(self.plots.clear)
+        save = QPushButton("Save as PNG…")
+        save.clicked.connect(self._save_png)
+        row = QHBoxLayout()
+        row.addStretch()
+        row.addWidget(clear)
+        row.addWidget(save)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plots, 1)
+        layout.addLayout(row)
+        return page
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(low, high)
+        box.setValue(value)
+        return box
+
+    @staticmethod
+    def _combo(items, current: str) -> QComboBox:
+        box = QComboBox()
+        box.addItems(list(items))
+        box.setCurrentText(current)
+        return box
+
+    def _add_devices(self) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            self.device.addItem("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            self.device.addItem("mps")
+
+    # ----- the dataset
+
+    def _dataset_changed(self, text: str) -> None:
+        kind = FILE_KINDS.get(text)
+        for widget in (self.path, self.browse):
+            widget.setVisible(kind is not None)
+        self.label_column.setVisible(kind is not None and kind[0] == "csv")
+
+    def _browse(self) -> None:
+        kind, what = FILE_KINDS[self.dataset.currentText()]
+        if what == "folder":
+            chosen = QFileDialog.getExistingDirectory(self, "Choose the dataset folder", self.path.text())
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Choose a CSV file", self.path.text(),
+                                                    "CSV files (*.csv);;All files (*)")
+        if chosen:
+            self.path.setText(chosen)
+
+    def spec(self) -> str:
+        """The dataset spec the widgets describe (the same as `netbuilder train --data`)."""
+        text = self.dataset.currentText()
+        if text not in FILE_KINDS:
+            return text
+        kind, _ = FILE_KINDS[text]
+        path = self.path.text().strip()
+        return f"{kind}:{path}:label={self.label_column.text().strip()}" if kind == "csv" else f"{kind}:{path}"
+
+    def show_preview(self) -> None:
+        """Load the dataset in the background and show a few samples with their labels."""
+        spec, shape = self.spec(), self._input_shape()
+        self._preview_job = LoadJob(lambda: self.datasets.load(spec, shape))
+        self._preview_job.done.connect(self._show_preview)
+        self._preview_job.failed.connect(self._show_error)
+        self.tabs.setCurrentWidget(self.preview)
+        self._replace_preview(QLabel("Loading…"))
+        self._preview_job.start()
+
+    def _input_shape(self) -> tuple[int, ...] | None:
+        inputs = [n for n in self.document.graph.nodes if n.type == "Input"]
+        return tuple(inputs[0].params["shape"]) if len(inputs) == 1 else None
+
+    def _show_preview(self, source) -> None:
+        data = source.data
+        what = f"{data.num_classes} classes" if data.is_classification else f"{data.target_size} target value(s)"
+        test = f", plus {len(source.test):,} test samples" if source.test is not None else ""
+        head = QLabel(f"<b>{data.name}</b>: {len(data):,} samples of shape "
+                      f"{'x'.join(map(str, data.sample_shape))}{test}; {what}")
+        if data.x.dim() == 2 and data.x.shape[1] == 2:
+            body = scatter(data)
+        elif data.is_image:
+            body = SampleGrid()
+            body.show_samples(preview_items(data))
+        else:
+            rows = [f"{', '.join(f'{v:.3g}' for v in data.x[i].tolist()[:8])}  →  {label_of(data, data.y[i])}"
+                    for i in range(min(12, len(data)))]
+            body = QLabel("<br>".join(rows))
+            body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(head)
+        layout.addWidget(body, 1)
+        self._replace_preview(page)
+
+    def _replace_preview(self, widget: QWidget) -> None:
+        layout = self.preview.layout()
+        while layout.count():
+            old = layout.takeAt(0).widget()
+            if old is not None:
+                old.deleteLater()
+        layout.addWidget(widget)
+
+    # ----- running
+
+    def config(self) -> TrainConfig:
+        def number(box: QLineEdit, name: str) -> float:
+            try:
+                return float(box.text())
+            except ValueError:
+                raise TrainingError(f"{name} must be a number, got {box.text()!r}") from None
+
+        config = TrainConfig(
+            epochs=self.epochs.value(), batch_size=self.batch_size.value(), optimizer=self.optimizer.currentText(),
+            lr=number(self.lr, "learning rate"), loss=self.loss.currentText(),
+            schedule=self.schedule.currentText(), weight_decay=number(self.weight_decay, "weight decay"),
+            augment=[name for name, box in self.augment.items() if box.isChecked()],
+            device=self.device.currentText(), seed=self.seed.value(), early_stopping=self.early_stopping.value(),
+            threads=max(1, (os.cpu_count() or 1) - 1))  # one core stays with the window, so it stays smooth
+        config.check()
+        return config
+
+    @property
+    def is_running(self) -> bool:
+        return self.run is not None
+
+    def start(self) -> bool:
+        if self.run is not None:
+            return False
+        if self.document.report is None and torch_loader().ready:
+            self.document.refresh_shapes()  # an edit or an open a moment ago: shapes are one turn away
+        report = self.document.report
+        if report is None:
+            return self._show_error("PyTorch is still loading; try again in a moment")
+        if report.errors:
+            return self._show_error(f"fix the graph first: {report.errors[0]}")
+        try:
+            config = self.config()
+        except TrainingError as e:
+            return self._show_error(str(e))
+        self.error.hide()
+        self.run = TrainingRun(self.document.graph.copy(), self.spec(), config, self.val_percent.value() / 100,
+                               self.datasets)
+        self.run.prepared.connect(self._prepared)
+        self.run.batch.connect(self._batch)
+        self.run.epoch.connect(self._epoch)
+        self.run.done.connect(self._done)
+        self.run.failed.connect(self._failed)
+        self.run.finished.connect(self._thread_finished)
+        self.document.locked_reason = LOCKED
+        self.plots.start_run()  # now, while the CPU is free: creating curves mid-run would stall the window
+        self.progress.setValue(0)
+        self.status.setText(f"Preparing {self.spec()}…")
+        self._set_running(True)
+        self.tabs.setCurrentIndex(0)
+        self.run.start()
+        return True
+
+    def stop(self) -> None:
+        if self.run is not None:
+            self.run.stop()
+            self.status.setText("Stopping…")
+
+    def _pause_toggled(self, paused: bool) -> None:
+        if self.run is not None:
+            self.run.set_paused(paused)
+            self.pause_button.setText("Resume" if paused else "Pause")
+            self.status.setText("Paused." if paused else "Resuming…")
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        if not running:
+            self.pause_button.blockSignals(True)
+            self.pause_button.setChecked(False)
+            self.pause_button.setText("Pause")
+            self.pause_button.blockSignals(False)
+        self.running_changed.emit(running)
+
+    def _prepared(self, prepared) -> None:
+        self.prepared = prepared
+        trainer = self.run.trainer
+        self.plots.set_metric(trainer.metric_name)
+        notes = "; ".join(prepared.splits.notes)
+        self.status.setText(f"Training on {len(prepared.splits.train):,} samples, {trainer.loss_name} loss, "
+                            f"on {trainer.device}." + (f" Data: {notes}." if notes else ""))
+
+    def _batch(self, report) -> None:
+        self.plots.add_batches(report)
+        self.progress.setValue(round(report.progress * 1000))
+        self.status.setText(f"epoch {report.epoch}/{self.run.config.epochs} · batch {report.batch}/{report.batches} · "
+                            f"{report.samples_per_s:,.0f} samples/s · {_duration(report.eta_s)} left")
+
+    def _epoch(self, report) -> None:
+        self.plots.add_epoch(report)
+
+    def _done(self, result) -> None:
+        self.progress.setValue(1000 if result.status == "finished" else self.progress.value())
+        self.status.setText(result.message[:1].upper() + result.message[1:] + ".")
+        if self.prepared is not None:
+            self.results.show_result(result, self.prepared.splits)
+            if result.status != "stopped":
+                self.tabs.setCurrentWidget(self.results)
+        if result.status == "diverged":
+            self._show_error(result.message)
+        self.message.emit(f"Training {result.status}: {result.message}")
+
+    def _failed(self, message: str) -> None:
+        self.status.setText("Not started.")
+        self._show_error(message)
+
+    def _thread_finished(self) -> None:
+        self.last_run, self.run = self.run, None
+        self.document.locked_reason = None
+        self._set_running(False)
+
+    def _show_error(self, message: str) -> bool:
+        self.error.setText(message)
+        self.error.show()
+        self.message.emit(message)
+        return False
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Stop a live run and wait for its thread (closing the window)."""
+        run = self.run
+        if run is None:
+            return True
+        run.stop()
+        run.set_paused(False)
+        return run.wait(msecs)
+
+    # ----- files
+
+    def save_weights(self) -> None:
+        trainer = self.last_run.trainer if self.last_run is not None else None
+        if trainer is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save weights", "weights.pt", "PyTorch weights (*.pt)")
+        if path:
+            self.save_weights_to(Path(path))
+
+    def save_weights_to(self, path: Path) -> bool:
+        try:
+            save_weights(self.last_run.trainer.model, path)
+        except (OSError, WeightsError) as e:
+            return self._show_error(f"could not save {path.name}: {getattr(e, 'strerror', None) or e}")
+        self.message.emit(f"Saved the trained weights to {path}")
+        return True
+
+    def _save_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the curves", "curves.png", "PNG images (*.png)")
+        if path and not self.plots.export_png(path):
+            self._show_error(f"could not save {path}")

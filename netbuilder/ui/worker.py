@@ -1,0 +1,105 @@
+"""Heavy work off the GUI thread: a training run, and loading a dataset for its preview.
+
+The Trainer reports through plain callbacks on the worker thread; here they become Qt signals, which
+Qt queues to the GUI thread. Every error becomes one readable message: nothing raised here reaches
+the user as a traceback or takes the application down.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QThread, Signal
+
+from ..core.compile import CompileError
+from ..core.data import DataError
+from ..core.experiment import SetupError, prepare_run
+from ..core.graph import Graph
+from ..core.train import TrainConfig, Trainer, TrainingError
+from ..core.weights import WeightsError
+
+EXPECTED = (CompileError, DataError, SetupError, TrainingError, WeightsError, OSError)
+
+
+class DatasetCache:
+    """The last few datasets read, so that run after run (and the preview) does not read the files again.
+    Used from one worker thread at a time."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self.entries: dict[tuple, object] = {}
+        self.lock = threading.Lock()
+
+    def load(self, spec: str, input_shape: tuple[int, ...] | None):
+        from ..core.data import load_dataset
+
+        key = (spec, input_shape if spec.startswith("images:") else None)  # only image folders depend on it
+        with self.lock:
+            if key in self.entries:
+                self.entries[key] = self.entries.pop(key)  # most recently used last
+                return self.entries[key]
+        source = load_dataset(spec, input_shape)
+        with self.lock:
+            self.entries[key] = source
+            while len(self.entries) > self.size:
+                self.entries.pop(next(iter(self.entries)))
+        return source
+
+
+class TrainingRun(QThread):
+    prepared = Signal(object)  # experiment.Prepared: the data as it will be used
+    batch = Signal(object)  # train.BatchReport
+    epoch = Signal(object)  # train.EpochReport
+    done = Signal(object)  # train.TrainResult
+    failed = Signal(str)
+
+    def __init__(self, graph: Graph, spec: str, config: TrainConfig, val_fraction: float,
+                 datasets: DatasetCache, weights: Path | None = None) -> None:
+        super().__init__()
+        self.graph, self.spec, self.config = graph, spec, config
+        self.val_fraction, self.weights, self.datasets = val_fraction, weights, datasets
+        self.trainer: Trainer | None = None
+        self._stop_requested = False
+
+    def run(self) -> None:
+        try:
+            run = prepare_run(self.graph, self.spec, val_fraction=self.val_fraction, seed=self.config.seed,
+                              weights=self.weights, load=self.datasets.load)
+            self.trainer = Trainer(run.model, run.splits, self.config, on_batch=self.batch.emit,
+                                   on_epoch=self.epoch.emit)
+            self.prepared.emit(run)
+            if self._stop_requested:
+                self.trainer.stop()
+            self.done.emit(self.trainer.run())
+        except EXPECTED as e:
+            self.failed.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - a bug must not take the editor (and the user's work) down
+            self.failed.emit(f"unexpected error: {type(e).__name__}: {e}")
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def set_paused(self, paused: bool) -> None:
+        if self.trainer is not None:
+            self.trainer.pause() if paused else self.trainer.resume()
+
+
+class LoadJob(QThread):
+    """Run a function that may take a while (reading a dataset) and hand back its result or its error."""
+
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, work) -> None:
+        super().__init__()
+        self.work = work
+
+    def run(self) -> None:
+        try:
+            self.done.emit(self.work())
+        except EXPECTED as e:
+            self.failed.emit(str(e))
+        except Exception as e:  # noqa: BLE001
+            self.failed.emit(f"unexpected error: {type(e).__name__}: {e}")
