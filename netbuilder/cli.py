@@ -3,6 +3,7 @@
     netbuilder [gui [GRAPH]]           open the editor
     netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
     netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
+    netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr.
 """
@@ -119,6 +120,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.codegen import export_code
+    from .core.compile import CompileError
+    from .core.onnx_export import ExportError, export_onnx
+    from .core.weights import WeightsError
+
+    graph = _load(args.graph)
+    out = Path(args.output)
+    try:
+        if out.suffix == ".onnx":
+            report = export_onnx(graph, out, weights=args.weights, opset=args.opset)
+        elif out.suffix == ".py":
+            report = export_code(graph, out, weights=args.weights)
+        else:
+            return _fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
+    except (CompileError, ExportError, WeightsError) as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail(f"{e.filename or out}: {e.strerror or e}")
+    print(report.summary())
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from .ui.app import run
 
@@ -165,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
     train.set_defaults(run=cmd_train)
+
+    export = commands.add_parser("export", help="export to ONNX (verified with onnxruntime) or to PyTorch code")
+    export.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="MODEL.onnx or model.py")
+    export.add_argument("--weights", metavar="W.pt", help="trained weights (a state_dict); default: fresh ones")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.set_defaults(run=cmd_export)
     return parser
 
 

@@ -6,7 +6,10 @@ layer's registry `forward` on torch.fx proxies: no Python loop walks the graph a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .graph import Graph
+from .layers import Construct
 from .shapes import ShapeReport, infer_shapes
 
 MAX_PARAMS = 2_000_000_000  # 8 GB of float32 weights: more is surely a typo, not a model
@@ -27,7 +30,26 @@ def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: s
     The forward takes one tensor per Input block (document order) and returns the Output blocks'
     tensors (one tensor, or a tuple in document order).
     """
-    import torch
+    from torch import fx
+
+    traced = trace_graph(graph, report)
+    modules = {name: construct.make() for name, construct in traced.constructs.items()}
+    return fx.GraphModule(modules, traced.fx_graph, class_name=class_name)
+
+
+@dataclass
+class Traced:
+    """The network as a torch.fx graph plus how to build each submodule: what compilation and code
+    export share."""
+
+    fx_graph: object  # torch.fx.Graph
+    constructs: dict[str, Construct]  # submodule name -> recipe, in data-flow order
+    inputs: list[str]  # Input block names, the forward's arguments
+    outputs: list[str]  # Output block names
+
+
+def trace_graph(graph: Graph, report: ShapeReport | None = None) -> Traced:
+    """Check the graph and run each block's registry forward on torch.fx proxies. CompileError says why not."""
     from torch import fx
 
     report = report or infer_shapes(graph)
@@ -49,27 +71,27 @@ def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: s
     fx_graph = fx.Graph()
     tracer = fx.proxy.GraphAppendingTracer(fx_graph)
     values: dict[str, fx.Proxy] = {}
-    for node in graph.nodes:  # placeholders first, in document order: the forward's signature
-        if node.type == "Input" and node.id in used:
-            values[node.id] = fx.Proxy(fx_graph.placeholder(node.name), tracer)
-    modules: dict[str, torch.nn.Module] = {}
+    inputs = [node for node in graph.nodes if node.type == "Input" and node.id in used]
+    for node in inputs:  # placeholders first, in document order: the forward's signature
+        values[node.id] = fx.Proxy(fx_graph.placeholder(node.name), tracer)
+    constructs: dict[str, Construct] = {}
     results = []
     for node in order:
-        inputs = [values[edge.src] for edge in graph.input_edges(node.id)]
+        args = [values[edge.src] for edge in graph.input_edges(node.id)]
         if node.type == "Input":
             continue
         if node.type == "Output":
-            results.append(inputs[0])
+            results.append(args[0])
             continue
         spec = node.spec
         params = spec.torch_params(node.params)
         call = None
         if spec.build is not None:
-            modules[node.name] = spec.build(params, report.nodes[node.id].inputs).make()
+            constructs[node.name] = spec.build(params, report.nodes[node.id].inputs)
             call = _module_call(tracer, node.name)
-        values[node.id] = spec.forward(call, *inputs, **params)
+        values[node.id] = spec.forward(call, *args, **params)
     fx_graph.output(results[0].node if len(results) == 1 else tuple(r.node for r in results))
-    return fx.GraphModule(modules, fx_graph, class_name=class_name)
+    return Traced(fx_graph, constructs, [n.name for n in inputs], [n.name for n in outputs])
 
 
 def _module_call(tracer, name: str):
