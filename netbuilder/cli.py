@@ -4,6 +4,7 @@
     netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
     netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
+    netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr.
 """
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .core.graph import Graph, GraphError
+from .core.weights import graph_weights
 
 
 def _load(path: str) -> Graph:
@@ -98,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         config.check()
         run = prepare_run(graph, args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                          seed=args.seed, weights=args.weights)
+                          seed=args.seed, weights=args.weights or graph_weights(graph, args.graph))
         trainer = Trainer(run.model, run.splits, config, on_batch=progress.batch, on_epoch=progress.epoch)
         for note in run.splits.notes:
             print(f"data: {note}", file=sys.stderr)
@@ -128,11 +130,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     graph = _load(args.graph)
     out = Path(args.output)
+    weights = args.weights or graph_weights(graph, args.graph)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".onnx":
-            report = export_onnx(graph, out, weights=args.weights, opset=args.opset)
+            report = export_onnx(graph, out, weights=weights, opset=args.opset)
         elif out.suffix == ".py":
-            report = export_code(graph, out, weights=args.weights)
+            report = export_code(graph, out, weights=weights)
         else:
             return _fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
     except (CompileError, ExportError, WeightsError) as e:
@@ -140,6 +144,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     except OSError as e:
         return _fail(f"{e.filename or out}: {e.strerror or e}")
     print(report.summary())
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .core.onnx_import import OnnxImportError, import_onnx_file
+
+    out = Path(args.output)
+    if out.suffix != ".json":
+        return _fail(f"{out}: the graph is written as a .json file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        imported = import_onnx_file(args.model, out)
+    except OnnxImportError as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail(f"{e.filename or out}: {e.strerror or e}")
+    print(f"wrote {out} ({len(imported.graph)} blocks) and its weights {out.with_suffix('.pt')}; the graph matches "
+          f"onnxruntime on {args.model} to {imported.max_abs_diff:.1e}")
     return 0
 
 
@@ -185,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=d.seed)
     train.add_argument("--device", default=d.device, help="auto, cpu, cuda or mps")
     train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
-    train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict)")
+    train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict); default: the "
+                       "weights the graph names (an imported model's), else fresh ones")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
     train.set_defaults(run=cmd_train)
@@ -196,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", metavar="W.pt", help="trained weights (a state_dict); default: fresh ones")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     export.set_defaults(run=cmd_export)
+
+    imp = commands.add_parser("import", help="turn an ONNX model into an editable graph with its weights")
+    imp.add_argument("model", metavar="MODEL.onnx")
+    imp.add_argument("-o", "--output", required=True, metavar="GRAPH.json")
+    imp.set_defaults(run=cmd_import)
     return parser
 
 

@@ -1,6 +1,6 @@
 """Export to ONNX, verified before anyone is told it worked.
 
-The compiled graph is exported in eval mode (BatchNorm folds into the convolutions, Dropout goes)
+The compiled graph is exported in eval mode (Dropout goes; BatchNorm stays a node, which onnxruntime fuses)
 with a dynamic batch dimension; inputs and outputs are named after the Input and Output blocks. The
 file is then checked with onnx.checker and run in onnxruntime on a fresh batch of another size; only
 if onnxruntime agrees with torch (max |difference| < 1e-4) is it moved to where it was asked for.
@@ -84,7 +84,8 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(model, tuple(example), tmp, input_names=placeholders, output_names=outputs,
-                                  dynamic_axes=dynamic, opset_version=opset, dynamo=False)
+                                  dynamic_axes=dynamic, opset_version=opset, dynamo=False,
+                                  do_constant_folding=False)  # keeps BatchNorm: imports round-trip exactly
         except Exception as e:  # noqa: BLE001 - torch's exporter raises many kinds
             raise ExportError(f"ONNX export failed: {_first_line(e)}") from None
         try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -11,6 +12,12 @@ from .layers.spec import format_shape
 
 class WeightsError(ValueError):
     """Weights that cannot be read or do not fit the graph; the message says which tensor and why."""
+
+
+def graph_weights(graph, graph_path: str | os.PathLike | None) -> Path | None:
+    """The weights file a graph names in its meta (an imported model's), beside the graph file."""
+    name = graph.meta.get("weights")
+    return Path(graph_path).parent / name if name and graph_path else None
 
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
