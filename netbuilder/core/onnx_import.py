@@ -27,6 +27,8 @@ from .weights import apply_state, save_weights
 
 BATCH = 1_000_000_007  # the batch size, as it flows through constant shape arithmetic
 TOLERANCE = 1e-4
+ZERO_PRESERVING = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Expand", "Concat", "Transpose", "Cast",
+                   "Identity"}
 LSTM_GATES = [0, 2, 3, 1]  # ONNX i, o, f, c -> torch i, f, g, o
 GRU_GATES = [1, 0, 2]  # ONNX z, r, h -> torch r, z, n
 
@@ -216,6 +218,11 @@ class _Importer:
             self.values[node.output[0]] = full[a.get("start", 0):a.get("end", len(full))]
             return
         tensors = [v for v, name in zip(ins, node.input) if name]
+        if any(isinstance(v, BatchZeros) for v in tensors) and op in ZERO_PRESERVING \
+                and all(isinstance(v, (np.ndarray, BatchZeros)) for v in tensors):
+            for name in node.output:  # slicing or reshaping zeros (an initial state, per layer) gives zeros
+                self.values[name] = BatchZeros()
+            return
         if tensors and all(isinstance(v, np.ndarray) for v in tensors) or not tensors and op == "Constant":
             self._fold(node, ins)
             return
