@@ -19,6 +19,7 @@ from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .commands import AddItems, MoveNodes, RemoveItems
 from .document import Document, torch_loader
+from .exchange import Exchange
 from .inspector import Inspector
 from .palette import Palette
 from .recovery import INTERVAL_MS, RecoveryFile, left_behind
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(style.icon("netbuilder"))
         self.setCentralWidget(self.view)
         self.training = TrainingPanel(self.document)
+        self.exchange = Exchange(self.document, self.training, self)
         self._dock("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -60,6 +62,8 @@ class MainWindow(QMainWindow):
 
         self.document.message.connect(self.show_message)
         self.training.message.connect(self.show_message)
+        self.exchange.message.connect(self.show_message)
+        self.exchange.opened.connect(lambda path: self.open_path(path))
         self.scene.message.connect(self.show_message)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
@@ -103,6 +107,12 @@ class MainWindow(QMainWindow):
             "open": self._action("&Open…", self.open_dialog, K.Open, "open", "Open a graph file"),
             "save": self._action("&Save", self.save, K.Save, "save", "Save the graph"),
             "save_as": self._action("Save &As…", self.save_as, K.SaveAs),
+            "export_onnx": self._action("&ONNX Model…", lambda: self.exchange.export_dialog("onnx"),
+                                        tip="Export to ONNX, checked with onnxruntime"),
+            "export_code": self._action("&PyTorch Code…", lambda: self.exchange.export_dialog("code"),
+                                        tip="Export a readable nn.Module class"),
+            "import_onnx": self._action("&Import ONNX Model…", self.exchange.import_dialog,
+                                        tip="Turn an ONNX model into an editable graph with its weights"),
             "quit": self._action("&Quit", self.close, K.Quit),
             "cut": self._action("Cu&t", self.cut, K.Cut),
             "copy": self._action("&Copy", self.copy, K.Copy),
@@ -148,6 +158,10 @@ class MainWindow(QMainWindow):
             self.examples_menu.addAction(f"{title}  ({path.name})", lambda p=path: self.open_example(p))
         file_menu.addSeparator()
         file_menu.addActions([a["save"], a["save_as"]])
+        file_menu.addSeparator()
+        export_menu = file_menu.addMenu("&Export")
+        export_menu.addActions([a["export_onnx"], a["export_code"]])
+        file_menu.addAction(a["import_onnx"])
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = bar.addMenu("&Edit")
@@ -457,8 +471,9 @@ class MainWindow(QMainWindow):
             if answer != buttons.Yes:
                 event.ignore()
                 return
-            self.training.wait()
         if self.maybe_save():
+            self.training.wait()
+            self.exchange.wait()
             self.recovery.discard()
             event.accept()
         else:

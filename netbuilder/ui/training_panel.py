@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from ..core.data.augment import AUGMENTATIONS
 from ..core.data.specs import BUILTIN
 from ..core.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
-from ..core.weights import WeightsError, save_weights
+from ..core.weights import WeightsError, graph_weights, save_weights
 from .document import Document, torch_loader
 from .plots import TrainingPlots
 from .results import ResultsView
@@ -322,8 +322,9 @@ class TrainingPanel(QWidget):
         except TrainingError as e:
             return self._show_error(str(e))
         self.error.hide()
+        weights = graph_weights(self.document.graph, self.document.path)  # an imported model's, to fine-tune
         self.run = TrainingRun(self.document.graph.copy(), self.spec(), config, self.val_percent.value() / 100,
-                               self.datasets)
+                               self.datasets, weights=weights if weights is not None and weights.exists() else None)
         self.run.prepared.connect(self._prepared)
         self.run.batch.connect(self._batch)
         self.run.epoch.connect(self._epoch)
@@ -405,7 +406,9 @@ class TrainingPanel(QWidget):
         return False
 
     def wait(self, msecs: int = 30_000) -> bool:
-        """Stop a live run and wait for its thread (closing the window)."""
+        """Stop a live run and wait for its thread, and for a dataset preview being read (closing the window)."""
+        if self._preview_job is not None:
+            self._preview_job.wait()
         run = self.run
         if run is None:
             return True

@@ -16,9 +16,11 @@ from ..core.data import DataError
 from ..core.experiment import SetupError, prepare_run
 from ..core.graph import Graph
 from ..core.train import TrainConfig, Trainer, TrainingError
+from ..core.onnx_export import ExportError
+from ..core.onnx_import import OnnxImportError
 from ..core.weights import WeightsError
 
-EXPECTED = (CompileError, DataError, SetupError, TrainingError, WeightsError, OSError)
+EXPECTED = (CompileError, DataError, SetupError, TrainingError, WeightsError, ExportError, OnnxImportError, OSError)
 
 
 class DatasetCache:

@@ -1,0 +1,120 @@
+"""File > Export (ONNX, PyTorch code) and File > Import ONNX: run in the background, report in a message box.
+
+Exports use the weights of the last training run when they fit the graph as it is now, else the
+weights the graph names (an imported model's), else freshly initialized ones; the message says which.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from ..core.weights import graph_weights
+from .document import Document
+from .worker import LoadJob
+
+
+class Exchange(QObject):
+    opened = Signal(object)  # the Path of a graph written by an import, to open
+    message = Signal(str)
+
+    def __init__(self, document: Document, training, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.document, self.training, self.window = document, training, parent
+        self.job: LoadJob | None = None
+        self.last_result: str | None = None
+
+    def wait(self) -> None:
+        """Let a running export or import finish (closing the window)."""
+        if self.job is not None:
+            self.job.wait()
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None and self.job.isRunning()
+
+    def _weights(self):
+        """(model with trained weights or None, weights file or None, words for the message)."""
+        from ..core.compile import CompileError, compile_graph
+
+        run = self.training.last_run
+        trainer = run.trainer if run is not None else None
+        if trainer is not None:
+            try:
+                fresh = compile_graph(self.document.graph)
+            except CompileError:
+                fresh = None
+            trained = trainer.model.state_dict()
+            if fresh is not None and all(k in trained and trained[k].shape == v.shape
+                                         for k, v in fresh.state_dict().items()):
+                fresh.load_state_dict({k: v.cpu() for k, v in trained.items()})
+                return fresh, None, "with the weights of the last training run"
+        named = graph_weights(self.document.graph, self.document.path)
+        if named is not None and named.exists():
+            return None, named, f"with the weights in {named.name}"
+        return None, None, "with freshly initialized weights (train first to export trained ones)"
+
+    def export_dialog(self, kind: str) -> None:
+        suffix, title, filters = ((".onnx", "Export ONNX model", "ONNX models (*.onnx)") if kind == "onnx"
+                                  else (".py", "Export PyTorch code", "Python files (*.py)"))
+        stem = (self.document.path.stem if self.document.path else "model")
+        path, _ = QFileDialog.getSaveFileName(self.window, title, stem + suffix, filters)
+        if path:
+            self.export_to(Path(path).with_suffix(suffix))
+
+    def export_to(self, path: Path) -> bool:
+        """Export in the background; the message box says where, how big, and how well it verified."""
+        if self.busy:
+            return False
+        from ..core.codegen import export_code
+        from ..core.onnx_export import export_onnx
+
+        graph = self.document.graph.copy()
+        model, weights, which = self._weights()
+        if path.suffix == ".onnx":
+            work = lambda: export_onnx(graph, path, weights=weights, model=model)  # noqa: E731
+        else:
+            work = lambda: export_code(graph, path, weights=weights, model=model,  # noqa: E731
+                                       save_model_weights=model is not None)
+        return self._start(work, lambda report: f"{report.summary()}; {which}.", "Export failed",
+                           f"Exporting {path.name}…")
+
+    def import_dialog(self) -> None:
+        source, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX model", "", "ONNX models (*.onnx)")
+        if not source:
+            return
+        target, _ = QFileDialog.getSaveFileName(self.window, "Save the imported graph as",
+                                                str(Path(source).with_suffix(".json")), "netbuilder graphs (*.json)")
+        if target:
+            self.import_to(Path(source), Path(target).with_suffix(".json"))
+
+    def import_to(self, source: Path, target: Path) -> bool:
+        """Import in the background into TARGET.json (+ TARGET.pt), then open it."""
+        if self.busy:
+            return False
+        from ..core.onnx_import import import_onnx_file
+
+        def done(imported) -> str:
+            self.opened.emit(target)
+            return (f"Imported {source.name}: {len(imported.graph)} blocks, saved as {target.name} with its weights "
+                    f"in {target.with_suffix('.pt').name}; matches onnxruntime to {imported.max_abs_diff:.1e}.")
+
+        return self._start(lambda: import_onnx_file(source, target), done, "Import failed",
+                           f"Importing {source.name}…")
+
+    def _start(self, work, describe, failure_title: str, busy_text: str) -> bool:
+        self.job = LoadJob(work)
+        self.job.done.connect(lambda result: self._finished(describe(result), None))
+        self.job.failed.connect(lambda error: self._finished(error, failure_title))
+        self.message.emit(busy_text)
+        self.job.start()
+        return True
+
+    def _finished(self, text: str, failure_title: str | None) -> None:
+        self.last_result = text
+        self.message.emit(text)
+        if failure_title:
+            QMessageBox.warning(self.window, failure_title, text)
+        else:
+            QMessageBox.information(self.window, "Done", text)
