@@ -289,12 +289,13 @@ class Trainer:
         if resume_from is not None:
             self.load_checkpoint(resume_from)
         threads = torch.get_num_threads()
-        if self.config.threads:
+        if self.config.threads and self.config.threads != threads:
             torch.set_num_threads(self.config.threads)
         try:
             return self._run(checkpoint)
         finally:
-            torch.set_num_threads(threads)
+            if torch.get_num_threads() != threads:  # setting it rebuilds torch's thread pool: only when needed
+                torch.set_num_threads(threads)
 
     def _run(self, checkpoint: str | Path | None) -> TrainResult:
         c = self.config

@@ -364,26 +364,25 @@ class MainWindow(QMainWindow):
         """Open a graph file. A file that fails to load leaves the current document untouched."""
         if self._training_blocks() or (ask and not self.maybe_save()):
             return False
-        try:
-            graph = Graph.load(path)
-        except GraphError as e:
-            QMessageBox.warning(self, "Cannot open file", f"Could not open {Path(path).name}:\n\n{e}")
+        if not self._open(Path(path), Path(path), None):
             return False
-        self.document.replace(graph, Path(path))
         self._remember(Path(path))
-        QTimer.singleShot(0, self.view.show_graph)
         return True
 
     def open_example(self, path: Path) -> bool:
         """Open an example as a new, unsaved document, so that Save asks where to keep the copy."""
         if self._training_blocks() or not self.maybe_save():
             return False
+        return self._open(path, None, "{title} (example)")
+
+    def _open(self, path: Path, document_path: Path | None, name: str | None) -> bool:
         try:
             graph = Graph.load(path)
         except GraphError as e:
-            QMessageBox.warning(self, "Cannot open example", f"Could not open {path.name}:\n\n{e}")
+            QMessageBox.warning(self, "Cannot open file", f"Could not open {path.name}:\n\n{e}")
             return False
-        self.document.replace(graph, None, f"{graph.meta.get('title', path.stem)} (example)")
+        display = name.format(title=graph.meta.get("title", path.stem)) if name else None
+        self.document.replace(graph, document_path, display)
         QTimer.singleShot(0, self.view.show_graph)
         return True
 

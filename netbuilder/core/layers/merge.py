@@ -37,33 +37,6 @@ def _multiply(m, *xs, **_params):
     return functools.reduce(operator.mul, xs)
 
 
-def _concat_check(p: dict, shapes: list) -> str | None:
-    rank, dim = len(shapes[0]) + 1, p["dim"]
-    problem = check_dim(dim, shapes[0])
-    if problem:
-        return problem
-    keep = [i for i in range(rank - 1) if i != dim % rank - 1]
-    for i, shape in enumerate(shapes[1:], start=2):
-        if len(shape) != len(shapes[0]) or any(shape[k] != shapes[0][k] for k in keep):
-            return (f"inputs must match except along dim {dim}: "
-                    f"in1 is {format_shape(shapes[0])}, in{i} is {format_shape(shape)}")
-    return None
-
-
-def _add(m, *xs, **_params):
-    total = xs[0]
-    for x in xs[1:]:
-        total = total + x
-    return total
-
-
-def _multiply(m, *xs, **_params):
-    product = xs[0]
-    for x in xs[1:]:
-        product = product * x
-    return product
-
-
 def _concat(m, *xs, dim, **_params):
     import torch
 
