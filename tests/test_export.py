@@ -1,6 +1,5 @@
 """Export to ONNX and to PyTorch code, verified with the real onnx, onnxruntime and the generated code."""
 import importlib.util
-import json
 
 import numpy as np
 import onnx

@@ -3,9 +3,7 @@ import json
 import logging
 import warnings
 
-import numpy as np
 import onnx
-import onnxruntime
 import pytest
 import torch
 from onnx import TensorProto, helper

@@ -1,10 +1,8 @@
 """The editor's canvas, palette and inspector, driven through the real widgets (offscreen)."""
-import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from netbuilder.core.graph import Graph
 from tests.conftest import EXAMPLES
 from tests.ui_helpers import click, drag, port_pos
 

@@ -1,10 +1,7 @@
 """File > Export and File > Import in the window: background work, verified results, clear failures."""
-import pytest
 import torch
 from PySide6.QtWidgets import QMessageBox
 
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.onnx_import import import_onnx
 from tests.conftest import EXAMPLES
 
 

@@ -2,7 +2,6 @@
 follow it, the window keeps processing events, and the graph is locked until the run ends."""
 import time
 
-import pytest
 import torch
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QMessageBox
