@@ -220,7 +220,7 @@ def test_a_truncated_real_model_is_refused(tmp_path):
         import_onnx(tmp_path / "cut.onnx")
 
 
-ROUND_TRIP = sorted(p.stem for p in EXAMPLES.glob("*.json") if p.stem not in ("vgg16",))
+ROUND_TRIP = sorted(p.stem for p in EXAMPLES.glob("*.json"))
 
 
 @pytest.mark.parametrize("name", ROUND_TRIP)
