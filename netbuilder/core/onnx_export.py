@@ -18,6 +18,7 @@ import torch
 from .compile import compile_graph
 from .files import atomic_write
 from .graph import Graph
+from .shapes import first_line
 from .weights import load_weights
 
 DEFAULT_OPSET = 17
@@ -87,11 +88,11 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
                                   dynamic_axes=dynamic, opset_version=opset, dynamo=False,
                                   do_constant_folding=False)  # keeps BatchNorm: imports round-trip exactly
         except Exception as e:  # noqa: BLE001 - torch's exporter raises many kinds
-            raise ExportError(f"ONNX export failed: {_first_line(e)}") from None
+            raise ExportError(f"ONNX export failed: {first_line(e)}") from None
         try:
             onnx.checker.check_model(tmp)
         except onnx.checker.ValidationError as e:
-            raise ExportError(f"the exported model does not pass onnx.checker: {_first_line(e)}") from None
+            raise ExportError(f"the exported model does not pass onnx.checker: {first_line(e)}") from None
         report.max_abs_diff = verify(tmp)
 
     def verify(file: str) -> float:
@@ -112,8 +113,3 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     report.bytes = path.stat().st_size
     report.seconds = time.perf_counter() - start
     return report
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__

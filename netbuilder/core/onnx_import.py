@@ -22,7 +22,7 @@ from .compile import CompileError, compile_graph
 from .files import atomic_write_text
 from .graph import Graph, GraphError
 from .layout import apply_layout
-from .shapes import infer_shapes
+from .shapes import first_line, infer_shapes
 from .weights import apply_state, save_weights
 
 BATCH = 1_000_000_007  # the batch size, as it flows through constant shape arithmetic
@@ -248,7 +248,7 @@ class _Importer:
             feeds = {name: value for name, value in zip(node.input, ins) if name}
             results = ReferenceEvaluator(node).run(None, feeds)
         except Exception as e:  # noqa: BLE001 - the reference evaluator raises many kinds
-            self.refuse(node, f"cannot evaluate: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            self.refuse(node, f"cannot evaluate: {first_line(e)}")
             return
         for name, value in zip(node.output, results):
             self.values[name] = np.asarray(value)
@@ -630,8 +630,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     except FileNotFoundError:
         raise OnnxImportError(f"{path}: no such file") from None
     except Exception as e:  # noqa: BLE001 - protobuf decode errors, checker errors, ...
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise OnnxImportError(f"{path} is not a valid ONNX model ({first[:200]})") from None
+        raise OnnxImportError(f"{path} is not a valid ONNX model ({first_line(e)[:200]})") from None
     importer = _Importer(model, str(path))
     importer.run()
     if importer.unsupported:

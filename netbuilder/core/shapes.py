@@ -163,7 +163,7 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerRe
         with FlopCounterMode(display=False) as counter:
             output = spec.forward(module, *inputs, **params)
     except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
-        return LayerResult(error=_readable(e))
+        return LayerResult(error=first_line(e))
     count = sum(p.numel() for p in module.parameters() if p.requires_grad) if module is not None else 0
     dtype = str(output.dtype).removeprefix("torch.")
     return LayerResult(tuple(output.shape[1:]), dtype, count, counter.get_total_flops() // 2)
@@ -189,6 +189,7 @@ def clear_cache() -> None:
     _evaluate.cache_clear()
 
 
-def _readable(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """An exception as one line a person can read (its first non-empty line, else its type)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__

@@ -8,6 +8,7 @@ import torch
 
 from .files import atomic_write
 from .layers.spec import format_shape
+from .shapes import first_line
 
 
 class WeightsError(ValueError):
@@ -37,8 +38,7 @@ def read_tensors(path: str | os.PathLike) -> dict:
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such file") from None
     except Exception as e:  # noqa: BLE001 - corrupt zip, pickle refused by weights_only, ...
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"{path}: not a weights file netbuilder can read safely ({first})") from None
+        raise WeightsError(f"{path}: not a weights file netbuilder can read safely ({first_line(e)})") from None
 
 
 def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
