@@ -312,3 +312,8 @@ def test_blocks_describe_their_key_params(type_name, params, text):
     g = Graph()
     node = g.add_node(type_name, params)
     assert get_layer(type_name).describe(node.params) == text
+
+
+def test_name_is_free_says_whether_a_block_could_take_a_name():
+    g, *_ = small_graph()
+    assert g.name_is_free("head") and not g.name_is_free("fc1") and not g.name_is_free("2x")

@@ -276,6 +276,14 @@ class Graph:
     def _free_name(self, prefix: str) -> str:
         return _next_free(prefix, {node.name for node in self.nodes})
 
+    def name_is_free(self, name: Any) -> bool:
+        """Whether a new block could take this name (valid and not in use)."""
+        try:
+            self._check_name(name)
+        except GraphError:
+            return False
+        return True
+
     def _check_name(self, name: Any) -> None:
         if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
             raise GraphError(

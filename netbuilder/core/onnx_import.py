@@ -22,7 +22,7 @@ from .compile import CompileError, compile_graph
 from .files import atomic_write_text
 from .graph import Graph, GraphError
 from .layout import apply_layout
-from .shapes import first_line, infer_shapes
+from .shapes import clashes_with_torch, first_line, infer_shapes
 from .weights import apply_state, save_weights
 
 BATCH = 1_000_000_007  # the batch size, as it flows through constant shape arithmetic
@@ -130,19 +130,13 @@ class _Importer:
         return Block(node.id)
 
     def _block_name(self, layer: str, onnx_node, hint: str | None) -> str | None:
-        taken = {n.name for n in self.graph.nodes}
         scopes = [s for s in (onnx_node.name or "").split("/") if s][:-1]
         candidates = [hint] if hint else []
         if scopes:
             candidates += [_name(scopes[-1]), _name("_".join(scopes[-2:]))]
         for candidate in candidates:
-            if candidate and candidate.isidentifier() and candidate not in taken and not hasattr(torch.nn.Module,
-                                                                                                  candidate):
-                try:
-                    self.graph._check_name(candidate)
-                    return candidate
-                except GraphError:
-                    continue
+            if self.graph.name_is_free(candidate) and not clashes_with_torch(candidate):
+                return candidate
         return None  # the graph's own naming: conv1, relu2, ...
 
     def const(self, name: str) -> np.ndarray | None:
@@ -186,11 +180,7 @@ class _Importer:
             self.graph.connect(produced.node_id, out.id)
 
     def _free(self, wanted: str) -> str | None:
-        try:
-            self.graph._check_name(wanted)
-            return wanted
-        except GraphError:
-            return None
+        return wanted if self.graph.name_is_free(wanted) else None
 
     def _input(self, value) -> None:
         tensor = value.type.tensor_type

@@ -108,7 +108,7 @@ def infer_shapes(graph: Graph) -> ShapeReport:
         else:
             signature = tuple((u.output, u.dtype) for u in upstream)
             result = _evaluate(node.type, _frozen(node), signature)
-        if result.error is None and node.spec.build is not None and _clashes_with_torch(node.name):
+        if result.error is None and node.spec.build is not None and clashes_with_torch(node.name):
             result = LayerResult(error=f"the name '{node.name}' is taken by PyTorch's Module; rename the block")
         info.output, info.dtype = result.shape, result.dtype
         info.params, info.macs = result.params, result.macs
@@ -128,7 +128,8 @@ def _frozen(node: Node) -> tuple:
     return tuple(node.spec.torch_params(node.params).items())
 
 
-def _clashes_with_torch(name: str) -> bool:
+def clashes_with_torch(name: str) -> bool:
+    """Whether a submodule with this name would shadow an attribute of torch.nn.Module (e.g. `eval`)."""
     import torch
 
     return hasattr(torch.nn.Module, name)
