@@ -208,16 +208,11 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     weights are written beside it as a state_dict: model.py -> model.pt."""
     import torch
 
-    from .compile import compile_graph
-    from .onnx_export import sample_inputs
-    from .weights import load_weights, save_weights
+    from .onnx_export import max_abs_diff, model_to_export, sample_inputs
+    from .weights import save_weights
 
     path = Path(path)
-    if model is None:
-        model = compile_graph(graph)
-        if weights is not None:
-            load_weights(model, weights)
-    model = model.cpu().eval()
+    model = model_to_export(graph, weights, model)
     weights_path = path.with_suffix(".pt") if weights is not None or save_model_weights else None
     source = to_source(graph, class_name)
     if weights_path is not None:
@@ -229,9 +224,7 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     written.load_state_dict(model.state_dict())
     inputs = sample_inputs(graph, model, batch=3, seed=2)
     with torch.no_grad():
-        ours, theirs = written(*inputs), model(*inputs)
-    ours, theirs = (ours if isinstance(ours, tuple) else (ours,)), (theirs if isinstance(theirs, tuple) else (theirs,))
-    diff = max(float((a - b).abs().max()) for a, b in zip(ours, theirs))
+        diff = max_abs_diff(written(*inputs), model(*inputs))
     if diff > 1e-6:
         raise ValueError(f"the generated code computes something else (difference {diff:.3g}); please report this")
     atomic_write_text(path, source)

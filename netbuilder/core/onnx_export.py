@@ -59,6 +59,24 @@ def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: i
     return tensors
 
 
+def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
+                    model: torch.nn.Module | None = None) -> torch.nn.Module:
+    """`model` (already trained) if given, else the compiled graph with `weights` loaded; on the CPU, in eval
+    mode. Raises CompileError or WeightsError."""
+    if model is None:
+        model = compile_graph(graph)
+        if weights is not None:
+            load_weights(model, weights)
+    return model.cpu().eval()
+
+
+def max_abs_diff(got, expected) -> float:
+    """The largest |difference| between two sets of outputs: tensors, arrays, or tuples/lists of them."""
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    expected = expected if isinstance(expected, (tuple, list)) else (expected,)
+    return max(float((torch.as_tensor(g) - torch.as_tensor(e)).abs().max()) for g, e in zip(got, expected))
+
+
 def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLike | None = None,
                 opset: int = DEFAULT_OPSET, model: torch.nn.Module | None = None) -> ExportReport:
     """Export and verify. `weights` (a state_dict file) or `model` (already trained) supply the weights;
@@ -70,11 +88,7 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     if not 7 <= opset <= 21:
         raise ExportError(f"opset must be 7..21, got {opset}")
     start = time.perf_counter()
-    if model is None:
-        model = compile_graph(graph)
-        if weights is not None:
-            load_weights(model, weights)
-    model = model.cpu().eval()
+    model = model_to_export(graph, weights, model)
     placeholders = [n.target for n in model.graph.find_nodes(op="placeholder")]
     outputs = [n.name for n in graph.nodes if n.type == "Output"]
     example = sample_inputs(graph, model, batch=2)
@@ -100,9 +114,8 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
         fresh = sample_inputs(graph, model, batch=3, seed=1)
         with torch.no_grad():
             expected = model(*fresh)
-        expected = expected if isinstance(expected, tuple) else (expected,)
         got = session.run(outputs, {name: t.numpy() for name, t in zip(placeholders, fresh)})
-        diff = max(float((torch.from_numpy(g) - e).abs().max()) for g, e in zip(got, expected))
+        diff = max_abs_diff(got, expected)
         if not diff < TOLERANCE:
             raise ExportError(f"onnxruntime disagrees with torch by {diff:.3g} (more than {TOLERANCE:g}); "
                               "the file was not written")

@@ -639,7 +639,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
 def _parity(path: Path, graph: Graph, module: torch.nn.Module) -> float:
     import onnxruntime
 
-    from .onnx_export import sample_inputs
+    from .onnx_export import max_abs_diff, sample_inputs
 
     module.eval()
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -647,9 +647,7 @@ def _parity(path: Path, graph: Graph, module: torch.nn.Module) -> float:
     names = [i.name for i in session.get_inputs()]
     got = session.run(None, dict(zip(names, (t.numpy() for t in inputs))))
     with torch.no_grad():
-        ours = module(*inputs)
-    ours = ours if isinstance(ours, tuple) else (ours,)
-    diff = max(float((torch.from_numpy(np.asarray(g)) - o).abs().max()) for g, o in zip(got, ours))
+        diff = max_abs_diff(got, module(*inputs))
     if not diff < TOLERANCE:
         raise OnnxImportError(f"{path.name}: the imported graph differs from onnxruntime by {diff:.3g}")
     return diff
