@@ -34,27 +34,6 @@ class Exchange(QObject):
     def busy(self) -> bool:
         return self.job is not None and self.job.isRunning()
 
-    def _weights(self):
-        """(model with trained weights or None, weights file or None, words for the message)."""
-        from ..core.compile import CompileError, compile_graph
-
-        run = self.training.last_run
-        trainer = run.trainer if run is not None else None
-        if trainer is not None:
-            try:
-                fresh = compile_graph(self.document.graph)
-            except CompileError:
-                fresh = None
-            trained = trainer.model.state_dict()
-            if fresh is not None and all(k in trained and trained[k].shape == v.shape
-                                         for k, v in fresh.state_dict().items()):
-                fresh.load_state_dict({k: v.cpu() for k, v in trained.items()})
-                return fresh, None, "with the weights of the last training run"
-        named = graph_weights(self.document.graph, self.document.path)
-        if named is not None and named.exists():
-            return None, named, f"with the weights in {named.name}"
-        return None, None, "with freshly initialized weights (train first to export trained ones)"
-
     def export_dialog(self, kind: str) -> None:
         suffix, title, filters = ((".onnx", "Export ONNX model", "ONNX models (*.onnx)") if kind == "onnx"
                                   else (".py", "Export PyTorch code", "Python files (*.py)"))
@@ -71,13 +50,17 @@ class Exchange(QObject):
         from ..core.onnx_export import export_onnx
 
         graph = self.document.graph.copy()
-        model, weights, which = self._weights()
-        if path.suffix == ".onnx":
-            work = lambda: export_onnx(graph, path, weights=weights, model=model)  # noqa: E731
-        else:
-            work = lambda: export_code(graph, path, weights=weights, model=model,  # noqa: E731
-                                       save_model_weights=model is not None)
-        return self._start(work, lambda report: f"{report.summary()}; {which}.", "Export failed",
+        run = self.training.last_run
+        trainer = run.trainer if run is not None else None
+        named = graph_weights(graph, self.document.path)
+
+        def work():  # on the worker thread: compiling a big graph must not hold up the window
+            model, weights, which = _choose_weights(graph, trainer, named)
+            if path.suffix == ".onnx":
+                return export_onnx(graph, path, weights=weights, model=model), which
+            return export_code(graph, path, weights=weights, model=model, save_model_weights=model is not None), which
+
+        return self._start(work, lambda done: f"{done[0].summary()}; {done[1]}.", "Export failed",
                            f"Exporting {path.name}…")
 
     def import_dialog(self) -> None:
@@ -118,3 +101,23 @@ class Exchange(QObject):
             QMessageBox.warning(self.window, failure_title, text)
         else:
             QMessageBox.information(self.window, "Done", text)
+
+
+def _choose_weights(graph, trainer, named: Path | None):
+    """(trained model or None, weights file or None, words for the message): the last run's weights when
+    they fit the graph as it is now, else the file the graph names, else fresh ones."""
+    from ..core.compile import CompileError, compile_graph
+
+    if trainer is not None:
+        try:
+            fresh = compile_graph(graph)
+        except CompileError:
+            fresh = None
+        trained = trainer.model.state_dict()
+        if fresh is not None and all(k in trained and trained[k].shape == v.shape
+                                     for k, v in fresh.state_dict().items()):
+            fresh.load_state_dict({k: v.cpu() for k, v in trained.items()})
+            return fresh, None, "with the weights of the last training run"
+    if named is not None and named.exists():
+        return None, named, f"with the weights in {named.name}"
+    return None, None, "with freshly initialized weights (train first to export trained ones)"
