@@ -14,7 +14,8 @@ from netbuilder.core.graph import Graph
 from netbuilder.core.onnx_export import ExportError, export_onnx
 from netbuilder.core.weights import save_weights
 from tests.conftest import EXAMPLES
-from tests.test_layers import TESTED, single_layer_graph
+from netbuilder.core.shapes import single_layer_graph
+from tests.test_layers import TESTED
 
 EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
 SMALL = [name for name in EXAMPLE_NAMES if name not in ("alexnet", "vgg16")]

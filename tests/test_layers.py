@@ -7,22 +7,10 @@ import pytest
 import torch
 
 from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph
 from netbuilder.core.layers import LAYERS, get_layer
-from netbuilder.core.shapes import infer_shapes
+from netbuilder.core.shapes import infer_shapes, single_layer_graph
 
 TESTED = [name for name in LAYERS if name not in ("Input", "Output")]
-
-
-def single_layer_graph(type_name: str, **params) -> tuple[Graph, str]:
-    spec = get_layer(type_name)
-    g = Graph()
-    x = g.add_node("Input", {"shape": list(spec.example), "dtype": "int64" if spec.int_input else "float32"}, name="x")
-    layer = g.add_node(type_name, params)
-    for _ in layer.input_ports():
-        g.connect(x.id, layer.id)
-    g.connect(layer.id, g.add_node("Output").id)
-    return g, layer.id
 
 
 def example_batch(spec, batch=3):

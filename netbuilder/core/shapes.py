@@ -170,19 +170,29 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerRe
     return LayerResult(tuple(output.shape[1:]), dtype, count, counter.get_total_flops() // 2)
 
 
+def single_layer_graph(type_name: str, **params) -> tuple[Graph, str]:
+    """Input (of the layer's example shape) -> the layer -> Output, every input port wired to the Input.
+    Returns the graph and the layer's node id."""
+    from .layers import get_layer
+
+    spec = get_layer(type_name)
+    graph = Graph()
+    x = graph.add_node("Input", {"shape": list(spec.example), "dtype": "int64" if spec.int_input else "float32"},
+                       name="x")
+    layer = graph.add_node(type_name, params)
+    for _ in layer.input_ports():
+        graph.connect(x.id, layer.id)
+    graph.connect(layer.id, graph.add_node("Output").id)
+    return graph, layer.id
+
+
 def warm_up() -> None:
     """Infer one example of every layer type once, so that the first inference a user waits for is fast."""
     from .layers import LAYERS
 
-    for spec in LAYERS.values():
-        if spec.type in ("Input", "Output"):
-            continue
-        graph = Graph()
-        x = graph.add_node("Input", {"shape": list(spec.example), "dtype": "int64" if spec.int_input else "float32"})
-        layer = graph.add_node(spec.type)
-        for _ in layer.input_ports():
-            graph.connect(x.id, layer.id)
-        infer_shapes(graph)
+    for type_name in LAYERS:
+        if type_name not in ("Input", "Output"):
+            infer_shapes(single_layer_graph(type_name)[0])
 
 
 def clear_cache() -> None:
