@@ -33,8 +33,6 @@ def _literal(value) -> str:
         return ":".join(parts[:2]) if value.step is None else ":".join(parts)
     if isinstance(value, tuple):
         return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, float):
-        return repr(value)
     return repr(value)
 
 

@@ -25,7 +25,7 @@ EXPECTED = (CompileError, DataError, SetupError, TrainingError, WeightsError, Ex
 
 class DatasetCache:
     """The last few datasets read, so that run after run (and the preview) does not read the files again.
-    Used from one worker thread at a time."""
+    A training run and a preview may load at once, from two worker threads: the lock guards the entries."""
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
