@@ -82,7 +82,7 @@ def time_edits(window: MainWindow, name: str, param: str, values) -> float:
     times = []
     for value in values:
         start = time.perf_counter()
-        window.document.run(SetParam(graph, node.id, param, value))
+        window.document.push(SetParam(graph, node.id, param, value))
         settle(window)
         times.append(time.perf_counter() - start)
     return statistics.median(times)

@@ -56,7 +56,7 @@ def netbuilder_run(graph, splits, epochs, device) -> tuple[float, float]:
     ends = []
     trainer = Trainer(model, splits, config, on_epoch=lambda report: ends.append(time.perf_counter()))
     start = time.perf_counter()
-    trainer.run()
+    trainer.fit()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return ends[-1] - start, time.perf_counter() - start

@@ -6,28 +6,33 @@
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
     netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
 
-Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr.
+Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr; a bug in
+netbuilder exits with status 70 and one line saying so (NETBUILDER_DEBUG=1 shows its traceback).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from .core.errors import describe, is_bug, shorten
 from .core.graph import Graph, GraphError
 from .core.weights import graph_weights
+
+BUG_STATUS = 70  # EX_SOFTWARE
 
 
 def _load(path: str) -> Graph:
     try:
         return Graph.load(path)
     except GraphError as e:
-        raise SystemExit(_fail(f"{path}: {e}"))
+        raise GraphError(str(e), path) from None
 
 
 def _fail(message: str) -> int:
-    print(f"netbuilder: error: {message}", file=sys.stderr)
+    print(f"netbuilder: error: {shorten(message)}", file=sys.stderr)
     return 1
 
 
@@ -83,11 +88,8 @@ class ProgressLine:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .core.compile import CompileError
-    from .core.data import DataError
-    from .core.experiment import SetupError, prepare_run, write_outputs
-    from .core.train import TrainConfig, Trainer, TrainingError
-    from .core.weights import WeightsError
+    from .core.experiment import prepare_training, write_outputs
+    from .core.train import TrainConfig, Trainer
 
     graph = _load(args.graph)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -97,24 +99,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                          bf16=args.bf16)
     out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
     progress = ProgressLine()
-    try:
-        config.check()
-        run = prepare_run(graph, args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                          seed=args.seed, weights=args.weights or graph_weights(graph, args.graph))
-        trainer = Trainer(run.model, run.splits, config, on_batch=progress.batch, on_epoch=progress.epoch)
-        for note in run.splits.notes:
-            print(f"data: {note}", file=sys.stderr)
-        print(f"training {Path(args.graph).name} on {args.data}: {len(run.splits.train)} training samples, "
-              f"{trainer.loss_name} loss, {config.optimizer} lr {config.lr:g}, on {trainer.device}", file=sys.stderr)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result = trainer.run(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
-        write_outputs(out_dir, trainer, result, args.data, args.graph)
-    except (CompileError, DataError, SetupError, TrainingError, WeightsError) as e:
-        return _fail(str(e))
-    except OSError as e:
-        return _fail(f"{e.filename or out_dir}: {e.strerror or e}")
-    except KeyboardInterrupt:
-        return _fail("interrupted")
+    config.check()
+    setup = prepare_training(graph, args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                             seed=args.seed, weights=args.weights or graph_weights(graph, args.graph))
+    trainer = Trainer(setup.model, setup.splits, config, on_batch=progress.batch, on_epoch=progress.epoch)
+    for note in setup.splits.notes:
+        print(f"data: {note}", file=sys.stderr)
+    print(f"training {Path(args.graph).name} on {args.data}: {len(setup.splits.train)} training samples, "
+          f"{trainer.loss_name} loss, {config.optimizer} lr {config.lr:g}, on {trainer.device}", file=sys.stderr)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+    write_outputs(out_dir, trainer, result, args.data, args.graph)
     test = f"test {result.metric_name} {result.test_metric:.4f}" if result.test_metric is not None else ""
     print(f"{result.message}; {test}; wrote {out_dir / 'weights.pt'} and {out_dir / 'metrics.json'}")
     if result.status == "diverged":
@@ -124,42 +119,30 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .core.codegen import export_code
-    from .core.compile import CompileError
-    from .core.onnx_export import ExportError, export_onnx
-    from .core.weights import WeightsError
+    from .core.onnx_export import export_onnx
 
     graph = _load(args.graph)
     out = Path(args.output)
     weights = args.weights or graph_weights(graph, args.graph)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".onnx":
-            report = export_onnx(graph, out, weights=weights, opset=args.opset)
-        elif out.suffix == ".py":
-            report = export_code(graph, out, weights=weights)
-        else:
-            return _fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
-    except (CompileError, ExportError, WeightsError) as e:
-        return _fail(str(e))
-    except OSError as e:
-        return _fail(f"{e.filename or out}: {e.strerror or e}")
+    if out.suffix not in (".onnx", ".py"):
+        return _fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".onnx":
+        report = export_onnx(graph, out, weights=weights, opset=args.opset)
+    else:
+        report = export_code(graph, out, weights=weights)
     print(report.summary())
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .core.onnx_import import OnnxImportError, import_onnx_file
+    from .core.onnx_import import import_onnx_file
 
     out = Path(args.output)
     if out.suffix != ".json":
         return _fail(f"{out}: the graph is written as a .json file")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        imported = import_onnx_file(args.model, out)
-    except OnnxImportError as e:
-        return _fail(str(e))
-    except OSError as e:
-        return _fail(f"{e.filename or out}: {e.strerror or e}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    imported = import_onnx_file(args.model, out)
     print(f"wrote {out} ({len(imported.graph)} blocks) and its weights {out.with_suffix('.pt')}; the graph matches "
           f"onnxruntime on {args.model} to {imported.max_abs_diff:.1e}")
     return 0
@@ -230,9 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        return cmd_gui(args)
-    return args.run(args)
+    command = cmd_gui if args.command is None else args.run
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    except Exception as e:  # noqa: BLE001 - the one place the CLI turns an error into its line
+        if is_bug(e) and os.environ.get("NETBUILDER_DEBUG"):
+            raise
+        if is_bug(e):
+            print(f"netbuilder: {describe(e)}", file=sys.stderr)
+            return BUG_STATUS
+        return _fail(describe(e))
 
 
 if __name__ == "__main__":

@@ -114,17 +114,49 @@ def test_remove_node_removes_its_wires():
     assert g.input_edges(out.id) == [None]
 
 
-def test_subscribers_hear_every_change():
+def test_each_change_is_announced_on_its_own_typed_event():
     g, x, fc, out = small_graph()
     heard = []
-    g.subscribe(lambda kind, subject: heard.append((kind, getattr(subject, "id", None) or subject.dst_port)))
+    for name in ("node_added", "node_removed", "param_changed", "node_renamed", "node_moved", "edge_added",
+                 "edge_removed"):
+        getattr(g, name).connect(lambda *args, name=name: heard.append((name, *args)))
     g.set_param(fc.id, "out_features", 5)
     g.rename(fc.id, "head")
     g.move(fc.id, (5, 5))
+    edges = [e for e in g.input_edges(fc.id) if e] + g.output_edges(fc.id)
     g.remove_node(fc.id)
     n = g.add_node("ReLU")
-    assert heard == [("node_changed", fc.id), ("node_changed", fc.id), ("node_moved", fc.id),
-                     ("edge_removed", "in"), ("edge_removed", "in"), ("node_removed", fc.id), ("node_added", n.id)]
+    edge = g.connect(x.id, n.id)
+    assert heard == [("param_changed", fc, "out_features"), ("node_renamed", fc, "fc1"), ("node_moved", fc),
+                     ("edge_removed", edges[0]), ("edge_removed", edges[1]), ("node_removed", fc),
+                     ("node_added", n), ("edge_added", edge)]
+
+
+def test_a_handler_hears_only_the_event_it_connected_to_and_can_leave():
+    g, x, fc, out = small_graph()
+    renamed = []
+    handler = lambda node, old: renamed.append((node.name, old))  # noqa: E731
+    g.node_renamed.connect(handler)
+    g.set_param(fc.id, "out_features", 5)
+    g.move(fc.id, (5, 5))
+    g.rename(fc.id, "head")
+    g.node_renamed.disconnect(handler)
+    g.rename(fc.id, "tail")
+    assert renamed == [("head", "fc1")]
+
+
+def test_an_event_refuses_arguments_of_the_wrong_type():
+    g, *_ = small_graph()
+    with pytest.raises(TypeError, match="Node"):
+        g.node_moved.emit("n1")
+
+
+def test_a_refused_move_of_several_blocks_moves_none():
+    g, x, fc, out = small_graph()
+    before = g.to_dict()
+    with pytest.raises(GraphError, match=r"fc1 \(Linear\): a position must be two finite numbers"):
+        g.move_many({x.id: (10.0, 10.0), fc.id: (float("nan"), 0.0)})
+    assert g.to_dict() == before
 
 
 def test_to_dict_from_dict_round_trip_is_exact():

@@ -245,7 +245,7 @@ def test_every_example_round_trips_through_onnx(name, tmp_path):
 
 
 def test_an_imported_model_can_be_fine_tuned(tmp_path):
-    from netbuilder.core.experiment import prepare_run
+    from netbuilder.core.experiment import prepare_training
     from netbuilder.core.train import TrainConfig, Trainer
 
     assert main(["train", str(EXAMPLES / "mnist_convnet.json"), "--data", "mnist-5k", "--epochs", "2",
@@ -255,8 +255,8 @@ def test_an_imported_model_can_be_fine_tuned(tmp_path):
                  "-o", str(tmp_path / "convnet.onnx")]) == 0
     assert main(["import", str(tmp_path / "convnet.onnx"), "-o", str(tmp_path / "imported.json")]) == 0
     graph = Graph.load(tmp_path / "imported.json")
-    run = prepare_run(graph, "mnist-5k", weights=tmp_path / graph.meta["weights"])
+    run = prepare_training(graph, "mnist-5k", weights=tmp_path / graph.meta["weights"])
     trainer = Trainer(run.model, run.splits, TrainConfig(epochs=1))
     assert trainer.evaluate("test")[1] == pytest.approx(trained, abs=1e-9), "the imported weights are the trained ones"
-    result = trainer.run()
+    result = trainer.fit()
     assert result.status == "finished" and result.test_metric > 0.85

@@ -1,38 +1,61 @@
 """One harness for every registered layer (as Keras' run_layer_test): a layer is tested by being registered.
 
-Each layer is put between an Input of its example shape and an Output, then must infer a shape,
-compile, run on a real batch, and agree with its own inference on output shape and parameter count.
+Each layer declares its cases (params, input shape, expected output shape and weight count) beside its
+definition. Every case is put between an Input and an Output and must infer the expected shape and count,
+compile, run on a real batch, survive the JSON round trip, and export to ONNX and to PyTorch code, each
+export verified against the compiled graph.
 """
+import json
+
 import pytest
 import torch
 
+from netbuilder.core.codegen import export_code
 from netbuilder.core.compile import compile_graph
+from netbuilder.core.graph import Graph, single_layer_graph
 from netbuilder.core.layers import LAYERS, get_layer
-from netbuilder.core.shapes import infer_shapes, single_layer_graph
+from netbuilder.core.onnx_export import export_onnx
+from netbuilder.core.shapes import infer_shapes
 
 TESTED = [name for name in LAYERS if name not in ("Input", "Output")]
+CASES = [pytest.param(name, i, id=f"{name}-{i}") for name in TESTED for i in range(len(get_layer(name).cases))]
 
 
-def example_batch(spec, batch=3):
-    shape = (batch, *spec.example)
-    return torch.randint(0, 10, shape) if spec.int_input else torch.randn(shape)
+def example_batch(spec, case, batch=3):
+    shape = (batch, *case.input)
+    if spec.int_input:
+        return torch.randint(0, case.params.get("num_embeddings", spec.param("num_embeddings").default), shape)
+    return torch.randn(shape)
 
 
-@pytest.mark.parametrize("type_name", TESTED)
-def test_layer_infers_compiles_and_runs(type_name):
+def test_every_layer_declares_cases():
+    assert all(get_layer(name).cases for name in TESTED)
+
+
+@pytest.mark.parametrize("type_name, index", CASES)
+def test_layer_case(type_name, index, tmp_path):
     spec = get_layer(type_name)
-    g, layer_id = single_layer_graph(type_name)
-    report = infer_shapes(g)
+    case = spec.cases[index]
+    graph, layer_id = single_layer_graph(type_name, case.params, case.input)
+
+    report = infer_shapes(graph)
     assert report.ok, report.errors
     info = report.nodes[layer_id]
-    model = compile_graph(g, report)
-    assert isinstance(model, torch.fx.GraphModule)
-    y = model(example_batch(spec))
-    assert tuple(y.shape) == (3, *info.output)
-    assert str(y.dtype) == f"torch.{info.dtype}"
-    assert sum(p.numel() for p in model.parameters()) == info.params
+    assert info.output == case.output
+    assert info.params == case.weights
+
+    model = compile_graph(graph, report)
+    assert sum(p.numel() for p in model.parameters()) == case.weights
     if spec.build is not None:
-        assert hasattr(model, g.node(layer_id).name), "the module is registered under the block's name"
+        assert hasattr(model, graph.node(layer_id).name), "the module is registered under the block's name"
+    y = model(example_batch(spec, case))
+    assert tuple(y.shape) == (3, *case.output)
+    assert str(y.dtype) == f"torch.{info.dtype}"
+
+    assert Graph.from_dict(json.loads(json.dumps(graph.to_dict()))) == graph
+
+    assert export_onnx(graph, tmp_path / "layer.onnx").max_abs_diff < 1e-4
+    assert export_code(graph, tmp_path / "layer.py").max_abs_diff <= 1e-6
 
 
 @pytest.mark.parametrize("type_name", [t for t in TESTED if get_layer(t).ranks])
@@ -41,9 +64,9 @@ def test_layer_refuses_an_input_of_the_wrong_rank_in_words(type_name):
     g, layer_id = single_layer_graph(type_name)
     wrong = [7] * (max(spec.ranks) + 1)
     g.set_param(g.find("x").id, "shape", wrong)
-    error = infer_shapes(g).nodes[layer_id].error
-    assert error == (f"{g.node(layer_id).label}: expects a {spec.rank_words} input, "
-                     f"receives {'x'.join(map(str, wrong))}")
+    info = infer_shapes(g).nodes[layer_id]
+    assert info.error == f"expects a {spec.rank_words} input, receives {'x'.join(map(str, wrong))}"
+    assert info.message == f"{g.node(layer_id).label}: {info.error}"
 
 
 def test_sizes_that_follow_from_the_input_are_inferred_never_typed():
@@ -51,8 +74,7 @@ def test_sizes_that_follow_from_the_input_are_inferred_never_typed():
                       "RNN"):
         names = {p.name for p in get_layer(type_name).params}
         assert not names & {"in_channels", "in_features", "num_features", "input_size"}, type_name
-    g, layer_id = single_layer_graph("Conv2d", out_channels=5)
-    g.set_param(g.find("x").id, "shape", [7, 9, 9])
+    g, layer_id = single_layer_graph("Conv2d", {"out_channels": 5}, (7, 9, 9))
     model = compile_graph(g)
     assert model.conv1.in_channels == 7 and model.conv1.out_channels == 5
 

@@ -16,7 +16,7 @@ def test_shapes_params_and_macs_of_a_small_convnet(chain):
     assert report.nodes[ids[4]].params == 2048 * 10 + 10
     assert report.nodes[ids[4]].macs == 2048 * 10
     assert report.total_params == 832 + 20490
-    assert report.nodes[ids[4]].inputs == [(2048,)]
+    assert report.nodes[ids[4]].inputs == ((2048,),)
 
 
 def test_a_param_edit_changes_the_downstream_shapes_and_counts(chain):
@@ -70,7 +70,8 @@ def test_errors_name_the_block_and_say_why(chain, layers, message):
     g, ids = chain(*layers)
     report = infer_shapes(g)
     assert report.errors == [message] or report.errors[0].startswith(message)
-    assert report.nodes[ids[-1]].error == report.errors[0]
+    assert report.nodes[ids[-1]].message == report.errors[0]
+    assert report.errors[0] == f"{g.node(ids[-1]).label}: {report.nodes[ids[-1]].error}"
     assert not report.ok
 
 
@@ -90,7 +91,7 @@ def merge_graph(type_name, shapes, **params):
 ])
 def test_merge_errors_compare_the_inputs(type_name, shapes, params, message):
     g, merge = merge_graph(type_name, shapes, **params)
-    assert infer_shapes(g).nodes[merge].error.startswith(message)
+    assert infer_shapes(g).nodes[merge].message.startswith(message)
 
 
 def test_concat_joins_along_its_dim():
@@ -108,7 +109,7 @@ def test_an_unconnected_input_is_an_error_and_downstream_blocks_wait_quietly(cha
     assert format_shape(report.nodes[fc].output) == "?"
     add = g.add_node("Add", {"inputs": 3})
     g.connect(fc, add.id, dst_port="in2")
-    assert infer_shapes(g).nodes[add.id].error == "add1 (Add): input in1, in3 is not connected"
+    assert infer_shapes(g).nodes[add.id].error == "input in1, in3 is not connected"
 
 
 def test_a_block_named_like_a_module_attribute_is_refused():

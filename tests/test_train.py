@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core.experiment import confusion_matrix, prepare_run
+from netbuilder.core.experiment import confusion_matrix, prepare_training
 from netbuilder.core.graph import Graph
 from netbuilder.core.train import TrainConfig, Trainer, TrainingError
 from netbuilder.core.weights import WeightsError, load_weights, save_weights
@@ -14,10 +14,10 @@ from tests.conftest import EXAMPLES
 
 
 def run_example(name, spec, **config):
-    prepared = prepare_run(Graph.load(EXAMPLES / f"{name}.json"), spec,
+    prepared = prepare_training(Graph.load(EXAMPLES / f"{name}.json"), spec,
                            val_fraction=config.pop("val_fraction", 0.1), seed=config.get("seed", 0))
     trainer = Trainer(prepared.model, prepared.splits, TrainConfig(**config))
-    return trainer, trainer.run()
+    return trainer, trainer.fit()
 
 
 def test_the_lecture_convnet_learns_mnist_5k_headless(tmp_path):
@@ -56,7 +56,7 @@ def test_the_temperature_regression_learns():
 def test_a_diverging_run_stops_with_the_epoch_and_batch_and_keeps_good_weights():
     import re
 
-    prepared = prepare_run(Graph.load(EXAMPLES / "mlp_regression.json"), "temperature")
+    prepared = prepare_training(Graph.load(EXAMPLES / "mlp_regression.json"), "temperature")
     kept = [{k: v.clone() for k, v in prepared.model.state_dict().items()}]
 
     def remember(report):
@@ -64,7 +64,7 @@ def test_a_diverging_run_stops_with_the_epoch_and_batch_and_keeps_good_weights()
 
     trainer = Trainer(prepared.model, prepared.splits, TrainConfig(epochs=20, optimizer="sgd", lr=50.0),
                       on_epoch=remember)
-    result = trainer.run()
+    result = trainer.fit()
     assert result.status == "diverged"
     match = re.match(r"the loss became (nan|inf) at epoch (\d+), batch (\d+); training stopped and the weights "
                      r"from (the start of the run|the end of epoch \d+) are kept", result.message)
@@ -79,16 +79,16 @@ def test_a_diverging_run_stops_with_the_epoch_and_batch_and_keeps_good_weights()
 
 def test_resuming_a_checkpoint_continues_exactly_where_the_run_stopped(tmp_path):
     def fresh(epochs):
-        prepared = prepare_run(Graph.load(EXAMPLES / "mlp_xor.json"), "moons:n=600")
+        prepared = prepare_training(Graph.load(EXAMPLES / "mlp_xor.json"), "moons:n=600")
         return Trainer(prepared.model, prepared.splits, TrainConfig(epochs=epochs, lr=0.01, schedule="step",
                                                                     step_size=2))
 
     straight = fresh(4)
-    straight_result = straight.run()
+    straight_result = straight.fit()
     first = fresh(2)
-    first.run(checkpoint=tmp_path / "ckpt.pt")
+    first.fit(checkpoint=tmp_path / "ckpt.pt")
     resumed = fresh(4)
-    resumed_result = resumed.run(resume_from=tmp_path / "ckpt.pt")
+    resumed_result = resumed.fit(resume_from=tmp_path / "ckpt.pt")
     assert [e["epoch"] for e in resumed_result.history] == [1, 2, 3, 4]
     assert len(resumed_result.batch_losses) == len(straight_result.batch_losses) == 4 * 5
     assert resumed_result.batch_losses == pytest.approx(straight_result.batch_losses)
@@ -98,14 +98,14 @@ def test_resuming_a_checkpoint_continues_exactly_where_the_run_stopped(tmp_path)
 
 
 def test_a_checkpoint_that_is_done_or_foreign_is_refused(tmp_path):
-    prepared = prepare_run(Graph.load(EXAMPLES / "mlp_xor.json"), "xor")
+    prepared = prepare_training(Graph.load(EXAMPLES / "mlp_xor.json"), "xor")
     trainer = Trainer(prepared.model, prepared.splits, TrainConfig(epochs=2))
-    trainer.run(checkpoint=tmp_path / "ckpt.pt")
+    trainer.fit(checkpoint=tmp_path / "ckpt.pt")
     with pytest.raises(TrainingError, match="the checkpoint already has 2 epochs; ask for more than 2"):
-        Trainer(prepared.model, prepared.splits, TrainConfig(epochs=2)).run(resume_from=tmp_path / "ckpt.pt")
+        Trainer(prepared.model, prepared.splits, TrainConfig(epochs=2)).fit(resume_from=tmp_path / "ckpt.pt")
     torch.save({"model": 1}, tmp_path / "other.pt")
     with pytest.raises(TrainingError, match="not a netbuilder checkpoint"):
-        Trainer(prepared.model, prepared.splits, TrainConfig(epochs=3)).run(resume_from=tmp_path / "other.pt")
+        Trainer(prepared.model, prepared.splits, TrainConfig(epochs=3)).fit(resume_from=tmp_path / "other.pt")
 
 
 class Payload:
@@ -117,11 +117,11 @@ class Payload:
 
 def test_files_with_pickled_objects_are_never_loaded(tmp_path, capsys):
     torch.save({"format": "netbuilder.checkpoint", "model": Payload()}, tmp_path / "evil.pt")
-    prepared = prepare_run(Graph.load(EXAMPLES / "mlp_xor.json"), "xor")
+    prepared = prepare_training(Graph.load(EXAMPLES / "mlp_xor.json"), "xor")
     with pytest.raises(WeightsError, match="not a weights file netbuilder can read safely"):
         load_weights(prepared.model, tmp_path / "evil.pt")
     with pytest.raises(TrainingError, match="not a weights file netbuilder can read safely"):
-        Trainer(prepared.model, prepared.splits, TrainConfig(epochs=3)).run(resume_from=tmp_path / "evil.pt")
+        Trainer(prepared.model, prepared.splits, TrainConfig(epochs=3)).fit(resume_from=tmp_path / "evil.pt")
     assert "this must never run" not in capsys.readouterr().out
 
 
@@ -144,7 +144,7 @@ def test_weights_round_trip_and_mismatches_are_named(tmp_path):
 
 
 def test_stop_and_pause_from_another_thread():
-    prepared = prepare_run(Graph.load(EXAMPLES / "mnist_convnet.json"), "mnist-5k")
+    prepared = prepare_training(Graph.load(EXAMPLES / "mnist_convnet.json"), "mnist-5k")
     reports = []
 
     def on_batch(report):
@@ -156,7 +156,7 @@ def test_stop_and_pause_from_another_thread():
             trainer.stop()
 
     trainer = Trainer(prepared.model, prepared.splits, TrainConfig(epochs=5, report_interval=0.0), on_batch=on_batch)
-    result = trainer.run()
+    result = trainer.fit()
     assert result.status == "stopped" and result.message == "stopped by the user during epoch 1"
     assert len(result.batch_losses) == 3 and result.history == []
     assert reports[0].progress < reports[2].progress < 0.1
@@ -186,7 +186,7 @@ def test_l1_penalty_shrinks_weights():
     (dict(device="cuda"), "device cuda is not available on this machine (use auto or cpu)"),
 ])
 def test_bad_settings_are_refused_in_words(config, message):
-    prepared = prepare_run(Graph.load(EXAMPLES / "mlp_xor.json"), "xor")
+    prepared = prepare_training(Graph.load(EXAMPLES / "mlp_xor.json"), "xor")
     if config.get("device") == "cuda" and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(TrainingError) as caught:

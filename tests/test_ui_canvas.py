@@ -65,7 +65,8 @@ def test_wiring_two_ports_with_the_mouse_creates_the_edge_and_updates_shapes(win
     x = window.document.graph.add_node("Input", {"shape": [3, 8, 8]}, pos=(0, 0))
     conv = window.document.graph.add_node("Conv2d", {"out_channels": 4}, pos=(0, 200))
     wait_shapes(qtbot, window)
-    assert window.scene.blocks[conv.id].error == "conv1 (Conv2d): its input is not connected"
+    assert window.scene.blocks[conv.id].error == "its input is not connected"
+    assert window.scene.blocks[conv.id].info.message == "conv1 (Conv2d): its input is not connected"
     drag(window, port_pos(window, x.id, True, "out"), port_pos(window, conv.id, False, "in"))
     assert [e.src for e in window.document.graph.input_edges(conv.id)] == [x.id]
     wait_shapes(qtbot, window)
@@ -109,7 +110,7 @@ def test_an_inspector_param_edit_updates_the_downstream_shapes(window, qtbot):
     assert g.find("conv2").params["out_channels"] == 16
     assert window.scene.blocks[g.find("flatten").id].info.output == (64,)
     assert window.scene.blocks[g.find("fc1").id].info.params == 64 * 200 + 200
-    assert "16x2x2" in window.inspector.shapes.text() or "16x4x4" in window.inspector.shapes.text()
+    assert "in: <b>32x8x8</b><br>out: <b>16x4x4</b>" in window.inspector.shapes.text()
     assert window.summary_label.text().startswith(f"{window.document.report.total_params:,} parameters")
 
 
@@ -139,7 +140,7 @@ def test_a_failing_block_is_outlined_in_red_with_the_reason_in_its_tooltip(windo
     window.inspector.editors["kernel_size"].widget.editingFinished.emit()
     wait_shapes(qtbot, window)
     block = window.scene.blocks[g.find("conv2").id]
-    assert block.error.startswith("conv2 (Conv2d): Calculated padded input size per channel: (8 x 8)")
+    assert block.error.startswith("Calculated padded input size per channel: (8 x 8)")
     assert "Kernel size can&#x27;t be greater than actual input size" in block.toolTip()
     assert window.summary_label.text().startswith("1 problem: conv2 (Conv2d)")
     assert window.summary_label.property("problem") is True
@@ -258,7 +259,7 @@ def test_while_locked_the_model_cannot_change_but_blocks_can_move(window, qtbot)
     g = window.document.graph
     g.move(g.find("fc2").id, (500, 0))  # out of place: auto layout will move it
     before = g.to_dict()
-    window.document.locked_reason = "the graph is being trained; stop the run to edit it"
+    window.document.lock("the graph is being trained; stop the run to edit it")
     window.scene.select_nodes([g.find("fc1").id])
     window.inspector.editors["out_features"].widget.setValue(50)
     window.delete_selection()

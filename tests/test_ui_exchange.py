@@ -31,7 +31,7 @@ def test_export_after_training_carries_the_trained_weights(window, qtbot, tmp_pa
     qtbot.waitUntil(lambda: len(seen) > 0, timeout=60_000)
     assert "with the weights of the last training run" in seen[0]
     saved = torch.load(tmp_path / "xor.pt", weights_only=True)
-    trained = panel.last_run.trainer.model.state_dict()
+    trained = panel.trained_state()
     assert all(torch.equal(saved[k], v.cpu()) for k, v in trained.items())
 
 

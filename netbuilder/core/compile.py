@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import NetbuilderError
 from .graph import Graph
 from .layers import Construct
 from .shapes import ShapeReport, infer_shapes
@@ -15,7 +16,7 @@ from .shapes import ShapeReport, infer_shapes
 MAX_PARAMS = 2_000_000_000  # 8 GB of float32 weights: more is surely a typo, not a model
 
 
-class CompileError(ValueError):
+class CompileError(NetbuilderError):
     """The graph cannot become a module. `errors` holds one readable line per problem."""
 
     def __init__(self, errors: list[str]) -> None:
@@ -60,7 +61,7 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None) -> Traced:
         raise CompileError(["the graph has no Output block; add one after the last layer"])
     used = {node.id for node in outputs}.union(*(graph.ancestors(node.id) for node in outputs))
     order = [node for node in graph.topological_order() if node.id in used]
-    errors = [report.nodes[node.id].error for node in order if report.nodes[node.id].error]
+    errors = [report.nodes[node.id].message for node in order if report.nodes[node.id].error]
     if errors:
         raise CompileError(errors)
     total = sum(report.nodes[node.id].params for node in order)

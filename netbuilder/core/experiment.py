@@ -13,46 +13,56 @@ from .compile import compile_graph
 from .data import Splits, load_dataset
 from .data.prepare import prepare
 from .data.specs import Source
+from .errors import NetbuilderError
 from .files import atomic_write_text
-from .graph import Graph
+from .graph import Graph, Node
 from .layers.spec import format_shape
 from .shapes import infer_shapes
-from .train import TrainResult, Trainer
+from .train import Trainer, TrainResult
 from .weights import load_weights, save_weights
 
 
-class SetupError(ValueError):
+class SetupError(NetbuilderError):
     """The graph cannot be trained as it is (no single Input/Output); the message says why."""
 
 
 @dataclass
-class Prepared:
+class TrainingSetup:
+    """A compiled model and the data fitted to it: what a Trainer is made from."""
+
     model: torch.nn.Module
     splits: Splits
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
 
 
-def prepare_run(graph: Graph, spec: str, *, val_fraction: float = 0.1, test_fraction: float = 0.2,
-                seed: int = 0, weights: str | Path | None = None,
-                load: Callable[[str, tuple[int, ...]], Source] = load_dataset) -> Prepared:
-    """Compile the graph, load the dataset (with `load`, e.g. a cache) and fit it to the graph, load
-    starting weights. Raises CompileError, DataError, SetupError or WeightsError, each readable."""
-    report = infer_shapes(graph)
+def single_input(graph: Graph) -> Node | None:
+    """The graph's Input block when it has exactly one (the one a dataset's samples go to), else None."""
     inputs = [n for n in graph.nodes if n.type == "Input"]
+    return inputs[0] if len(inputs) == 1 else None
+
+
+def prepare_training(graph: Graph, spec: str, *, val_fraction: float = 0.1, test_fraction: float = 0.2,
+                     seed: int = 0, weights: str | Path | None = None,
+                     load: Callable[[str, tuple[int, ...]], Source] = load_dataset) -> TrainingSetup:
+    """Compile the graph, load the dataset (with `load`, e.g. a cache) and fit it to the graph, load
+    starting weights. Raises a NetbuilderError that says what does not fit."""
+    report = infer_shapes(graph)
+    source = single_input(graph)
     outputs = [n for n in graph.nodes if n.type == "Output"]
-    if len(inputs) != 1 or len(outputs) != 1:
+    if source is None or len(outputs) != 1:
+        inputs = sum(n.type == "Input" for n in graph.nodes)
         raise SetupError(f"training needs exactly one Input and one Output block; the graph has "
-                         f"{len(inputs)} Input and {len(outputs)} Output blocks")
+                         f"{inputs} Input and {len(outputs)} Output blocks")
     torch.manual_seed(seed)  # the same initial weights for the same seed
     model = compile_graph(graph, report)
-    input_shape = tuple(inputs[0].params["shape"])
+    input_shape = tuple(source.params["shape"])
     output_shape = report.nodes[outputs[0].id].output
     splits = prepare(load(spec, input_shape), input_shape, output_shape,
                      val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     if weights is not None:
         load_weights(model, weights)
-    return Prepared(model, splits, input_shape, output_shape)
+    return TrainingSetup(model, splits, input_shape, output_shape)
 
 
 def confusion_matrix(predicted: torch.Tensor, target: torch.Tensor, classes: int) -> list[list[int]]:

@@ -2,7 +2,8 @@
 
 A Graph is the single source of truth for a network. Every edit goes through one of its
 methods, which checks its arguments, raises GraphError with a readable message when they are
-wrong (leaving the graph as it was), and tells subscribers what changed.
+wrong (leaving the graph as it was), and announces what changed on its own typed event
+(`node_added`, `param_changed`, `edge_removed`, ...), to which views connect.
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import networkx as nx
 
+from .errors import NetbuilderError
+from .events import Event
 from .files import atomic_write_text
 from .layers import LAYERS, LayerSpec, ParamError, get_layer
 
@@ -26,8 +29,13 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
-class GraphError(ValueError):
-    """An edit or a document that the graph refuses; the message names the problem and where it is."""
+class GraphError(NetbuilderError):
+    """An edit or a document that the graph refuses; the message names the problem and where it is.
+    `reason` is the problem alone, for a view that already shows which block it is about."""
+
+    def __init__(self, reason: str, where: str | None = None) -> None:
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
 
 
 @dataclass
@@ -69,21 +77,30 @@ class Edge:
         return {"src": self.src, "src_port": self.src_port, "dst": self.dst, "dst_port": self.dst_port}
 
 
-Listener = Callable[[str, Any], None]
-
-
 class Graph:
     """A network as a networkx.MultiDiGraph of Nodes; edges are keyed by their destination port.
 
-    Subscribers are called as listener(kind, subject) after each change, with kind one of
-    node_added, node_removed, node_changed (params or name), node_moved (Node), edge_added,
-    edge_removed (Edge).
+    Each change is announced after it is made, on its own event:
+    node_added(node), node_removed(node), param_changed(node, param name), node_renamed(node, old name),
+    node_moved(node), edge_added(edge), edge_removed(edge).
     """
 
     def __init__(self, meta: dict[str, str] | None = None) -> None:
         self._g = nx.MultiDiGraph()
         self.meta: dict[str, str] = dict(meta or {})
-        self._listeners: list[Listener] = []
+        self.node_added = Event(Node)
+        self.node_removed = Event(Node)
+        self.param_changed = Event(Node, str)
+        self.node_renamed = Event(Node, str)
+        self.node_moved = Event(Node)
+        self.edge_added = Event(Edge)
+        self.edge_removed = Event(Edge)
+
+    def __eq__(self, other: object) -> bool:
+        """The same document: blocks, params, positions, wires, meta (events and their handlers aside)."""
+        return isinstance(other, Graph) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # a document changes: it cannot be a dict key
 
     # ----- reading
 
@@ -139,18 +156,6 @@ class Graph:
         """Node ids in data-flow layers: each layer depends only on the layers before it."""
         return [list(layer) for layer in nx.topological_generations(self._g)]
 
-    # ----- change notification
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
-
-    def _emit(self, kind: str, subject: Any) -> None:
-        for listener in list(self._listeners):
-            listener(kind, subject)
-
     # ----- editing
 
     def add_node(self, type: str, params: dict[str, Any] | None = None, *, name: str | None = None,
@@ -175,7 +180,7 @@ class Graph:
         self._g.add_node(id, node=node)
         if index is not None and index < len(self._g) - 1:
             self._reorder([*list(self._g)[:index], id, *list(self._g)[index:-1]])
-        self._emit("node_added", node)
+        self.node_added.emit(node)
         return node
 
     def _reorder(self, ids: list[str]) -> None:
@@ -196,7 +201,7 @@ class Graph:
         for edge in [e for e in self.input_edges(node_id) if e] + self.output_edges(node_id):
             self.disconnect(edge.dst, edge.dst_port)
         self._g.remove_node(node_id)
-        self._emit("node_removed", node)
+        self.node_removed.emit(node)
         return node
 
     def connect(self, src: str, dst: str, *, src_port: str = "out", dst_port: str | None = None) -> Edge:
@@ -226,7 +231,7 @@ class Graph:
 
     def _add_edge(self, edge: Edge) -> Edge:
         self._g.add_edge(edge.src, edge.dst, key=edge.dst_port, edge=edge)
-        self._emit("edge_added", edge)
+        self.edge_added.emit(edge)
         return edge
 
     def disconnect(self, dst: str, dst_port: str) -> Edge:
@@ -235,7 +240,7 @@ class Graph:
         for src, _, key, data in self._g.in_edges(dst, keys=True, data=True):
             if key == dst_port:
                 self._g.remove_edge(src, dst, key=key)
-                self._emit("edge_removed", data["edge"])
+                self.edge_removed.emit(data["edge"])
                 return data["edge"]
         raise GraphError(f"input '{dst_port}' of {node.label} is not connected")
 
@@ -247,26 +252,37 @@ class Graph:
         except KeyError:
             raise GraphError(f"{node.label} has no param '{name}'") from None
         except ParamError as e:
-            raise GraphError(f"{node.label}: {e}") from None
+            raise GraphError(str(e), node.label) from None
         if spec.inputs == name:
             kept = spec.input_ports({**node.params, name: value})
             lost = [e.dst_port for e in self.input_edges(node_id) if e and e.dst_port not in kept]
             if lost:
-                raise GraphError(f"{node.label}: disconnect {', '.join(lost)} before removing the port")
+                raise GraphError(f"disconnect {', '.join(lost)} before removing the port", node.label)
         node.params[name] = value
-        self._emit("node_changed", node)
+        self.param_changed.emit(node, name)
 
     def rename(self, node_id: str, name: str) -> None:
         node = self.node(node_id)
         if name != node.name:
             self._check_name(name)
-            node.name = name
-            self._emit("node_changed", node)
+            old, node.name = node.name, name
+            self.node_renamed.emit(node, old)
 
     def move(self, node_id: str, pos: Iterable[float]) -> None:
-        node = self.node(node_id)
-        node.pos = _check_pos(pos)
-        self._emit("node_moved", node)
+        self.move_many({node_id: pos})
+
+    def move_many(self, positions: dict[str, Iterable[float]]) -> None:
+        """Move several blocks; every id and position is checked first, so a refusal moves none."""
+        checked = {}
+        for node_id, pos in positions.items():
+            node = self.node(node_id)
+            try:
+                checked[node_id] = (node, _check_pos(pos))
+            except GraphError as e:
+                raise GraphError(str(e), node.label) from None
+        for node, pos in checked.values():
+            node.pos = pos
+            self.node_moved.emit(node)
 
     # ----- names and ids
 
@@ -456,3 +472,19 @@ def _check_pos(pos: Any) -> tuple[float, float]:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 1e7:
             raise GraphError(f"a position must be two finite numbers, got {pos!r}")
     return (float(x), float(y))
+
+
+def single_layer_graph(type_name: str, params: dict[str, Any] | None = None,
+                       input_shape: Iterable[int] | None = None) -> tuple[Graph, str]:
+    """Input (of `input_shape`, else the layer's first case's) -> the layer -> Output, every input port
+    wired to the Input: how a layer is tried on its own (the layer harness, the start-up warm-up).
+    Returns the graph and the layer's node id."""
+    spec = get_layer(type_name)
+    graph = Graph()
+    shape = list(input_shape) if input_shape is not None else list(spec.example)
+    x = graph.add_node("Input", {"shape": shape, "dtype": "int64" if spec.int_input else "float32"}, name="x")
+    layer = graph.add_node(type_name, params)
+    for _ in layer.input_ports():
+        graph.connect(x.id, layer.id)
+    graph.connect(layer.id, graph.add_node("Output").id)
+    return graph, layer.id

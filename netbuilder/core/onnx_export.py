@@ -16,16 +16,16 @@ from pathlib import Path
 import torch
 
 from .compile import compile_graph
+from .errors import NetbuilderError, first_line
 from .files import atomic_write
 from .graph import Graph
-from .shapes import first_line
 from .weights import load_weights
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
 
 
-class ExportError(ValueError):
+class ExportError(NetbuilderError):
     """The graph could not be exported, or the export did not verify; the message says why."""
 
 

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from .compile import CompileError, compile_graph
+from .errors import NetbuilderError, first_line
 from .files import atomic_write_text
 from .graph import Graph, GraphError
 from .layout import apply_layout
-from .shapes import clashes_with_torch, first_line, infer_shapes
+from .shapes import clashes_with_torch, infer_shapes
 from .weights import apply_state, save_weights
 
 BATCH = 1_000_000_007  # the batch size, as it flows through constant shape arithmetic
@@ -39,7 +40,7 @@ SIMPLE = {  # operators that are one parameter-free block
 }
 
 
-class OnnxImportError(ValueError):
+class OnnxImportError(NetbuilderError):
     """The file cannot be imported; the message names every problem (e.g. each unsupported operator)."""
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
-from .graph import Graph, Node
+from .errors import first_line
+from .graph import Graph, Node, single_layer_graph
 from .layers import LayerSpec, Shape, get_layer
 from .layers.spec import format_shape
 
@@ -19,27 +20,23 @@ MAX_INPUT_VALUES = 2**31  # values per sample an Input may hold
 
 
 @dataclass(frozen=True)
-class LayerResult:
-    """What one layer makes of its inputs: output shape and dtype, counts, or why it cannot run."""
-
-    shape: Shape | None = None
-    dtype: str | None = None
-    params: int = 0
-    macs: int = 0
-    error: str | None = None
-
-
-@dataclass
 class NodeShapes:
-    """Shape inference for one block. `error` is set on the block that fails, prefixed by its label;
-    blocks downstream of a failure have no output shape and no error of their own."""
+    """What one block makes of its inputs: output shape and dtype, parameter and multiply-accumulate
+    counts, or the reason it cannot run (`error`, in words, without the block's name: `label` holds that).
+    Blocks downstream of a failure have no output shape and no error of their own."""
 
-    inputs: list[Shape | None] = field(default_factory=list)
+    inputs: tuple[Shape | None, ...] = ()
     output: Shape | None = None
     dtype: str | None = None
     params: int = 0
     macs: int = 0
     error: str | None = None
+    label: str = ""  # how messages name the block: `conv1 (Conv2d)`
+
+    @property
+    def message(self) -> str | None:
+        """The error as one line naming the block: `conv1 (Conv2d): its input is not connected`."""
+        return f"{self.label}: {self.error}" if self.error else None
 
 
 @dataclass
@@ -48,7 +45,8 @@ class ShapeReport:
 
     @property
     def errors(self) -> list[str]:
-        return [info.error for info in self.nodes.values() if info.error]
+        """One line per failing block, naming it."""
+        return [info.message for info in self.nodes.values() if info.error]
 
     @property
     def ok(self) -> bool:
@@ -94,34 +92,30 @@ def infer_shapes(graph: Graph) -> ShapeReport:
     for node in graph.topological_order():
         edges = graph.input_edges(node.id)
         upstream = [nodes[e.src] if e else None for e in edges]
-        info = NodeShapes(inputs=[u.output if u else None for u in upstream])
-        nodes[node.id] = info
+        inputs = tuple(u.output if u else None for u in upstream)
         unwired = [port for port, e in zip(node.input_ports(), edges) if e is None]
         if unwired:
             what = "its input is" if unwired == ["in"] else f"input {', '.join(unwired)} is"
-            info.error = f"{node.label}: {what} not connected"
-            continue
-        if any(u.output is None for u in upstream):
-            continue  # waiting for a block upstream that failed
-        if node.type == "Input":
+            result = NodeShapes(error=f"{what} not connected")
+        elif any(u.output is None for u in upstream):
+            result = NodeShapes()  # waiting for a block upstream that failed
+        elif node.type == "Input":
             result = _input_result(node)
         else:
             signature = tuple((u.output, u.dtype) for u in upstream)
             result = _evaluate(node.type, _frozen(node), signature)
-        if result.error is None and node.spec.build is not None and clashes_with_torch(node.name):
-            result = LayerResult(error=f"the name '{node.name}' is taken by PyTorch's Module; rename the block")
-        info.output, info.dtype = result.shape, result.dtype
-        info.params, info.macs = result.params, result.macs
-        info.error = f"{node.label}: {result.error}" if result.error else None
+            if result.error is None and node.spec.build is not None and clashes_with_torch(node.name):
+                result = NodeShapes(error=f"the name '{node.name}' is taken by PyTorch's Module; rename the block")
+        nodes[node.id] = replace(result, inputs=inputs, label=node.label)
     return ShapeReport(nodes)
 
 
-def _input_result(node: Node) -> LayerResult:
+def _input_result(node: Node) -> NodeShapes:
     shape = tuple(node.params["shape"])
     if math.prod(shape) > MAX_INPUT_VALUES:
-        return LayerResult(error=f"{format_shape(shape)} is {math.prod(shape):,} values a sample; "
-                                 f"at most {MAX_INPUT_VALUES:,} are allowed")
-    return LayerResult(shape=shape, dtype=node.params["dtype"])
+        return NodeShapes(error=f"{format_shape(shape)} is {math.prod(shape):,} values a sample; "
+                                f"at most {MAX_INPUT_VALUES:,} are allowed")
+    return NodeShapes(output=shape, dtype=node.params["dtype"])
 
 
 def _frozen(node: Node) -> tuple:
@@ -148,7 +142,7 @@ def _precheck(spec: LayerSpec, params: dict, signature: tuple) -> str | None:
 
 
 @functools.lru_cache(maxsize=16384)
-def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerResult:
+def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> NodeShapes:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -156,7 +150,7 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerRe
     params = dict(frozen_params)
     problem = _precheck(spec, params, signature)
     if problem:
-        return LayerResult(error=problem)
+        return NodeShapes(error=problem)
     try:
         with torch.device("meta"):
             module = spec.build(params, [shape for shape, _ in signature]).make().eval() if spec.build else None
@@ -164,26 +158,11 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> LayerRe
         with FlopCounterMode(display=False) as counter:
             output = spec.forward(module, *inputs, **params)
     except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
-        return LayerResult(error=first_line(e))
+        return NodeShapes(error=first_line(e))
     count = sum(p.numel() for p in module.parameters() if p.requires_grad) if module is not None else 0
     dtype = str(output.dtype).removeprefix("torch.")
-    return LayerResult(tuple(output.shape[1:]), dtype, count, counter.get_total_flops() // 2)
-
-
-def single_layer_graph(type_name: str, **params) -> tuple[Graph, str]:
-    """Input (of the layer's example shape) -> the layer -> Output, every input port wired to the Input.
-    Returns the graph and the layer's node id."""
-    from .layers import get_layer
-
-    spec = get_layer(type_name)
-    graph = Graph()
-    x = graph.add_node("Input", {"shape": list(spec.example), "dtype": "int64" if spec.int_input else "float32"},
-                       name="x")
-    layer = graph.add_node(type_name, params)
-    for _ in layer.input_ports():
-        graph.connect(x.id, layer.id)
-    graph.connect(layer.id, graph.add_node("Output").id)
-    return graph, layer.id
+    return NodeShapes(output=tuple(output.shape[1:]), dtype=dtype, params=count,
+                      macs=counter.get_total_flops() // 2)
 
 
 def warm_up() -> None:
@@ -198,9 +177,3 @@ def warm_up() -> None:
 def clear_cache() -> None:
     """Forget every cached layer result (for benchmarks of cold inference)."""
     _evaluate.cache_clear()
-
-
-def first_line(error: Exception) -> str:
-    """An exception as one line a person can read (its first non-empty line, else its type)."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__

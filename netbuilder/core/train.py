@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .data import Dataset, Splits
 from .data.augment import AUGMENTATIONS, augment
+from .errors import NetbuilderError
 from .weights import WeightsError, apply_state, atomic_torch_save, read_tensors
 
 LOSSES = ("auto", "cross_entropy", "mse", "l1", "bce_with_logits")
@@ -28,7 +29,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 CHECKPOINT_FORMAT = "netbuilder.checkpoint"
 
 
-class TrainingError(ValueError):
+class TrainingError(NetbuilderError):
     """A configuration, checkpoint or device that cannot be used; the message says why."""
 
 
@@ -121,8 +122,7 @@ def warm_up() -> None:
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(8, 2))
     x, y = torch.randn(4, 1, 4, 4), torch.tensor([0, 1, 0, 1])
     for name in OPTIMIZERS:
-        trainer_config = TrainConfig(optimizer=name)
-        optimizer = Trainer._make_optimizer(_Bare(model, trainer_config))
+        optimizer = make_optimizer(model.parameters(), TrainConfig(optimizer=name))
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -133,20 +133,38 @@ def warm_up() -> None:
     copy.deepcopy(model.state_dict())
 
 
-@dataclass
-class _Bare:
-    """Just what Trainer._make_optimizer reads."""
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer a config names, over `params` (an iterable of tensors or of param groups)."""
+    c = config
+    kinds = {
+        "sgd": lambda: torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay),
+        "momentum": lambda: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+        "nesterov": lambda: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum or 0.9, nesterov=True,
+                                            weight_decay=c.weight_decay),
+        "adagrad": lambda: torch.optim.Adagrad(params, lr=c.lr, weight_decay=c.weight_decay),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+        "adam": lambda: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+        "adamw": lambda: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
+    }
+    return kinds[c.optimizer]()
 
-    model: torch.nn.Module
-    config: TrainConfig
+
+def available_devices() -> list[str]:
+    """The devices this machine can train on, best first after "auto": cuda, mps, then cpu."""
+    found = ["auto"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        found.append("mps")
+    return [*found, "cpu"]
 
 
 def pick_device(name: str) -> torch.device:
     """auto: CUDA, else Apple MPS, else the CPU. A device that is asked for but absent is an error."""
-    cuda, mps = torch.cuda.is_available(), getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    available = available_devices()
     if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        return torch.device(available[1])
+    if name not in available:
         raise TrainingError(f"device {name} is not available on this machine (use auto or cpu)")
     return torch.device(name)
 
@@ -164,7 +182,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.loss_name = self._choose_loss(data.train, model)
         self.metric_name = "accuracy" if data.train.is_classification else "mse"
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_optimizer(self.model.parameters(), config)
         self.scheduler = self._make_scheduler()
         self.history: list[dict] = []
         self.batch_losses: list[float] = []
@@ -209,20 +227,6 @@ class Trainer:
             out = self.model(train.x[:1].to(self.device))
             self.model.train(was_training)
         return int(out.shape[-1])
-
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        c, params = self.config, self.model.parameters()
-        kinds = {
-            "sgd": lambda: torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay),
-            "momentum": lambda: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
-            "nesterov": lambda: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum or 0.9, nesterov=True,
-                                                weight_decay=c.weight_decay),
-            "adagrad": lambda: torch.optim.Adagrad(params, lr=c.lr, weight_decay=c.weight_decay),
-            "rmsprop": lambda: torch.optim.RMSprop(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
-            "adam": lambda: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
-            "adamw": lambda: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
-        }
-        return kinds[c.optimizer]()
 
     def _make_scheduler(self):
         c, opt, lr = self.config, self.optimizer, torch.optim.lr_scheduler
@@ -283,7 +287,7 @@ class Trainer:
         n = max(len(x), 1)
         return total_loss / n, total_metric / n, torch.cat(predictions) if predictions else torch.empty(0)
 
-    def run(self, resume_from: str | Path | None = None, checkpoint: str | Path | None = None) -> TrainResult:
+    def fit(self, resume_from: str | Path | None = None, checkpoint: str | Path | None = None) -> TrainResult:
         """Train for the configured epochs (continuing a checkpoint's run when given), saving a checkpoint
         after each epoch when `checkpoint` is a path."""
         if resume_from is not None:
@@ -292,12 +296,12 @@ class Trainer:
         if self.config.threads and self.config.threads != threads:
             torch.set_num_threads(self.config.threads)
         try:
-            return self._run(checkpoint)
+            return self._train(checkpoint)
         finally:
             if torch.get_num_threads() != threads:  # setting it rebuilds torch's thread pool: only when needed
                 torch.set_num_threads(threads)
 
-    def _run(self, checkpoint: str | Path | None) -> TrainResult:
+    def _train(self, checkpoint: str | Path | None) -> TrainResult:
         c = self.config
         self._progress = [0, (c.epochs - self.start_epoch + 1) * math.ceil(len(self.data.train) / c.batch_size)]
         good_state = copy.deepcopy(self.model.state_dict())

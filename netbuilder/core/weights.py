@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 
+from .errors import NetbuilderError, first_line
 from .files import atomic_write
 from .layers.spec import format_shape
-from .shapes import first_line
 
 
-class WeightsError(ValueError):
+class WeightsError(NetbuilderError):
     """Weights that cannot be read or do not fit the graph; the message says which tensor and why."""
 
 
@@ -59,3 +59,26 @@ def apply_state(model: torch.nn.Module, state: dict, source: str) -> None:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise WeightsError(f"{source}: the weights do not fit the graph: {'; '.join(problems[:3])}{more}")
     model.load_state_dict(state)
+
+
+def fits(model: torch.nn.Module, state: dict) -> bool:
+    """Whether a state_dict holds exactly the model's tensors, each of the model's shape."""
+    own = model.state_dict()
+    return own.keys() == state.keys() and all(tuple(state[k].shape) == tuple(v.shape) for k, v in own.items())
+
+
+def fit_state(graph, state: dict | None) -> torch.nn.Module | None:
+    """The graph compiled with `state` loaded (trained weights, say), when the state fits the graph as it is
+    now; None when it does not (the graph was edited since) or the graph does not compile."""
+    from .compile import CompileError, compile_graph
+
+    if not state:
+        return None
+    try:
+        model = compile_graph(graph)
+    except CompileError:
+        return None
+    if not fits(model, state):
+        return None
+    model.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
+    return model

@@ -1,6 +1,6 @@
 """Undoable edits. Each command touches only the Graph; the canvas follows the graph's notifications.
 
-A command is applied once before it is pushed (`Document.run`), so a refused edit raises GraphError
+A command is applied once before it is pushed (`Document.push`), so a refused edit raises GraphError
 and never reaches the undo stack; QUndoStack's own first redo() is then skipped.
 """
 from __future__ import annotations
@@ -159,9 +159,7 @@ class MoveNodes(GraphCommand):
         self.old = {node_id: graph.node(node_id).pos for node_id in positions}
 
     def do(self) -> None:
-        for node_id, pos in self.new.items():
-            self.graph.move(node_id, pos)
+        self.graph.move_many(self.new)
 
     def revert(self) -> None:
-        for node_id, pos in self.old.items():
-            self.graph.move(node_id, pos)
+        self.graph.move_many(self.old)

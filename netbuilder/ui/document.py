@@ -1,5 +1,8 @@
 """The open document: a Graph, where it lives on disk, its undo stack and its latest shape report.
 
+The graph's own typed events are re-emitted here as Qt signals of the same names, so views connect
+to the changes they show (and keep their connections when another graph is opened).
+
 torch is imported on a background thread when the first Document is made, so the window shows
 the graph at once; shapes appear as soon as torch is ready. After that, every change to the graph
 re-infers shapes once per event-loop turn (several changes in one command cost one inference).
@@ -12,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..core.graph import Graph, GraphError
+from ..core.graph import Edge, Graph, GraphError, Node
 from ..core.shapes import ShapeReport, infer_shapes
 from .commands import GraphCommand
 
@@ -47,11 +50,23 @@ def torch_loader() -> TorchLoader:
     return _loader
 
 
+# the graph's events, re-emitted under the same names; all but node_moved change the network
+GRAPH_EVENTS = ("node_added", "node_removed", "param_changed", "node_renamed", "node_moved", "edge_added",
+                "edge_removed")
+
+
 class Document(QObject):
-    changed = Signal(str, object)  # the graph's own notifications: kind, Node or Edge
+    node_added = Signal(Node)
+    node_removed = Signal(Node)
+    param_changed = Signal(Node, str)  # the node, the param's name
+    node_renamed = Signal(Node, str)  # the node, its old name
+    node_moved = Signal(Node)
+    edge_added = Signal(Edge)
+    edge_removed = Signal(Edge)
     replaced = Signal()  # a different graph was opened (or New)
     report_changed = Signal(object)  # a fresh ShapeReport
     path_changed = Signal()
+    lock_changed = Signal(bool)
     message = Signal(str)  # a refused edit, for the status bar
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -62,8 +77,10 @@ class Document(QObject):
         self.report: ShapeReport | None = None
         self.undo_stack = QUndoStack(self)
         self.locked_reason: str | None = None  # set while a training run uses the graph
+        self.refusal: str | None = None  # why the last edit pushed was refused (without the block's name)
+        self._relays = [(name, getattr(self, name).emit) for name in GRAPH_EVENTS]
         self._refresh_pending = False
-        self.graph.subscribe(self._on_graph_change)
+        self._follow(self.graph, True)
         loader = torch_loader()
         loader.finished.connect(self.refresh_shapes)
         if loader.ready:
@@ -73,9 +90,9 @@ class Document(QObject):
 
     def replace(self, graph: Graph, path: Path | None, display_name: str | None = None) -> None:
         """Show another graph (Open, New, an example, a recovered file); the undo history starts afresh."""
-        self.graph.unsubscribe(self._on_graph_change)
+        self._follow(self.graph, False)
         self.graph = graph
-        self.graph.subscribe(self._on_graph_change)
+        self._follow(self.graph, True)
         self.path = path
         self.display_name = display_name or (path.name if path else "untitled")
         self.undo_stack.clear()
@@ -84,21 +101,39 @@ class Document(QObject):
         self.path_changed.emit()
         self.schedule_refresh()
 
-    def run(self, command: GraphCommand) -> str | None:
-        """Apply an edit and put it on the undo stack. A refused edit leaves the graph as it was:
-        the reason is returned (and sent to the status bar); None means it was applied."""
+    def _follow(self, graph: Graph, on: bool) -> None:
+        for name, relay in self._relays:
+            event = getattr(graph, name)
+            (event.connect if on else event.disconnect)(relay)
+            if name != "node_moved":
+                (event.connect if on else event.disconnect)(self.schedule_refresh)
+
+    def push(self, command: GraphCommand) -> bool:
+        """Apply an edit and put it on the undo stack. True when applied; a refused edit leaves the graph
+        as it was, keeps its reason in `refusal` and sends it to the status bar."""
+        self.refusal = None
         if self.locked_reason and command.changes_model:
-            error = self.locked_reason
+            self.refusal = self.locked_reason
         else:
             try:
                 command.apply_first()
             except GraphError as e:
-                error = str(e)
-            else:
-                self.undo_stack.push(command)
-                return None
-        self.message.emit(error)
-        return error
+                self.refusal = e.reason
+                self.message.emit(str(e))
+                return False
+            self.undo_stack.push(command)
+            return True
+        self.message.emit(self.refusal)
+        return False
+
+    def lock(self, reason: str) -> None:
+        """Refuse edits that change the network (moving blocks still works), saying `reason`."""
+        self.locked_reason = reason
+        self.lock_changed.emit(True)
+
+    def unlock(self) -> None:
+        self.locked_reason = None
+        self.lock_changed.emit(False)
 
     def set_path(self, path: Path) -> None:
         self.path = path
@@ -107,12 +142,7 @@ class Document(QObject):
 
     # ----- shapes
 
-    def _on_graph_change(self, kind: str, subject: object) -> None:
-        self.changed.emit(kind, subject)
-        if kind != "node_moved":
-            self.schedule_refresh()
-
-    def schedule_refresh(self) -> None:
+    def schedule_refresh(self, *_changed) -> None:
         if not self._refresh_pending:
             self._refresh_pending = True
             QTimer.singleShot(0, self.refresh_shapes)

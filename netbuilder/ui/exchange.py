@@ -50,12 +50,11 @@ class Exchange(QObject):
         from ..core.onnx_export import export_onnx
 
         graph = self.document.graph.copy()
-        run = self.training.last_run
-        trainer = run.trainer if run is not None else None
+        trained = self.training.trained_state()
         named = graph_weights(graph, self.document.path)
 
         def work():  # on the worker thread: compiling a big graph must not hold up the window
-            model, weights, which = _choose_weights(graph, trainer, named)
+            model, weights, which = _choose_weights(graph, trained, named)
             if path.suffix == ".onnx":
                 return export_onnx(graph, path, weights=weights, model=model), which
             return export_code(graph, path, weights=weights, model=model, save_model_weights=model is not None), which
@@ -103,21 +102,14 @@ class Exchange(QObject):
             QMessageBox.information(self.window, "Done", text)
 
 
-def _choose_weights(graph, trainer, named: Path | None):
+def _choose_weights(graph, trained: dict | None, named: Path | None):
     """(trained model or None, weights file or None, words for the message): the last run's weights when
     they fit the graph as it is now, else the file the graph names, else fresh ones."""
-    from ..core.compile import CompileError, compile_graph
+    from ..core.weights import fit_state
 
-    if trainer is not None:
-        try:
-            fresh = compile_graph(graph)
-        except CompileError:
-            fresh = None
-        trained = trainer.model.state_dict()
-        if fresh is not None and all(k in trained and trained[k].shape == v.shape
-                                     for k, v in fresh.state_dict().items()):
-            fresh.load_state_dict({k: v.cpu() for k, v in trained.items()})
-            return fresh, None, "with the weights of the last training run"
+    model = fit_state(graph, trained)
+    if model is not None:
+        return model, None, "with the weights of the last training run"
     if named is not None and named.exists():
         return None, named, f"with the weights in {named.name}"
     return None, None, "with freshly initialized weights (train first to export trained ones)"

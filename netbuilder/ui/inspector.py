@@ -5,6 +5,7 @@ graph refuses is not applied, and the message appears under the widget.
 """
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -107,13 +108,14 @@ class ParamEditor:
         if node is None or node.params.get(self.param.name) == value:
             self._set_error(None)
             return
-        error = self.inspector.document.run(SetParam(self.inspector.document.graph, node.id, self.param.name, value))
-        if error and not isinstance(self.widget, QLineEdit):
+        document = self.inspector.document
+        applied = document.push(SetParam(document.graph, node.id, self.param.name, value))
+        if not applied and not isinstance(self.widget, QLineEdit):
             self.show(node.params[self.param.name])  # boxes show the value in force; typed text stays to fix
-        self._set_error(error)
+        self._set_error(None if applied else document.refusal)
 
     def _set_error(self, message: str | None) -> None:
-        self.error.setText(message.split(": ", 1)[-1] if message else "")
+        self.error.setText(message or "")
         self.error.setVisible(bool(message))
         self.widget.setProperty("invalid", bool(message))
         self.widget.style().unpolish(self.widget)
@@ -128,7 +130,9 @@ class Inspector(QScrollArea):
         self.editors: dict[str, ParamEditor] = {}
         self.setWidgetResizable(True)
         self.setMinimumWidth(260)
-        document.changed.connect(self._on_change)
+        document.node_removed.connect(self._node_removed)
+        document.param_changed.connect(self._param_changed)
+        document.node_renamed.connect(self._node_renamed)
         document.report_changed.connect(lambda report: self._show_shapes())
         document.replaced.connect(lambda: self.show_node(None))
         self.show_node(None)
@@ -201,20 +205,21 @@ class Inspector(QScrollArea):
         if self.node is None or name == self.node.name:
             self.name_error.hide()
             return
-        error = self.document.run(Rename(self.document.graph, self.node.id, name))
-        self.name_error.setText(error or "")
-        self.name_error.setVisible(bool(error))
+        applied = self.document.push(Rename(self.document.graph, self.node.id, name))
+        self.name_error.setText("" if applied else self.document.refusal)
+        self.name_error.setVisible(not applied)
 
-    def _on_change(self, kind: str, subject: Any) -> None:
-        if self.node is None:
-            return
-        if kind == "node_removed" and subject.id == self.node.id:
+    def _node_removed(self, node) -> None:
+        if node is self.node:
             self.show_node(None)
-        elif kind == "node_changed" and subject.id == self.node.id:
-            for name, editor in self.editors.items():
-                editor.show(subject.params[name])
-            if not self.name_edit.hasFocus():
-                self.name_edit.setText(subject.name)
+
+    def _param_changed(self, node, name: str) -> None:
+        if node is self.node and name in self.editors:
+            self.editors[name].show(node.params[name])
+
+    def _node_renamed(self, node, _old: str) -> None:
+        if node is self.node and not self.name_edit.hasFocus():
+            self.name_edit.setText(node.name)
 
     def _show_shapes(self) -> None:
         if self.node is None or self.shapes is None:
@@ -231,5 +236,5 @@ class Inspector(QScrollArea):
         rows.append(f"parameters: <b>{info.params:,}</b>")
         rows.append(f"multiply-accumulates: <b>{format_count(info.macs)}</b>")
         if info.error:
-            rows.append(f"<span style='color:#d93025'>{info.error}</span>")
+            rows.append(f"<span style='color:#d93025'>{html.escape(info.error)}</span>")
         self.shapes.setText("<br>".join(rows))

@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
         if wire_from is not None and single.nodes[0].input_ports() and graph.node(wire_from).output_ports():
             fragment["edges"] = [{"src": wire_from, "src_port": "out", "dst": new["id"],
                                   "dst_port": single.nodes[0].input_ports()[0]}]
-        if self.document.run(AddItems(graph, fragment, f"Add {new['name']}")):
+        if not self.document.push(AddItems(graph, fragment, f"Add {new['name']}")):
             return None
         self.scene.select_nodes([new["id"]])
         return new["id"]
@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
         nodes, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
         if nodes or edges:
             count = len(nodes) + len(edges)
-            self.document.run(RemoveItems(self.document.graph, nodes, edges,
+            self.document.push(RemoveItems(self.document.graph, nodes, edges,
                                           f"Delete {count} item{'s' if count > 1 else ''}"))
 
     def scene_select_all(self) -> None:
@@ -317,14 +317,14 @@ class MainWindow(QMainWindow):
     def _insert(self, fragment: Graph, offset: float, verb: str) -> None:
         prepared = self.document.graph.prepare_paste(fragment, (offset, offset))
         count = len(prepared["nodes"])
-        if not self.document.run(AddItems(self.document.graph, prepared,
-                                          f"{verb} {count} block{'s' if count > 1 else ''}")):
+        if self.document.push(AddItems(self.document.graph, prepared,
+                                       f"{verb} {count} block{'s' if count > 1 else ''}")):
             self.scene.select_nodes([raw["id"] for raw in prepared["nodes"]])
 
     def auto_layout(self) -> None:
         positions = auto_layout(self.document.graph)
         if positions:
-            self.document.run(MoveNodes(self.document.graph, positions, "Auto layout"))
+            self.document.push(MoveNodes(self.document.graph, positions, "Auto layout"))
             self.view.show_graph()
 
     # ----- files

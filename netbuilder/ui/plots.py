@@ -30,7 +30,7 @@ def _plot(title: str, x_label: str) -> pg.PlotWidget:
     return widget
 
 
-class Run:
+class RunCurves:
     """The curves of one training run."""
 
     def __init__(self, plots: TrainingPlots, number: int) -> None:
@@ -80,21 +80,21 @@ class TrainingPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.loss, self.epoch_loss, self.metric):
             layout.addWidget(widget)
-        self.runs: list[Run] = []
+        self.runs: list[RunCurves] = []
         self._epoch_redraw = QTimer(self)
         self._epoch_redraw.setSingleShot(True)
         self._epoch_redraw.setInterval(EPOCH_REDRAW_DELAY_MS)
         self._epoch_redraw.timeout.connect(self._draw_epochs)
 
     @property
-    def current(self) -> Run | None:
+    def current(self) -> RunCurves | None:
         return self.runs[-1] if self.runs else None
 
     def start_run(self) -> None:
         """New curves for a new run; the previous runs' fade into the background."""
         if self.runs:
             self.runs[-1].fade(self)
-        self.runs.append(Run(self, len(self.runs) + 1))
+        self.runs.append(RunCurves(self, len(self.runs) + 1))
 
     def set_metric(self, metric_name: str) -> None:
         self.metric.setTitle("Accuracy per epoch" if metric_name == "accuracy" else "Mean squared error per epoch")

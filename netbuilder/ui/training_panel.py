@@ -15,24 +15,18 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.data.augment import AUGMENTATIONS
-from ..core.data.specs import BUILTIN
+from ..core.data.specs import KINDS, DataSpec
+from ..core.errors import describe
+from ..core.experiment import single_input
 from ..core.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
-from ..core.weights import WeightsError, graph_weights, save_weights
+from ..core.weights import graph_weights, save_weights
 from .document import Document, torch_loader
 from .plots import TrainingPlots
 from .results import ResultsView
 from .samples import SampleGrid, label_of, preview_items, scatter
-from .worker import DatasetCache, LoadJob, TrainingRun
+from .worker import DatasetCache, LoadJob, TrainingThread
 
 LOCKED = "a training run is using the graph: stop it to change the network (blocks can still be moved)"
-# what the dataset box offers: a spec, or (kind, what to browse for)
-FILE_KINDS = {
-    "MNIST folder…": ("mnist", "folder"),
-    "Fashion-MNIST folder…": ("fashion-mnist", "folder"),
-    "CIFAR-10 folder…": ("cifar10", "folder"),
-    "CSV file…": ("csv", "file"),
-    "Image folder (one sub-folder per class)…": ("images", "folder"),
-}
 
 
 def _duration(seconds: float) -> str:
@@ -47,8 +41,8 @@ class TrainingPanel(QWidget):
     def __init__(self, document: Document) -> None:
         super().__init__()
         self.document = document
-        self.run: TrainingRun | None = None
-        self.last_run: TrainingRun | None = None  # its trainer holds the trained model
+        self.worker: TrainingThread | None = None  # the live run
+        self.last_worker: TrainingThread | None = None  # the run that ended last: its trainer holds the model
         self.prepared = None
         self._preview_job: LoadJob | None = None
         self.datasets = DatasetCache()
@@ -75,8 +69,9 @@ class TrainingPanel(QWidget):
     def _settings(self) -> QWidget:
         d = TrainConfig()
         self.dataset = QComboBox()
-        self.dataset.addItems(BUILTIN + list(FILE_KINDS))
-        self.dataset.setToolTip("mnist-5k: 5,000 real handwritten digits, no download needed")
+        for kind in KINDS.values():
+            self.dataset.addItem(kind.title, kind.name)
+            self.dataset.setItemData(self.dataset.count() - 1, kind.help, Qt.ItemDataRole.ToolTipRole)
         self.path = QLineEdit()
         self.path.setPlaceholderText("folder or file")
         self.browse = QPushButton("Browse…")
@@ -206,24 +201,25 @@ class TrainingPanel(QWidget):
         return box
 
     def _add_devices(self) -> None:
-        import torch
+        from ..core.train import available_devices
 
-        if torch.cuda.is_available():
-            self.device.addItem("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            self.device.addItem("mps")
+        for name in available_devices():
+            if self.device.findText(name) < 0:
+                self.device.addItem(name)
 
     # ----- the dataset
 
-    def _dataset_changed(self, text: str) -> None:
-        kind = FILE_KINDS.get(text)
+    def _kind(self):
+        return KINDS[self.dataset.currentData()]
+
+    def _dataset_changed(self, _text: str = "") -> None:
+        kind = self._kind()
         for widget in (self.path, self.browse):
-            widget.setVisible(kind is not None)
-        self.label_column.setVisible(kind is not None and kind[0] == "csv")
+            widget.setVisible(kind.needs is not None)
+        self.label_column.setVisible("label" in kind.options)
 
     def _browse(self) -> None:
-        kind, what = FILE_KINDS[self.dataset.currentText()]
-        if what == "folder":
+        if self._kind().needs == "folder":
             chosen = QFileDialog.getExistingDirectory(self, "Choose the dataset folder", self.path.text())
         else:
             chosen, _ = QFileDialog.getOpenFileName(self, "Choose a CSV file", self.path.text(),
@@ -231,14 +227,21 @@ class TrainingPanel(QWidget):
         if chosen:
             self.path.setText(chosen)
 
-    def spec(self) -> str:
-        """The dataset spec the widgets describe (the same as `netbuilder train --data`)."""
-        text = self.dataset.currentText()
-        if text not in FILE_KINDS:
-            return text
-        kind, _ = FILE_KINDS[text]
+    def spec(self) -> DataSpec:
+        """The dataset the widgets describe (str() of it is `netbuilder train --data`'s spec)."""
+        kind = self._kind()
+        if kind.needs is None:
+            return DataSpec(kind.name)
         path = self.path.text().strip()
-        return f"{kind}:{path}:label={self.label_column.text().strip()}" if kind == "csv" else f"{kind}:{path}"
+        label = self.label_column.text().strip()
+        return DataSpec(kind.name, path, (("label", label),) if "label" in kind.options else ())
+
+    def select_dataset(self, spec: str | DataSpec) -> None:
+        """Show a spec in the widgets (e.g. the one a graph's recipe names)."""
+        spec = DataSpec.parse(spec)
+        self.dataset.setCurrentIndex(self.dataset.findData(spec.kind))
+        self.path.setText(spec.path or "")
+        self.label_column.setText(str(spec.option("label", "")))
 
     def show_preview(self) -> None:
         """Load the dataset in the background and show a few samples with their labels."""
@@ -251,8 +254,8 @@ class TrainingPanel(QWidget):
         self._preview_job.start()
 
     def _input_shape(self) -> tuple[int, ...] | None:
-        inputs = [n for n in self.document.graph.nodes if n.type == "Input"]
-        return tuple(inputs[0].params["shape"]) if len(inputs) == 1 else None
+        node = single_input(self.document.graph)
+        return tuple(node.params["shape"]) if node is not None else None
 
     def _show_preview(self, source) -> None:
         data = source.data
@@ -305,10 +308,15 @@ class TrainingPanel(QWidget):
 
     @property
     def is_running(self) -> bool:
-        return self.run is not None
+        return self.worker is not None
+
+    def trained_state(self) -> dict | None:
+        """The state_dict of the model the last finished run trained, or None."""
+        trainer = self.last_worker.trainer if self.last_worker is not None else None
+        return trainer.model.state_dict() if trainer is not None else None
 
     def start(self) -> bool:
-        if self.run is not None:
+        if self.worker is not None:
             return False
         if self.document.report is None and torch_loader().ready:
             self.document.refresh_shapes()  # an edit or an open a moment ago: shapes are one turn away
@@ -319,35 +327,39 @@ class TrainingPanel(QWidget):
             return self._show_error(f"fix the graph first: {report.errors[0]}")
         try:
             config = self.config()
+            spec = DataSpec.parse(str(self.spec()))  # checks what was typed
         except TrainingError as e:
             return self._show_error(str(e))
+        except ValueError as e:
+            return self._show_error(describe(e))
         self.error.hide()
         weights = graph_weights(self.document.graph, self.document.path)  # an imported model's, to fine-tune
-        self.run = TrainingRun(self.document.graph.copy(), self.spec(), config, self.val_percent.value() / 100,
-                               self.datasets, weights=weights if weights is not None and weights.exists() else None)
-        self.run.prepared.connect(self._prepared)
-        self.run.batch.connect(self._batch)
-        self.run.epoch.connect(self._epoch)
-        self.run.done.connect(self._done)
-        self.run.failed.connect(self._failed)
-        self.run.finished.connect(self._thread_finished)
-        self.document.locked_reason = LOCKED
+        self.worker = TrainingThread(self.document.graph.copy(), spec, config, self.val_percent.value() / 100,
+                                     self.datasets,
+                                     weights=weights if weights is not None and weights.exists() else None)
+        self.worker.prepared.connect(self._prepared)
+        self.worker.batch.connect(self._batch)
+        self.worker.epoch.connect(self._epoch)
+        self.worker.done.connect(self._done)
+        self.worker.failed.connect(self._failed)
+        self.worker.finished.connect(self._thread_finished)
+        self.document.lock(LOCKED)
         self.plots.start_run()  # now, while the CPU is free: creating curves mid-run would stall the window
         self.progress.setValue(0)
-        self.status.setText(f"Preparing {self.spec()}…")
+        self.status.setText(f"Preparing {spec}…")
         self._set_running(True)
         self.tabs.setCurrentIndex(0)
-        self.run.start()
+        self.worker.start()
         return True
 
     def stop(self) -> None:
-        if self.run is not None:
-            self.run.stop()
+        if self.worker is not None:
+            self.worker.stop()
             self.status.setText("Stopping…")
 
     def _pause_toggled(self, paused: bool) -> None:
-        if self.run is not None:
-            self.run.set_paused(paused)
+        if self.worker is not None:
+            self.worker.set_paused(paused)
             self.pause_button.setText("Resume" if paused else "Pause")
             self.status.setText("Paused." if paused else "Resuming…")
 
@@ -364,7 +376,7 @@ class TrainingPanel(QWidget):
 
     def _prepared(self, prepared) -> None:
         self.prepared = prepared
-        trainer = self.run.trainer
+        trainer = self.worker.trainer
         self.plots.set_metric(trainer.metric_name)
         notes = "; ".join(prepared.splits.notes)
         self.status.setText(f"Training on {len(prepared.splits.train):,} samples, {trainer.loss_name} loss, "
@@ -373,7 +385,7 @@ class TrainingPanel(QWidget):
     def _batch(self, report) -> None:
         self.plots.add_batches(report)
         self.progress.setValue(round(report.progress * 1000))
-        self.status.setText(f"epoch {report.epoch}/{self.run.config.epochs} · batch {report.batch}/{report.batches} · "
+        self.status.setText(f"epoch {report.epoch}/{self.worker.config.epochs} · batch {report.batch}/{report.batches} · "
                             f"{report.samples_per_s:,.0f} samples/s · {_duration(report.eta_s)} left")
 
     def _epoch(self, report) -> None:
@@ -395,8 +407,8 @@ class TrainingPanel(QWidget):
         self._show_error(message)
 
     def _thread_finished(self) -> None:
-        self.last_run, self.run = self.run, None
-        self.document.locked_reason = None
+        self.last_worker, self.worker = self.worker, None
+        self.document.unlock()
         self._set_running(False)
 
     def _show_error(self, message: str) -> bool:
@@ -409,18 +421,17 @@ class TrainingPanel(QWidget):
         """Stop a live run and wait for its thread, and for a dataset preview being read (closing the window)."""
         if self._preview_job is not None:
             self._preview_job.wait()
-        run = self.run
-        if run is None:
+        worker = self.worker
+        if worker is None:
             return True
-        run.stop()
-        run.set_paused(False)
-        return run.wait(msecs)
+        worker.stop()
+        worker.set_paused(False)
+        return worker.wait(msecs)
 
     # ----- files
 
     def save_weights(self) -> None:
-        trainer = self.last_run.trainer if self.last_run is not None else None
-        if trainer is None:
+        if self.trained_state() is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save weights", "weights.pt", "PyTorch weights (*.pt)")
         if path:
@@ -428,9 +439,9 @@ class TrainingPanel(QWidget):
 
     def save_weights_to(self, path: Path) -> bool:
         try:
-            save_weights(self.last_run.trainer.model, path)
-        except (OSError, WeightsError) as e:
-            return self._show_error(f"could not save {path.name}: {getattr(e, 'strerror', None) or e}")
+            save_weights(self.last_worker.trainer.model, path)
+        except Exception as e:  # noqa: BLE001 - the disk's refusal, or a bug: a message either way
+            return self._show_error(f"could not save {path.name}: {describe(e)}")
         self.message.emit(f"Saved the trained weights to {path}")
         return True
 

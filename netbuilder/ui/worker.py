@@ -11,16 +11,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from ..core.compile import CompileError
-from ..core.data import DataError
-from ..core.experiment import SetupError, prepare_run
+from ..core.errors import describe
+from ..core.experiment import prepare_training
 from ..core.graph import Graph
-from ..core.train import TrainConfig, Trainer, TrainingError
-from ..core.onnx_export import ExportError
-from ..core.onnx_import import OnnxImportError
-from ..core.weights import WeightsError
-
-EXPECTED = (CompileError, DataError, SetupError, TrainingError, WeightsError, ExportError, OnnxImportError, OSError)
+from ..core.train import TrainConfig, Trainer
 
 
 class DatasetCache:
@@ -32,10 +26,11 @@ class DatasetCache:
         self.entries: dict[tuple, object] = {}
         self.lock = threading.Lock()
 
-    def load(self, spec: str, input_shape: tuple[int, ...] | None):
-        from ..core.data import load_dataset
+    def load(self, spec, input_shape: tuple[int, ...] | None):
+        from ..core.data.specs import DataSpec, load_dataset
 
-        key = (spec, input_shape if spec.startswith("images:") else None)  # only image folders depend on it
+        spec = DataSpec.parse(spec)
+        key = (spec, input_shape if spec.kind == "images" else None)  # only image folders depend on it
         with self.lock:
             if key in self.entries:
                 self.entries[key] = self.entries.pop(key)  # most recently used last
@@ -48,8 +43,10 @@ class DatasetCache:
         return source
 
 
-class TrainingRun(QThread):
-    prepared = Signal(object)  # experiment.Prepared: the data as it will be used
+class TrainingThread(QThread):
+    """One training run of a snapshot of the graph, from loading its data to its result."""
+
+    prepared = Signal(object)  # experiment.TrainingSetup: the data as it will be used
     batch = Signal(object)  # train.BatchReport
     epoch = Signal(object)  # train.EpochReport
     done = Signal(object)  # train.TrainResult
@@ -65,18 +62,16 @@ class TrainingRun(QThread):
 
     def run(self) -> None:
         try:
-            run = prepare_run(self.graph, self.spec, val_fraction=self.val_fraction, seed=self.config.seed,
-                              weights=self.weights, load=self.datasets.load)
-            self.trainer = Trainer(run.model, run.splits, self.config, on_batch=self.batch.emit,
+            setup = prepare_training(self.graph, self.spec, val_fraction=self.val_fraction, seed=self.config.seed,
+                                     weights=self.weights, load=self.datasets.load)
+            self.trainer = Trainer(setup.model, setup.splits, self.config, on_batch=self.batch.emit,
                                    on_epoch=self.epoch.emit)
-            self.prepared.emit(run)
+            self.prepared.emit(setup)
             if self._stop_requested:
                 self.trainer.stop()
-            self.done.emit(self.trainer.run())
-        except EXPECTED as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # noqa: BLE001 - a bug must not take the editor (and the user's work) down
-            self.failed.emit(f"unexpected error: {type(e).__name__}: {e}")
+            self.done.emit(self.trainer.fit())
+        except Exception as e:  # noqa: BLE001 - a bug, too, must not take the editor (and the user's work) down
+            self.failed.emit(describe(e))
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -101,7 +96,5 @@ class LoadJob(QThread):
     def run(self) -> None:
         try:
             self.done.emit(self.work())
-        except EXPECTED as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # noqa: BLE001
-            self.failed.emit(f"unexpected error: {type(e).__name__}: {e}")
+        except Exception as e:  # noqa: BLE001 - each error becomes its one line; a bug says it is one
+            self.failed.emit(describe(e))

@@ -5,8 +5,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ..errors import NetbuilderError
 
-class DataError(ValueError):
+
+class DataError(NetbuilderError):
     """A dataset that cannot be read or does not fit: the message names the file or the mismatch."""
 
 

@@ -1,7 +1,7 @@
 """Convolutions. in_channels always comes from the incoming tensor."""
 from __future__ import annotations
 
-from .spec import Bool, Int, Ints, LayerSpec, format_step, format_value, module
+from .spec import Bool, Int, Ints, LayerSpec, case, format_step, format_value, module
 
 
 def _conv_params(n: int, transposed: bool = False) -> tuple:
@@ -47,17 +47,29 @@ LAYERS = [
     LayerSpec(
         "Conv1d", "conv", "1-D convolution over sequences or signals (channels x length).",
         params=_conv_params(1), build=_conv("Conv1d"), summary=conv_summary(1),
-        ranks=(2,), rank_words="channels x length", prefix="conv", example=(3, 32),
+        ranks=(2,), rank_words="channels x length", prefix="conv",
+        cases=(case((3, 32), (16, 30), 3 * 16 * 3 + 16),
+               # (20 + 2*2 - 5) // 2 + 1 = 10
+               case((4, 20), (8, 10), 4 * 8 * 5, out_channels=8, kernel_size=5, stride=2, padding=2, bias=False)),
     ),
     LayerSpec(
         "Conv2d", "conv", "2-D convolution over images (channels x height x width).",
         params=_conv_params(2), build=_conv("Conv2d"), summary=conv_summary(2),
-        ranks=(3,), rank_words="channels x height x width", prefix="conv", example=(3, 16, 16),
+        ranks=(3,), rank_words="channels x height x width", prefix="conv",
+        cases=(case((3, 16, 16), (16, 14, 14), 16 * 3 * 3 * 3 + 16),
+               case((1, 28, 28), (6, 28, 28), 6 * 5 * 5 + 6, out_channels=6, kernel_size=5, padding="same"),
+               # dilation 2 spans 5 pixels: (15 - 5) // 2 + 1 = 6; 2 groups of 2 input channels
+               case((4, 15, 15), (8, 6, 6), 8 * 2 * 3 * 3 + 8, out_channels=8, stride=2, dilation=2, groups=2)),
     ),
     LayerSpec(
         "ConvTranspose2d", "conv",
         "Transposed 2-D convolution ('deconvolution'): upsamples, e.g. in decoders.",
         params=_conv_params(2, transposed=True), build=_conv("ConvTranspose2d"), summary=conv_summary(2),
-        ranks=(3,), rank_words="channels x height x width", prefix="deconv", example=(8, 7, 7),
+        ranks=(3,), rank_words="channels x height x width", prefix="deconv",
+        cases=(case((8, 7, 7), (16, 9, 9), 8 * 16 * 3 * 3 + 16),  # (7 - 1) + 3
+               case((8, 7, 7), (4, 14, 14), 8 * 4 * 2 * 2 + 4, out_channels=4, kernel_size=2, stride=2),
+               # (7 - 1) * 2 - 2 * 1 + 3 + 1 = 14
+               case((8, 7, 7), (4, 14, 14), 8 * 4 * 3 * 3 + 4, out_channels=4, stride=2, padding=1,
+                    output_padding=1)),
     ),
 ]

@@ -1,7 +1,7 @@
 """Fully connected layers and embeddings."""
 from __future__ import annotations
 
-from .spec import Bool, Int, LayerSpec, module
+from .spec import Bool, Int, LayerSpec, case, module
 
 LAYERS = [
     LayerSpec(
@@ -13,7 +13,9 @@ LAYERS = [
         ),
         build=lambda p, s: module("Linear", s[0][-1], p["out_features"], bias=p["bias"]),
         summary=lambda p: f"{p['out_features']} outputs" + ("" if p["bias"] else ", no bias"),
-        prefix="fc", example=(16,),
+        prefix="fc",
+        cases=(case((16,), (10,), 16 * 10 + 10),
+               case((3, 5, 8), (3, 5, 4), 8 * 4, out_features=4, bias=False)),
     ),
     LayerSpec(
         "Embedding", "dense",
@@ -24,6 +26,8 @@ LAYERS = [
         ),
         build=lambda p, s: module("Embedding", p["num_embeddings"], p["embedding_dim"]),
         summary=lambda p: f"{p['num_embeddings']} ids -> {p['embedding_dim']}",
-        int_input=True, prefix="embed", example=(12,),
+        int_input=True, prefix="embed",
+        cases=(case((12,), (12, 64), 1000 * 64),
+               case((5,), (5, 8), 50 * 8, num_embeddings=50, embedding_dim=8)),
     ),
 ]

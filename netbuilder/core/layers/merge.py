@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import operator
 
-from .spec import Int, LayerSpec, check_dim, format_shape
+from .spec import Int, LayerSpec, case, check_dim, format_shape
 
 _INPUTS = Int("inputs", 2, 2, 16, help="number of input ports")
 
@@ -46,15 +46,18 @@ def _concat(m, *xs, dim, **_params):
 LAYERS = [
     LayerSpec(
         "Add", "merge", "Adds its inputs element by element (e.g. a residual connection).",
-        params=(_INPUTS,), forward=_add, inputs="inputs", check=_same_shapes, prefix="add", example=(4, 6, 6),
+        params=(_INPUTS,), forward=_add, inputs="inputs", check=_same_shapes, prefix="add",
+        cases=(case((4, 6, 6), (4, 6, 6)), case((5,), (5,), inputs=3)),
     ),
     LayerSpec(
         "Multiply", "merge", "Multiplies its inputs element by element (e.g. gating).",
-        params=(_INPUTS,), forward=_multiply, inputs="inputs", check=_same_shapes, prefix="mul", example=(4, 6, 6),
+        params=(_INPUTS,), forward=_multiply, inputs="inputs", check=_same_shapes, prefix="mul",
+        cases=(case((4, 6, 6), (4, 6, 6)), case((5,), (5,), inputs=3)),
     ),
     LayerSpec(
         "Concat", "merge", "Joins its inputs along a dimension (1: channels), in port order.",
         params=(_INPUTS, Int("dim", 1, -8, 8, help="dimension to join along, counting the batch as 0")),
-        forward=_concat, inputs="inputs", check=_concat_check, prefix="cat", example=(4, 6, 6),
+        forward=_concat, inputs="inputs", check=_concat_check, prefix="cat",
+        cases=(case((4, 6, 6), (8, 6, 6)), case((2, 5), (2, 15), inputs=3, dim=-1)),
     ),
 ]

@@ -1,7 +1,7 @@
 """Normalization and regularization. num_features always comes from the incoming tensor."""
 from __future__ import annotations
 
-from .spec import Bool, Float, Int, LayerSpec, module
+from .spec import Bool, Float, Int, LayerSpec, case, module
 
 _EPS = Float("eps", 1e-5, 1e-12, 1.0, help="added to the variance to avoid dividing by zero")
 _MOMENTUM = Float("momentum", 0.1, 0.0, 1.0, help="how fast the running statistics follow each batch")
@@ -18,13 +18,15 @@ LAYERS = [
         "BatchNorm1d", "norm", "Normalizes each feature over the batch, then scales and shifts it.",
         params=(_EPS, _MOMENTUM),
         build=lambda p, s: module("BatchNorm1d", s[0][0], eps=p["eps"], momentum=p["momentum"]),
-        ranks=(1, 2), rank_words="features, or channels x length", prefix="bn", example=(16,),
+        ranks=(1, 2), rank_words="features, or channels x length", prefix="bn",
+        cases=(case((16,), (16,), 2 * 16), case((4, 10), (4, 10), 2 * 4)),  # running statistics are not weights
     ),
     LayerSpec(
         "BatchNorm2d", "norm", "Normalizes each channel of an image over the batch, then scales and shifts it.",
         params=(_EPS, _MOMENTUM),
         build=lambda p, s: module("BatchNorm2d", s[0][0], eps=p["eps"], momentum=p["momentum"]),
-        ranks=(3,), rank_words="channels x height x width", prefix="bn", example=(4, 8, 8),
+        ranks=(3,), rank_words="channels x height x width", prefix="bn",
+        cases=(case((4, 8, 8), (4, 8, 8), 2 * 4),),
     ),
     LayerSpec(
         "LayerNorm", "norm", "Normalizes over the last dimensions of each sample (as in transformers).",
@@ -35,18 +37,21 @@ LAYERS = [
         ),
         build=lambda p, s: module("LayerNorm", tuple(s[0][-p["dims"]:]), eps=p["eps"],
                                   elementwise_affine=p["elementwise_affine"]),
-        check=_layer_norm_check, prefix="ln", example=(5, 16),
+        check=_layer_norm_check, prefix="ln",
+        cases=(case((5, 16), (5, 16), 2 * 16), case((3, 4, 5), (3, 4, 5), 2 * 4 * 5, dims=2),
+               case((5, 16), (5, 16), 0, elementwise_affine=False)),
     ),
     LayerSpec(
         "Dropout", "norm", "While training, zeroes each value with probability p (and scales the rest).",
         params=(Float("p", 0.5, 0.0, 1.0, help="probability of zeroing a value"),),
         build=lambda p, s: module("Dropout", p["p"]), summary=lambda p: f"p={p['p']:g}",
-        prefix="drop", example=(16,),
+        prefix="drop", cases=(case((16,), (16,)), case((3, 4, 4), (3, 4, 4), p=0.2)),
     ),
     LayerSpec(
         "Dropout2d", "norm", "While training, zeroes whole channels of an image with probability p.",
         params=(Float("p", 0.5, 0.0, 1.0, help="probability of zeroing a channel"),),
         build=lambda p, s: module("Dropout2d", p["p"]), summary=lambda p: f"p={p['p']:g}",
-        ranks=(3,), rank_words="channels x height x width", prefix="drop", example=(4, 8, 8),
+        ranks=(3,), rank_words="channels x height x width", prefix="drop",
+        cases=(case((4, 8, 8), (4, 8, 8)),),
     ),
 ]

@@ -1,7 +1,7 @@
 """Pooling and upsampling."""
 from __future__ import annotations
 
-from .spec import Bool, Choice, Float, Ints, LayerSpec, format_step, format_value, module
+from .spec import Bool, Choice, Float, Ints, LayerSpec, case, format_step, format_value, module
 
 
 def _pool_params(n: int) -> tuple:
@@ -35,30 +35,40 @@ LAYERS = [
     LayerSpec(
         "MaxPool1d", "pool", "Keeps the largest value in each window of a sequence.",
         params=_pool_params(1), build=_pool("MaxPool1d"), summary=_pool_summary(1),
-        ranks=(2,), rank_words="channels x length", prefix="pool", example=(3, 32),
+        ranks=(2,), rank_words="channels x length", prefix="pool",
+        cases=(case((3, 32), (3, 16)),
+               case((3, 32), (3, 16), kernel_size=3, stride=2, padding=1),  # (32 + 2 - 3) // 2 + 1
+               case((3, 7), (3, 4), ceil_mode=True)),  # ceil((7 - 2) / 2) + 1
     ),
     LayerSpec(
         "MaxPool2d", "pool", "Keeps the largest value in each window: halves an image with kernel 2.",
         params=_pool_params(2), build=_pool("MaxPool2d"), summary=_pool_summary(2),
-        ranks=(3,), rank_words="channels x height x width", prefix="pool", example=(3, 16, 16),
+        ranks=(3,), rank_words="channels x height x width", prefix="pool",
+        cases=(case((3, 16, 16), (3, 8, 8)),
+               case((64, 112, 112), (64, 56, 56), kernel_size=3, stride=2, padding=1)),  # ResNet's stem
     ),
     LayerSpec(
         "AvgPool2d", "pool", "Averages each window of an image.",
         params=_pool_params(2), build=_pool("AvgPool2d"), summary=_pool_summary(2),
-        ranks=(3,), rank_words="channels x height x width", prefix="pool", example=(3, 16, 16),
+        ranks=(3,), rank_words="channels x height x width", prefix="pool",
+        cases=(case((3, 16, 16), (3, 8, 8)),
+               case((2, 5, 5), (2, 5, 5), kernel_size=3, stride=1, padding=1)),
     ),
     LayerSpec(
         "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
         params=(Ints("output_size", 1, 2, 1, 4096, help="height and width of the output"),),
         build=lambda p, s: module("AdaptiveAvgPool2d", p["output_size"]),
         summary=lambda p: f"to {format_value(p['output_size'], 2)}",
-        ranks=(3,), rank_words="channels x height x width", prefix="avgpool", example=(3, 16, 16),
+        ranks=(3,), rank_words="channels x height x width", prefix="avgpool",
+        cases=(case((3, 16, 16), (3, 1, 1)),
+               case((16, 12, 12), (16, 6, 6), output_size=[6, 6])),
     ),
     LayerSpec(
         "GlobalAvgPool2d", "pool",
         "Averages each channel over the whole image: channels x height x width becomes channels.",
         forward=_global_avg,
-        ranks=(3,), rank_words="channels x height x width", prefix="gap", example=(3, 16, 16),
+        ranks=(3,), rank_words="channels x height x width", prefix="gap",
+        cases=(case((3, 16, 16), (3,)),),
     ),
     LayerSpec(
         "Upsample", "pool", "Enlarges an image by a scale factor.",
@@ -68,6 +78,8 @@ LAYERS = [
         ),
         build=lambda p, s: module("Upsample", scale_factor=p["scale_factor"], mode=p["mode"]),
         summary=lambda p: f"x{p['scale_factor']:g}, {p['mode']}",
-        ranks=(3,), rank_words="channels x height x width", prefix="up", example=(3, 8, 8),
+        ranks=(3,), rank_words="channels x height x width", prefix="up",
+        cases=(case((3, 8, 8), (3, 16, 16)),
+               case((2, 4, 4), (2, 6, 6), scale_factor=1.5, mode="bilinear")),
     ),
 ]

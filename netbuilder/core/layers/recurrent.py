@@ -1,7 +1,7 @@
 """Recurrent layers over batch-first sequences (sequence x features). input_size comes from the input."""
 from __future__ import annotations
 
-from .spec import Bool, Choice, Float, Int, LayerSpec, module
+from .spec import Bool, Choice, Float, Int, LayerSpec, case, module
 
 
 def _params(extra: tuple = ()) -> tuple:
@@ -34,14 +34,26 @@ def _summary(p: dict) -> str:
     return f"{p['hidden_size']}{layers}{', bidirectional' if p['bidirectional'] else ''}, {p['output']}"
 
 
-def _spec(cls: str, help: str, extra: tuple = ()) -> LayerSpec:
+def _spec(cls: str, help: str, extra: tuple = (), cases: tuple = ()) -> LayerSpec:
     return LayerSpec(cls, "recurrent", help, params=_params(extra), build=_recurrent(cls), forward=_forward,
-                     ranks=(2,), rank_words="sequence x features", prefix=cls.lower(), example=(5, 8),
-                     summary=_summary)
+                     ranks=(2,), rank_words="sequence x features", prefix=cls.lower(), summary=_summary, cases=cases)
+
+
+def _weights(gates: int, inputs: int, hidden: int) -> int:
+    """One layer, one direction: input and hidden weights and two biases per gate."""
+    return gates * (hidden * inputs + hidden * hidden + 2 * hidden)
 
 
 LAYERS = [
-    _spec("RNN", "Plain recurrent layer (Elman).", (Choice("nonlinearity", "tanh", ("tanh", "relu")),)),
-    _spec("LSTM", "Long short-term memory: remembers over long sequences."),
-    _spec("GRU", "Gated recurrent unit: a lighter LSTM."),
+    _spec("RNN", "Plain recurrent layer (Elman).", (Choice("nonlinearity", "tanh", ("tanh", "relu")),),
+          cases=(case((5, 8), (5, 64), _weights(1, 8, 64)),
+                 case((5, 8), (4,), _weights(1, 8, 4), hidden_size=4, output="last", nonlinearity="relu"),
+                 case((5, 3), (5, 8), 2 * _weights(1, 3, 4), hidden_size=4, bidirectional=True))),
+    _spec("LSTM", "Long short-term memory: remembers over long sequences.",
+          cases=(case((5, 8), (5, 64), _weights(4, 8, 64)),
+                 case((6, 2), (3,), _weights(4, 2, 3) + _weights(4, 3, 3), hidden_size=3, num_layers=2,
+                      output="last"))),
+    _spec("GRU", "Gated recurrent unit: a lighter LSTM.",
+          cases=(case((5, 8), (5, 64), _weights(3, 8, 64)),
+                 case((4, 3), (10,), 2 * _weights(3, 3, 5), hidden_size=5, bidirectional=True, output="last"))),
 ]

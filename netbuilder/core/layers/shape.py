@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .spec import Int, Ints, LayerSpec, format_shape, module
+from .spec import Int, Ints, LayerSpec, case, format_shape, module
 
 
 def _reshape(m, x, shape, **_params):
@@ -39,18 +39,21 @@ LAYERS = [
     LayerSpec(
         "Flatten", "shape", "Flattens each sample into one long vector (e.g. 64x2x2 becomes 256).",
         params=(Int("start_dim", 1, 1, 8, help="first dimension to flatten, counting the batch as 0"),),
-        build=lambda p, s: module("Flatten", p["start_dim"]), prefix="flatten", example=(4, 3, 3),
+        build=lambda p, s: module("Flatten", p["start_dim"]), prefix="flatten",
+        cases=(case((4, 3, 3), (36,)), case((4, 3, 3), (4, 9), start_dim=2)),
     ),
     LayerSpec(
         "Reshape", "shape", "Gives each sample a new shape with the same number of values; one size may be -1.",
         params=(Ints("shape", [-1], min=-1, max=1_000_000, help="new shape without the batch, e.g. 16x4x4"),),
-        forward=_reshape, check=_reshape_check, prefix="reshape", example=(4, 3, 3),
+        forward=_reshape, check=_reshape_check, prefix="reshape",
+        cases=(case((4, 3, 3), (36,)), case((4, 3, 3), (9, 4), shape=[9, 4]), case((36,), (4, 3, 3), shape=[-1, 3, 3])),
         summary=lambda p: f"to {format_shape(p['shape'])}",
     ),
     LayerSpec(
         "Permute", "shape", "Reorders dimensions, e.g. 0,2,1 swaps the last two (the batch stays at 0).",
         params=(Ints("dims", [0, 2, 1], min=0, max=8, help="new order of the dimensions, batch first"),),
-        forward=_permute, check=_permute_check, prefix="permute", example=(4, 6),
+        forward=_permute, check=_permute_check, prefix="permute",
+        cases=(case((4, 6), (6, 4)), case((2, 3, 4), (4, 2, 3), dims=[0, 3, 1, 2])),
         summary=lambda p: ",".join(map(str, p["dims"])),
     ),
 ]

@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..errors import NetbuilderError
+
 Shape = tuple[int, ...]  # a tensor shape without the batch dimension
 
 
@@ -37,7 +39,7 @@ def format_step(value: Any) -> str:
     return format_value(value)
 
 
-class ParamError(ValueError):
+class ParamError(NetbuilderError):
     """A parameter value the registry rejects; the message says why, in a person's words."""
 
 
@@ -187,6 +189,22 @@ def call_module(m, x, **_params):
 
 
 @dataclass(frozen=True)
+class Case:
+    """A layer tried on its own (as Keras' run_layer_test): its params (the rest at their defaults), an input
+    shape (batch excluded), and the output shape and number of weights that must come out. Every case is
+    run through shapes, compilation, a real forward pass, the JSON round trip and both exports."""
+
+    params: dict
+    input: Shape
+    output: Shape
+    weights: int = 0
+
+
+def case(input_shape: Shape, output_shape: Shape, weights: int = 0, /, **params: Any) -> Case:
+    return Case(params, tuple(input_shape), tuple(output_shape), weights)
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     """A layer type, declared once. Palette, inspector, shapes, compiler and exporters all read this.
 
@@ -209,8 +227,13 @@ class LayerSpec:
     int_input: bool = False  # expects integer ids (Embedding)
     check: Callable[[dict, list[Shape]], str | None] | None = None  # a readable complaint, or None
     prefix: str = ""  # default block names: prefix1, prefix2, ...
-    example: Shape = (8,)  # an input shape the layer accepts, for tests and previews
     summary: Callable[[dict], str] | None = None  # the key params in a few characters, e.g. "32 @ 5x5, s1"
+    cases: tuple[Case, ...] = ()  # what the layer must make of a few inputs (the layer test harness)
+
+    @property
+    def example(self) -> Shape:
+        """An input shape the layer accepts (its first case's), for previews and warm-ups."""
+        return self.cases[0].input if self.cases else (8,)
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -154,7 +154,7 @@ class BlockItem(QGraphicsItem):
         kind = f"{self.node.type}  ·  {self.summary}" if self.summary else self.node.type
         self._text(painter, small, style.TEXT_DIM, QRectF(text_left, rect.top() + 25, text_width, 15), kind)
         if self.error:
-            shape, colour = "⚠ " + self.error.split(": ", 1)[-1], style.ERROR
+            shape, colour = "⚠ " + self.error, style.ERROR
         else:
             shape = "→ " + format_shape(self.info.output if self.info else None)
             colour = self.colour.darker(115)

@@ -34,7 +34,13 @@ class GraphScene(QGraphicsScene):
         self._wire_preview: QGraphicsPathItem | None = None
         self._press_positions: dict[str, QPointF] = {}
         self.setSceneRect(QRectF(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT))
-        document.changed.connect(self._on_change)
+        document.node_added.connect(self._add_block)
+        document.node_removed.connect(lambda node: self.removeItem(self.blocks.pop(node.id)))
+        document.node_moved.connect(lambda node: self.blocks[node.id].setPos(*node.pos))
+        document.param_changed.connect(lambda node, _name: self.blocks[node.id].refresh(node))
+        document.node_renamed.connect(lambda node, _old: self.blocks[node.id].refresh(node))
+        document.edge_added.connect(self._add_wire)
+        document.edge_removed.connect(self._remove_wire)
         document.replaced.connect(self.rebuild)
         document.report_changed.connect(self.apply_report)
         self.rebuild()
@@ -53,22 +59,6 @@ class GraphScene(QGraphicsScene):
         if self.document.report is not None:
             self.apply_report(self.document.report)
 
-    def _on_change(self, kind: str, subject: Node | Edge) -> None:
-        if kind == "node_added":
-            self._add_block(subject)
-        elif kind == "node_removed":
-            self.removeItem(self.blocks.pop(subject.id))
-        elif kind == "node_moved":
-            self.blocks[subject.id].setPos(*subject.pos)
-        elif kind == "node_changed":
-            self.blocks[subject.id].refresh(subject)
-        elif kind == "edge_added":
-            self._add_wire(subject)
-        elif kind == "edge_removed":
-            wire = self.wires.pop((subject.dst, subject.dst_port))
-            wire.detach()
-            self.removeItem(wire)
-
     def _add_block(self, node: Node) -> None:
         block = BlockItem(node)
         self.blocks[node.id] = block
@@ -83,6 +73,11 @@ class GraphScene(QGraphicsScene):
         wire.update_path()  # now that it is in the scene, it can see blocks in its way
         if self.document.report is not None:
             self._label(wire, self.document.report)
+
+    def _remove_wire(self, edge: Edge) -> None:
+        wire = self.wires.pop((edge.dst, edge.dst_port))
+        wire.detach()
+        self.removeItem(wire)
 
     def apply_report(self, report: ShapeReport) -> None:
         for node_id, block in self.blocks.items():
@@ -144,10 +139,10 @@ class GraphScene(QGraphicsScene):
 
     def connect_ports(self, source: PortItem, sink: PortItem) -> bool:
         graph = self.document.graph
-        error = self.document.run(Connect(graph, source.block.node_id, source.name, sink.block.node_id, sink.name))
-        if error:
-            self.message.emit(f"Cannot wire: {error}")
-        return error is None
+        if self.document.push(Connect(graph, source.block.node_id, source.name, sink.block.node_id, sink.name)):
+            return True
+        self.message.emit(f"Cannot wire: {self.document.refusal}")
+        return False
 
     def port_at(self, pos: QPointF, tolerance: float = 8.0) -> PortItem | None:
         area = QRectF(pos.x() - tolerance, pos.y() - tolerance, 2 * tolerance, 2 * tolerance)
@@ -174,6 +169,6 @@ class GraphScene(QGraphicsScene):
         self._press_positions = {}
         if moved:
             text = f"Move {len(moved)} blocks" if len(moved) > 1 else f"Move {self.blocks[next(iter(moved))].node.name}"
-            if self.document.run(MoveNodes(self.document.graph, moved, text)):
+            if not self.document.push(MoveNodes(self.document.graph, moved, text)):
                 for node_id in moved:  # refused: put the blocks back where the graph has them
                     self.blocks[node_id].setPos(*self.document.graph.node(node_id).pos)
