@@ -81,37 +81,55 @@ class ProgressLine:
         self.stream.flush()
 
     def epoch(self, r) -> None:
-        val = f"  val loss {r.val_loss:.4f}  val {r.val_metric:.4f}" if r.val_loss is not None else ""
-        line = f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.4f}  train {r.train_metric:.4f}{val}  {r.seconds:.1f} s"
+        train = f"  train {r.train_metric:.4f}" if r.train_metric is not None else ""
+        val = f"  val loss {r.val_loss:.4f}" if r.val_loss is not None else ""
+        val += f"  val {r.val_metric:.4f}" if r.val_metric is not None else ""
+        terms = "".join(f"  {name} {value:.4f}" for name, value in r.losses.items()) if len(r.losses) > 1 else ""
+        line = f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.4f}{terms}{train}{val}  {r.seconds:.1f} s"
         print(("\r" + line.ljust(100)) if self.tty else line, file=self.stream if self.tty else sys.stdout,
               flush=True)
 
 
+TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "l1", "loss", "schedule",
+                 "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from .core.checkpoint import checkpoint_config
     from .core.experiment import prepare_training, write_outputs
+    from .core.pictures import write_pictures
+    from .core.recipe import CONFIG_KEYS, resolve
     from .core.train import TrainConfig, Trainer
 
     graph = _load(args.graph)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                         momentum=args.momentum, weight_decay=args.weight_decay, l1=args.l1, loss=args.loss,
-                         schedule=args.schedule, grad_clip=args.grad_clip, early_stopping=args.early_stopping,
-                         augment=[a for a in args.augment.split(",") if a], seed=args.seed, device=args.device,
-                         bf16=args.bf16)
+    explicit = {key: getattr(args, key) for key in TRAIN_OPTIONS}
+    explicit.update(data=args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                    augment=[a for a in args.augment.split(",") if a] if args.augment is not None else None)
+    resumed = checkpoint_config(args.resume) if args.resume else None
+    settings = resolve(explicit, graph.recipe, resumed)
+    if "data" not in settings:
+        return _fail(f"{args.graph}: no dataset: give --data SPEC (the graph carries no recipe that names one)")
+    config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16") if k in settings})
     out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
     progress = ProgressLine()
     config.check()
-    setup = prepare_training(graph, args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                             seed=args.seed, weights=args.weights or graph_weights(graph, args.graph))
-    trainer = Trainer(setup.model, setup.splits, config, on_batch=progress.batch, on_epoch=progress.epoch)
-    for note in setup.splits.notes:
+    notes: list[str] = []
+    setup = prepare_training(graph, settings["data"], val_fraction=settings.get("val_fraction", 0.1),
+                             test_fraction=settings.get("test_fraction", 0.2), seed=config.seed,
+                             weights=args.weights or graph_weights(graph, args.graph), notes=notes)
+    trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective, on_batch=progress.batch,
+                      on_epoch=progress.epoch)
+    for note in notes + setup.splits.notes:
         print(f"data: {note}", file=sys.stderr)
-    print(f"training {Path(args.graph).name} on {args.data}: {len(setup.splits.train)} training samples, "
-          f"{trainer.loss_name} loss, {config.optimizer} lr {config.lr:g}, on {trainer.device}", file=sys.stderr)
+    print(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
+          f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, "
+          f"on {trainer.device}", file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
-    write_outputs(out_dir, trainer, result, args.data, args.graph)
-    test = f"test {result.metric_name} {result.test_metric:.4f}" if result.test_metric is not None else ""
-    print(f"{result.message}; {test}; wrote {out_dir / 'weights.pt'} and {out_dir / 'metrics.json'}")
+    write_outputs(out_dir, trainer, result, settings["data"], args.graph)
+    written = ["weights.pt", "metrics.json", *write_pictures(out_dir, graph, setup, trainer)]
+    test = f"test {result.metric_name} {result.test_metric:.4f}; " if result.test_metric is not None else ""
+    print(f"{result.message}; {test}wrote {', '.join(str(out_dir / name) for name in written)}")
     if result.status == "diverged":
         return _fail(result.message)
     return 0
@@ -166,30 +184,37 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=cmd_info)
 
     from .core.data.specs import SPEC_HELP
-    from .core.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+    from .core.train import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
-    train = commands.add_parser("train", help="train a graph headless; writes DIR/weights.pt and DIR/metrics.json")
+    train = commands.add_parser(
+        "train", help="train a graph headless; writes DIR/weights.pt and DIR/metrics.json",
+        description="Train a graph headless. Each setting comes from its option, else the graph's recipe (the "
+                    "examples carry theirs), else the default shown.")
     train.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
-    train.add_argument("--data", required=True, metavar="SPEC", help=SPEC_HELP)
-    train.add_argument("--epochs", type=int, default=d.epochs)
-    train.add_argument("--batch-size", type=int, default=d.batch_size)
-    train.add_argument("--lr", type=float, default=d.lr, help="learning rate")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    train.add_argument("--momentum", type=float, default=d.momentum)
-    train.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty")
-    train.add_argument("--l1", type=float, default=d.l1, help="L1 penalty on all weights")
-    train.add_argument("--loss", choices=LOSSES, default=d.loss)
-    train.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help="learning-rate schedule")
-    train.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (0: off)")
-    train.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS",
+    train.add_argument("--data", metavar="SPEC", help=f"the dataset (default: the recipe's): {SPEC_HELP}")
+    train.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    train.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    train.add_argument("--lr", type=float, help=f"learning rate (default {d.lr:g})")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
+    train.add_argument("--momentum", type=float, help=f"momentum, nesterov and rmsprop (default {d.momentum:g})")
+    train.add_argument("--weight-decay", type=float, help="L2 penalty (default 0)")
+    train.add_argument("--l1", type=float, help="L1 penalty on all weights (default 0)")
+    train.add_argument("--loss", choices=LOSSES, help="for a graph without loss blocks (default auto)")
+    train.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default none)")
+    train.add_argument("--step-size", type=int, help=f"epochs between decays of the step schedule (default "
+                                                     f"{d.step_size})")
+    train.add_argument("--gamma", type=float, help=f"the schedule's decay factor (default {d.gamma:g})")
+    train.add_argument("--grad-clip", type=float, help="max gradient norm (default 0: off)")
+    train.add_argument("--early-stopping", type=int, metavar="EPOCHS",
                        help="stop when the validation loss has not improved for this many epochs")
-    train.add_argument("--augment", default="", help="comma-separated: flip, crop, noise")
-    train.add_argument("--val-fraction", type=float, default=0.1)
-    train.add_argument("--test-fraction", type=float, default=0.2, help="unless the dataset has its own test set")
-    train.add_argument("--seed", type=int, default=d.seed)
-    train.add_argument("--device", default=d.device, help="auto, cpu, cuda or mps")
-    train.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
+    train.add_argument("--augment", help="comma-separated: flip, crop, noise")
+    train.add_argument("--val-fraction", type=float, help="default 0.1")
+    train.add_argument("--test-fraction", type=float, help="unless the dataset has its own test set (default 0.2)")
+    train.add_argument("--seed", type=int, help=f"default {d.seed}")
+    train.add_argument("--device", choices=DEVICES, help="default auto")
+    train.add_argument("--bf16", action="store_const", const=True, help="bfloat16 autocast (CUDA GPUs that have it)")
+    train.add_argument("--fp16", action="store_const", const=True, help="float16 autocast with loss scaling (CUDA)")
     train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict); default: the "
                        "weights the graph names (an imported model's), else fresh ones")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")

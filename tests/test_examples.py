@@ -4,6 +4,7 @@ import torch
 
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Graph
+from netbuilder.core.onnx_export import sample_inputs
 from netbuilder.core.shapes import infer_shapes
 from tests.conftest import EXAMPLES
 
@@ -18,7 +19,8 @@ KNOWN_TOTALS = {
     "mlp_regression": 41,  # 3*4+4 + 4*4+4 + 4+1
 }
 REQUIRED = ["mnist_convnet", "lenet5", "mlp_xor", "mlp_regression", "alexnet", "vgg16", "resnet18", "googlenet",
-            "autoencoder", "lstm_classifier"]
+            "autoencoder", "lstm_classifier", "denoising_autoencoder", "vae", "gan_ring", "gan_mnist", "siamese_mnist",
+            "fcn_shapes", "transfer_learning"]
 ALL = sorted(path.stem for path in EXAMPLES.glob("*.json"))
 
 
@@ -34,12 +36,12 @@ def test_example_infers_compiles_and_runs(name):
     assert graph.meta.get("title") and graph.meta.get("description")
     if name in KNOWN_TOTALS:
         assert report.total_params == KNOWN_TOTALS[name]
+    training = compile_graph(graph, report, mode="train")  # every block that training uses
+    assert sum(p.numel() for p in training.parameters()) == report.total_params, "shared weights count once"
     model = compile_graph(graph, report).eval()
-    assert sum(p.numel() for p in model.parameters()) == report.total_params
-    (x,) = [n for n in graph.nodes if n.type == "Input"]
     (out,) = [n for n in graph.nodes if n.type == "Output"]
     with torch.no_grad():
-        y = model(torch.randn(2, *x.params["shape"]))
+        y = model(*sample_inputs(graph, model, batch=2))
     assert tuple(y.shape) == (2, *report.nodes[out.id].output)
     assert torch.isfinite(y).all()
 

@@ -11,7 +11,7 @@ from netbuilder.cli import main
 from netbuilder.core.codegen import export_code, to_source
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Graph
-from netbuilder.core.onnx_export import ExportError, export_onnx
+from netbuilder.core.onnx_export import ExportError, export_onnx, sample_inputs
 from netbuilder.core.weights import save_weights
 from tests.conftest import EXAMPLES
 
@@ -45,15 +45,15 @@ def test_every_example_exports_to_onnx_with_and_without_weights(name, tmp_path):
     for report in (plain, trained):
         assert report.max_abs_diff < 1e-4 and report.opset == 17 and report.bytes == report.path.stat().st_size
         onnx.checker.check_model(str(report.path))
-    x = [n for n in graph.nodes if n.type == "Input"][0]
-    out = [n for n in graph.nodes if n.type == "Output"][0]
+    inputs = [n.target for n in model.graph.find_nodes(op="placeholder")]  # Inputs, then noise sources
+    outputs = [n.name for n in graph.nodes if n.type == "Output"]
     loaded = onnx.load(str(tmp_path / "trained.onnx"))
-    assert [i.name for i in loaded.graph.input] == [x.name] and [o.name for o in loaded.graph.output] == [out.name]
+    assert [i.name for i in loaded.graph.input] == inputs and [o.name for o in loaded.graph.output] == outputs
     assert loaded.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # the batch dimension is dynamic
-    batch = torch.randn(5, *x.params["shape"])
+    batch = sample_inputs(graph, model, batch=5, seed=9)
     with torch.no_grad():
-        expected = model.eval()(batch)
-    got = run_onnx(tmp_path / "trained.onnx", {x.name: batch.numpy()})[0]
+        expected = model.eval()(*batch)
+    got = run_onnx(tmp_path / "trained.onnx", {name: t.numpy() for name, t in zip(inputs, batch)})[0]
     assert np.abs(got - expected.numpy()).max() < 1e-4, "the trained weights are in the file"
 
 
@@ -82,10 +82,9 @@ def test_every_example_exports_to_code_that_matches_the_compiled_graph(name, tmp
                if line.startswith(("import", "from")))
     written = load_module(tmp_path / "model.py")().eval()
     written.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
-    x = [n for n in graph.nodes if n.type == "Input"][0]
-    batch = torch.randn(2, *x.params["shape"])
+    batch = sample_inputs(graph, model, batch=2, seed=4)
     with torch.no_grad():
-        assert torch.equal(written(batch), model.eval()(batch))
+        assert torch.equal(written(*batch), model.eval()(*batch))
     export_code(graph, tmp_path / "fresh.py")
     assert not (tmp_path / "fresh.pt").exists(), "no weights file without trained weights"
 

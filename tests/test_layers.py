@@ -14,18 +14,11 @@ from netbuilder.core.codegen import export_code
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Graph, single_layer_graph
 from netbuilder.core.layers import LAYERS, get_layer
-from netbuilder.core.onnx_export import export_onnx
+from netbuilder.core.onnx_export import export_onnx, sample_inputs
 from netbuilder.core.shapes import infer_shapes
 
 TESTED = [name for name in LAYERS if name not in ("Input", "Output")]
 CASES = [pytest.param(name, i, id=f"{name}-{i}") for name in TESTED for i in range(len(get_layer(name).cases))]
-
-
-def example_batch(spec, case, batch=3):
-    shape = (batch, *case.input)
-    if spec.int_input:
-        return torch.randint(0, case.params.get("num_embeddings", spec.param("num_embeddings").default), shape)
-    return torch.randn(shape)
 
 
 def test_every_layer_declares_cases():
@@ -36,23 +29,30 @@ def test_every_layer_declares_cases():
 def test_layer_case(type_name, index, tmp_path):
     spec = get_layer(type_name)
     case = spec.cases[index]
-    graph, layer_id = single_layer_graph(type_name, case.params, case.input)
+    graph, layer_id = single_layer_graph(type_name, case.params, case.input, case.ports)
 
     report = infer_shapes(graph)
     assert report.ok, report.errors
     info = report.nodes[layer_id]
     assert info.output == case.output
     assert info.params == case.weights
+    assert Graph.from_dict(json.loads(json.dumps(graph.to_dict()))) == graph
 
+    if spec.role == "loss":  # a term of the objective: a finite number per batch, in training only
+        model = compile_graph(graph, report, mode="train")
+        feeds = [torch.randint(0, 2, (3, *shape)) if dtype == "int64" else torch.randn(3, *shape)
+                 for shape, dtype in case.ports.values()]  # labels and flags of 0 and 1 suit every loss
+        out = model(*feeds)
+        value = out["losses"][graph.node(layer_id).name]
+        assert value.shape == () and torch.isfinite(value)
+        return
     model = compile_graph(graph, report)
     assert sum(p.numel() for p in model.parameters()) == case.weights
     if spec.build is not None:
         assert hasattr(model, graph.node(layer_id).name), "the module is registered under the block's name"
-    y = model(example_batch(spec, case))
+    y = model(*sample_inputs(graph, model, batch=3))
     assert tuple(y.shape) == (3, *case.output)
     assert str(y.dtype) == f"torch.{info.dtype}"
-
-    assert Graph.from_dict(json.loads(json.dumps(graph.to_dict()))) == graph
 
     assert export_onnx(graph, tmp_path / "layer.onnx").max_abs_diff < 1e-4
     assert export_code(graph, tmp_path / "layer.py").max_abs_diff <= 1e-6

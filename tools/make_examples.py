@@ -20,19 +20,42 @@ class Builder:
     def __init__(self, title: str, description: str) -> None:
         self.graph = Graph({"title": title, "description": description})
 
-    def add(self, type: str, *sources: str, name: str | None = None, **params) -> str:
-        node = self.graph.add_node(type, params, name=name)
+    def add(self, type: str, *sources: str, name: str | None = None, settings: dict | None = None,
+            **params) -> str:
+        """Add a block wired from `sources`, in the order of its input ports."""
+        node = self.graph.add_node(type, params, name=name, settings=settings)
         for src in sources:
             self.graph.connect(src, node.id)
         return node.id
 
-    def chain(self, src: str, *layers: tuple) -> str:
+    def chain(self, src: str, *layers: tuple, settings: dict | None = None) -> str:
         """Add layers one after another: each layer is (type, name, params)."""
         for type, name, params in layers:
-            src = self.add(type, src, name=name, **params)
+            src = self.add(type, src, name=name, settings=settings, **params)
         return src
 
-    def done(self) -> Graph:
+    def chain_ids(self, src: str, *layers: tuple, settings: dict | None = None) -> list[str]:
+        """As chain, returning every block's id."""
+        ids = []
+        for type, name, params in layers:
+            src = self.add(type, src, name=name, settings=settings, **params)
+            ids.append(src)
+        return ids
+
+    def twin(self, src: str, blocks: list[str], suffix: str) -> str:
+        """The chain of `blocks` again from `src`, each copy using the original's weights (Siamese twins,
+        one discriminator applied twice)."""
+        for block_id in blocks:
+            original = self.graph.node(block_id)
+            settings = {"shares": block_id} if original.spec.build is not None else {}
+            if original.group:
+                settings["group"] = original.group
+            src = self.add(original.type, src, name=original.name + suffix, settings=settings, **original.params)
+        return src
+
+    def done(self, recipe: dict | None = None) -> Graph:
+        if recipe:
+            self.graph.set_recipe(recipe)
         apply_layout(self.graph)
         return self.graph
 
@@ -54,7 +77,7 @@ def mnist_convnet() -> Graph:
                 ("ReLU", "relu3", {}),
                 ("Linear", "fc2", dict(out_features=10)))
     b.add("Output", y, name="logits")
-    return b.done()
+    return b.done({"data": "mnist-5k", "epochs": 6})
 
 
 def lenet5() -> Graph:
@@ -74,7 +97,7 @@ def lenet5() -> Graph:
                 ("Tanh", "tanh4", {}),
                 ("Linear", "fc3", dict(out_features=10)))
     b.add("Output", y, name="logits")
-    return b.done()
+    return b.done({"data": "mnist-5k", "epochs": 8})
 
 
 def mlp_xor() -> Graph:
@@ -84,7 +107,7 @@ def mlp_xor() -> Graph:
     y = b.chain(x, ("Linear", "fc1", dict(out_features=4)), ("Tanh", "tanh1", {}),
                 ("Linear", "fc2", dict(out_features=1)))
     b.add("Output", y, name="logit")
-    return b.done()
+    return b.done({"data": "xor:noise=0", "epochs": 150, "batch_size": 50, "lr": 0.05})
 
 
 def mlp_regression() -> Graph:
@@ -95,7 +118,7 @@ def mlp_regression() -> Graph:
                 ("Linear", "fc2", dict(out_features=4)), ("Sigmoid", "sigmoid2", {}),
                 ("Linear", "fc3", dict(out_features=1)))
     b.add("Output", y, name="temperature")
-    return b.done()
+    return b.done({"data": "temperature", "epochs": 300, "batch_size": 50, "lr": 0.03})
 
 
 def alexnet() -> Graph:
@@ -203,19 +226,146 @@ def googlenet() -> Graph:
     return b.done()
 
 
+def _conv_autoencoder(b: Builder, src: str) -> str:
+    """1x28x28 -> 32x7x7 with strided convolutions -> back with transposed convolutions, in [0, 1]."""
+    return b.chain(src,
+                   ("Conv2d", "enc1", dict(out_channels=16, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu1", {}),
+                   ("Conv2d", "enc2", dict(out_channels=32, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu2", {}),
+                   ("ConvTranspose2d", "dec1", dict(out_channels=16, kernel_size=3, stride=2, padding=1,
+                                                    output_padding=1)), ("ReLU", "relu3", {}),
+                   ("ConvTranspose2d", "dec2", dict(out_channels=1, kernel_size=3, stride=2, padding=1,
+                                                    output_padding=1)), ("Sigmoid", "sigmoid", {}))
+
+
 def autoencoder() -> Graph:
     b = Builder("Convolutional autoencoder", "Compresses a 1x28x28 image to 32x7x7 with strided convolutions and "
-                                             "rebuilds it with transposed convolutions.")
-    x = b.add("Input", name="x", shape=[1, 28, 28])
-    y = b.chain(x,
-                ("Conv2d", "enc1", dict(out_channels=16, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu1", {}),
-                ("Conv2d", "enc2", dict(out_channels=32, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu2", {}),
-                ("ConvTranspose2d", "dec1", dict(out_channels=16, kernel_size=3, stride=2, padding=1,
-                                                 output_padding=1)), ("ReLU", "relu3", {}),
-                ("ConvTranspose2d", "dec2", dict(out_channels=1, kernel_size=3, stride=2, padding=1,
-                                                 output_padding=1)), ("Sigmoid", "sigmoid", {}))
+                                             "rebuilds it with transposed convolutions; trained to reproduce its "
+                                             "input (an MSE loss against the Input itself).")
+    x = b.add("Input", name="x", shape=[1, 28, 28], normalize="none")  # pixels in [0, 1], as the sigmoid gives
+    y = _conv_autoencoder(b, x)
     b.add("Output", y, name="reconstruction")
-    return b.done()
+    b.add("MSELoss", y, x, name="reconstruction_loss")
+    return b.done({"data": "mnist-5k", "epochs": 15, "lr": 0.003})
+
+
+def denoising_autoencoder() -> Graph:
+    b = Builder("Denoising autoencoder", "The convolutional autoencoder fed its input with Gaussian noise added "
+                                         "(only while training) and trained to give back the clean image.")
+    x = b.add("Input", name="x", shape=[1, 28, 28], normalize="none")
+    noisy = b.add("GaussianNoise", x, name="corrupt", std=0.4)
+    y = _conv_autoencoder(b, noisy)
+    b.add("Output", y, name="reconstruction")
+    b.add("MSELoss", y, x, name="reconstruction_loss")
+    return b.done({"data": "mnist-5k", "epochs": 15, "lr": 0.003})
+
+
+def vae() -> Graph:
+    b = Builder("Variational autoencoder", "Kingma and Welling 2013: an encoder gives the mean and log-variance "
+                                           "of a 16-D latent code, Sample draws it (the mean in inference), a "
+                                           "decoder rebuilds the image. The ELBO: the reconstruction's binary "
+                                           "cross-entropy summed over the 784 pixels (weight 784) plus the KL term.")
+    x = b.add("Input", name="x", shape=[1, 28, 28], normalize="none")
+    h = b.chain(x, ("Flatten", "flatten", {}), ("Linear", "enc", dict(out_features=400)), ("ReLU", "enc_relu", {}))
+    mu = b.add("Linear", h, name="mu", out_features=16)
+    logvar = b.add("Linear", h, name="logvar", out_features=16)
+    z = b.add("Sample", mu, logvar, name="z")
+    logits = b.chain(z, ("Linear", "dec", dict(out_features=400)), ("ReLU", "dec_relu", {}),
+                     ("Linear", "dec_out", dict(out_features=784)), ("Reshape", "image", dict(shape=[1, 28, 28])))
+    b.add("Output", b.add("Sigmoid", logits, name="pixels"), name="reconstruction")
+    b.add("BCEWithLogitsLoss", logits, x, name="reconstruction_loss", weight=784.0)
+    b.add("KLDivergenceLoss", mu, logvar, name="kl")
+    return b.done({"data": "mnist-5k", "epochs": 30, "lr": 0.001})
+
+
+def _gan(b: Builder, real: str, noise: str, generator: list[tuple], discriminator: list[tuple]) -> None:
+    """A generator and a discriminator applied to the real data and (sharing its weights) to the generated,
+    with the three losses of the non-saturating GAN: the discriminator learns real -> 1 and fake -> 0, the
+    generator learns to make the discriminator say 1."""
+    fake = b.chain(noise, *generator, settings={"group": "generator"})
+    b.add("Output", fake, name="generated")
+    d_real = b.chain_ids(real, *discriminator, settings={"group": "discriminator"})
+    d_fake = b.twin(fake, d_real, "_fake")
+    b.add("BCEWithLogitsLoss", d_real[-1], name="d_real", against="ones", trains="discriminator")
+    b.add("BCEWithLogitsLoss", d_fake, name="d_fake", against="zeros", trains="discriminator")
+    b.add("BCEWithLogitsLoss", d_fake, name="g_loss", against="ones", trains="generator")
+
+
+def gan_ring() -> Graph:
+    b = Builder("GAN on a ring of 8 Gaussians", "Goodfellow et al. 2014 on the classic 2-D test: a generator "
+                                                 "learns to draw points from 8 Gaussians on a circle; a "
+                                                 "discriminator (one set of weights, applied to the real and the "
+                                                 "generated points) learns to tell them apart. Loss blocks train "
+                                                 "the groups 'discriminator' and 'generator' in turn.")
+    real = b.add("Input", name="x", shape=[2], normalize="none")
+    noise = b.add("Noise", name="z", shape=[16])
+    _gan(b, real, noise,
+         [("Linear", "g1", dict(out_features=128)), ("ReLU", "g1_relu", {}),
+          ("Linear", "g2", dict(out_features=128)), ("ReLU", "g2_relu", {}), ("Linear", "g3", dict(out_features=2))],
+         [("Linear", "d1", dict(out_features=128)), ("LeakyReLU", "d1_relu", dict(negative_slope=0.2)),
+          ("Linear", "d2", dict(out_features=128)), ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
+          ("Linear", "d3", dict(out_features=1))])
+    return b.done({"data": "ring:n=8000", "epochs": 60, "batch_size": 200, "lr": 0.0005, "val_fraction": 0.0})
+
+
+def gan_mnist() -> Graph:
+    b = Builder("GAN on MNIST digits", "A fully connected GAN: the generator turns 64 numbers of noise into a "
+                                       "28x28 digit; the discriminator (applied to real digits and, with the "
+                                       "same weights, to generated ones) learns to tell them apart.")
+    real = b.add("Input", name="x", shape=[1, 28, 28], normalize="none")
+    noise = b.add("Noise", name="z", shape=[64])
+    _gan(b, real, noise,
+         [("Linear", "g1", dict(out_features=256)), ("LeakyReLU", "g1_relu", dict(negative_slope=0.2)),
+          ("Linear", "g2", dict(out_features=512)), ("LeakyReLU", "g2_relu", dict(negative_slope=0.2)),
+          ("Linear", "g3", dict(out_features=784)), ("Sigmoid", "g3_sigmoid", {}),
+          ("Reshape", "g_image", dict(shape=[1, 28, 28]))],
+         [("Flatten", "d_flatten", {}), ("Linear", "d1", dict(out_features=512)),
+          ("LeakyReLU", "d1_relu", dict(negative_slope=0.2)), ("Dropout", "d1_drop", dict(p=0.3)),
+          ("Linear", "d2", dict(out_features=256)), ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
+          ("Dropout", "d2_drop", dict(p=0.3)), ("Linear", "d3", dict(out_features=1))])
+    return b.done({"data": "mnist-5k", "epochs": 100, "batch_size": 64, "lr": 0.0002, "val_fraction": 0.0})
+
+
+def siamese_mnist() -> Graph:
+    b = Builder("Siamese network on MNIST pairs", "Bromley et al. 1993, Hadsell et al. 2006: the same convnet "
+                                                  "(one set of weights) embeds both digits of a pair; the "
+                                                  "contrastive loss pulls pairs of the same digit together and "
+                                                  "pushes others apart. A pair is called 'same' when its "
+                                                  "embeddings are closer than half the margin.")
+    x = b.add("Input", name="x", shape=[1, 28, 28])
+    x2 = b.add("Input", name="x2", shape=[1, 28, 28], field="x2")
+    same = b.add("Input", name="same", shape=[], dtype="int64", field="same")
+    twin = b.chain_ids(x, ("Conv2d", "conv1", dict(out_channels=16, kernel_size=5)),
+                       ("MaxPool2d", "pool1", dict(kernel_size=2)), ("ReLU", "relu1", {}),
+                       ("Conv2d", "conv2", dict(out_channels=32, kernel_size=5)),
+                       ("MaxPool2d", "pool2", dict(kernel_size=2)), ("ReLU", "relu2", {}),
+                       ("Flatten", "flatten", {}), ("Linear", "fc1", dict(out_features=128)), ("ReLU", "relu3", {}),
+                       ("Linear", "embedding", dict(out_features=16)))
+    other = b.twin(x2, twin, "_b")
+    b.add("Output", twin[-1], name="embedding_out")
+    b.add("ContrastiveLoss", twin[-1], other, same, name="contrastive", margin=2.0)
+    return b.done({"data": "pairs:mnist-5k", "epochs": 10, "lr": 0.001})
+
+
+def fcn_shapes() -> Graph:
+    b = Builder("Fully convolutional segmentation of shapes", "Long et al. 2015 in small: convolutions and "
+                                                              "pooling down to 8x8, transposed convolutions back "
+                                                              "to 32x32, a 1x1 convolution giving 4 class scores "
+                                                              "per pixel, trained with a per-pixel cross-entropy "
+                                                              "against the masks of generated shapes.")
+    x = b.add("Input", name="x", shape=[1, 32, 32])
+    mask = b.add("Input", name="mask", shape=[32, 32], dtype="int64", field="mask")
+    y = b.chain(x, ("Conv2d", "conv1", dict(out_channels=16, kernel_size=3, padding=1)), ("ReLU", "relu1", {}),
+                ("Conv2d", "conv2", dict(out_channels=32, kernel_size=3, padding=1)), ("ReLU", "relu2", {}),
+                ("MaxPool2d", "pool1", dict(kernel_size=2)),
+                ("Conv2d", "conv3", dict(out_channels=64, kernel_size=3, padding=1)), ("ReLU", "relu3", {}),
+                ("MaxPool2d", "pool2", dict(kernel_size=2)),
+                ("Conv2d", "conv4", dict(out_channels=64, kernel_size=3, padding=1)), ("ReLU", "relu4", {}),
+                ("ConvTranspose2d", "up1", dict(out_channels=32, kernel_size=2, stride=2)), ("ReLU", "relu5", {}),
+                ("ConvTranspose2d", "up2", dict(out_channels=16, kernel_size=2, stride=2)), ("ReLU", "relu6", {}),
+                ("Conv2d", "classes", dict(out_channels=4, kernel_size=1)))
+    b.add("Output", y, name="masks")
+    b.add("CrossEntropyLoss", y, mask, name="pixel_loss")
+    return b.done({"data": "shapes:n=2000", "epochs": 15, "batch_size": 50, "lr": 0.002})
 
 
 def lstm_classifier() -> Graph:
@@ -226,13 +376,15 @@ def lstm_classifier() -> Graph:
                 ("LSTM", "lstm", dict(hidden_size=128, output="last")),
                 ("Linear", "fc", dict(out_features=10)))
     b.add("Output", y, name="logits")
-    return b.done()
+    return b.done({"data": "mnist-5k", "epochs": 6})
 
 
 EXAMPLES = {
     "mnist_convnet": mnist_convnet, "lenet5": lenet5, "mlp_xor": mlp_xor, "mlp_regression": mlp_regression,
     "alexnet": alexnet, "vgg16": vgg16, "resnet18": resnet18, "googlenet": googlenet,
     "autoencoder": autoencoder, "lstm_classifier": lstm_classifier,
+    "denoising_autoencoder": denoising_autoencoder, "vae": vae, "gan_ring": gan_ring, "gan_mnist": gan_mnist,
+    "siamese_mnist": siamese_mnist, "fcn_shapes": fcn_shapes,
 }
 
 

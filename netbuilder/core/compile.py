@@ -3,17 +3,27 @@
 Each block's module is registered under the block's name (`conv1`, `fc1`, ...), so state_dict
 keys read like hand-written PyTorch. The forward is straight-line code produced by running each
 layer's registry `forward` on torch.fx proxies: no Python loop walks the graph at run time.
+
+A graph compiles two ways, sharing the same submodules:
+- "infer" (inference and exports): the Inputs (and Noise sources, which become inputs) -> the Outputs;
+  loss blocks are left out, Sample gives its mean, GaussianNoise passes its input through.
+- "train": what training runs: with loss blocks, the forward returns {"losses": {loss block: value},
+  "terms": {loss block: (its inputs)}}; without, the Outputs as in inference, with the training
+  behaviour of Sample and GaussianNoise.
+- "generate": as "infer", but Sample blocks are inputs too: a VAE's decoder fed new latent codes.
+A block that shares another's weights calls the other's module: one tensor, held once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import NetbuilderError
-from .graph import Graph
+from .graph import Graph, Node
 from .layers import Construct
 from .shapes import ShapeReport, infer_shapes
 
 MAX_PARAMS = 2_000_000_000  # 8 GB of float32 weights: more is surely a typo, not a model
+MODES = ("infer", "train", "generate")
 
 
 class CompileError(NetbuilderError):
@@ -25,17 +35,31 @@ class CompileError(NetbuilderError):
         super().__init__(errors[0] + more)
 
 
-def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: str = "Net"):
-    """Build the network. Only blocks that feed an Output are compiled; stray blocks are ignored.
+def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: str = "Net", *,
+                  mode: str = "infer", modules: dict | None = None, normalization: dict | None = None):
+    """Build the network. Only blocks that feed an Output (in "train" mode: a loss block) are compiled.
 
-    The forward takes one tensor per Input block (document order) and returns the Output blocks'
-    tensors (one tensor, or a tuple in document order).
+    The forward takes one tensor per Input block (document order; in "infer" mode then one per Noise
+    source) and returns the Output blocks' tensors (one tensor, or a tuple in document order), or in
+    "train" mode with loss blocks the losses (see the module's docstring). `modules` reuses submodules
+    by block name (a train and an infer module over the same weights); `normalization` ({Input block
+    name: (mean, std)} tensors shaped like a sample) makes the model normalize its raw inputs itself.
     """
+    import torch
     from torch import fx
 
-    traced = trace_graph(graph, report)
-    modules = {name: construct.make() for name, construct in traced.constructs.items()}
-    return fx.GraphModule(modules, traced.fx_graph, class_name=class_name)
+    traced = trace_graph(graph, report, mode=mode, normalization=normalization)
+    modules = modules or {}
+    made = {}
+    for name, construct in traced.constructs.items():
+        if name in modules:
+            made[name] = modules[name]
+        else:
+            made[name] = construct.make()
+            initialize(made[name], traced.inits.get(name, "default"))
+    buffers = {attr: torch.as_tensor(value, dtype=torch.float32).clone()
+               for attr, value in traced.buffers.items()}
+    return fx.GraphModule({**made, **buffers}, traced.fx_graph, class_name=class_name)
 
 
 @dataclass
@@ -44,22 +68,44 @@ class Traced:
     export share."""
 
     fx_graph: object  # torch.fx.Graph
-    constructs: dict[str, Construct]  # submodule name -> recipe, in data-flow order
-    inputs: list[str]  # Input block names, the forward's arguments
-    outputs: list[str]  # Output block names
+    constructs: dict[str, Construct]  # submodule name -> recipe, in data-flow order (owners of weights only)
+    inputs: list[str]  # the forward's arguments: Input block names (then Noise sources, in "infer" mode)
+    outputs: list[str]  # Output block names ("infer"), or loss block names ("train" with losses)
+    losses: list[str] = field(default_factory=list)  # loss block names ("train" mode)
+    inits: dict[str, str] = field(default_factory=dict)  # submodule name -> initialization, where not default
+    buffers: dict[str, object] = field(default_factory=dict)  # input normalization: attribute -> tensor
+    normalized: dict[str, tuple[str, str]] = field(default_factory=dict)  # Input name -> (mean attr, std attr)
 
 
-def trace_graph(graph: Graph, report: ShapeReport | None = None) -> Traced:
+def loss_blocks(graph: Graph) -> list[Node]:
+    return [node for node in graph.nodes if node.spec.role == "loss"]
+
+
+def normalization_attrs(input_name: str) -> tuple[str, str]:
+    """The buffer names that hold an Input's normalization: normalize_x_mean, normalize_x_std."""
+    return f"normalize_{input_name}_mean", f"normalize_{input_name}_std"
+
+
+def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = "infer",
+                normalization: dict | None = None) -> Traced:
     """Check the graph and run each block's registry forward on torch.fx proxies. CompileError says why not."""
     from torch import fx
 
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
     report = report or infer_shapes(graph)
     outputs = [node for node in graph.nodes if node.type == "Output"]
-    if not any(node.type == "Input" for node in graph.nodes):
+    losses = loss_blocks(graph) if mode == "train" else []
+    ends = losses or outputs
+    if not any(node.type == "Input" or (mode != "train" and node.spec.role == "source") for node in graph.nodes):
         raise CompileError(["the graph has no Input block"])
-    if not outputs:
+    if not ends:
         raise CompileError(["the graph has no Output block; add one after the last layer"])
-    used = {node.id for node in outputs}.union(*(graph.ancestors(node.id) for node in outputs))
+    def is_placeholder(node: Node) -> bool:
+        return node.type == "Input" or (mode != "train" and node.spec.role == "source") or (
+            mode == "generate" and node.type == "Sample")
+
+    used = _needed(graph, ends, is_placeholder)
     order = [node for node in graph.topological_order() if node.id in used]
     errors = [report.nodes[node.id].message for node in order if report.nodes[node.id].error]
     if errors:
@@ -72,27 +118,73 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None) -> Traced:
     fx_graph = fx.Graph()
     tracer = fx.proxy.GraphAppendingTracer(fx_graph)
     values: dict[str, fx.Proxy] = {}
-    inputs = [node for node in graph.nodes if node.type == "Input" and node.id in used]
-    for node in inputs:  # placeholders first, in document order: the forward's signature
+    traced = Traced(fx_graph, {}, [], [n.name for n in ends], [n.name for n in losses])
+    placeholders = [node for node in graph.nodes if node.type == "Input" and node.id in used]
+    # a generator's noise is an input of the exported model (and a VAE's latent code, to generate)
+    placeholders += [node for node in graph.nodes if node.type != "Input" and node.id in used and is_placeholder(node)]
+    for node in placeholders:  # placeholders first, in document order: the forward's signature
         values[node.id] = fx.Proxy(fx_graph.placeholder(node.name), tracer)
-    constructs: dict[str, Construct] = {}
-    results = []
+        traced.inputs.append(node.name)
+    for node in placeholders:
+        stats = (normalization or {}).get(node.name)
+        if stats is not None and node.type == "Input":
+            mean_attr, std_attr = normalization_attrs(node.name)
+            traced.buffers[mean_attr], traced.buffers[std_attr] = stats
+            traced.normalized[node.name] = (mean_attr, std_attr)
+            mean = fx.Proxy(fx_graph.get_attr(mean_attr), tracer)
+            std = fx.Proxy(fx_graph.get_attr(std_attr), tracer)
+            values[node.id] = (values[node.id] - mean) / std
+    reference = next((values[node.id] for node in placeholders), None)  # batch size and device for Noise
+    results, terms = [], {}
     for node in order:
-        args = [values[edge.src] for edge in graph.input_edges(node.id)]
-        if node.type == "Input":
+        if node.id in values:
             continue
+        args = [values[edge.src] for edge in graph.input_edges(node.id)]
         if node.type == "Output":
             results.append(args[0])
             continue
         spec = node.spec
         params = spec.torch_params(node.params)
+        extra = {"input_shapes": list(report.nodes[node.id].inputs)} if spec.shape_aware else {}
         call = None
         if spec.build is not None:
-            constructs[node.name] = spec.build(params, report.nodes[node.id].inputs)
-            call = _module_call(tracer, node.name)
-        values[node.id] = spec.forward(call, *args, **params)
-    fx_graph.output(results[0].node if len(results) == 1 else tuple(r.node for r in results))
-    return Traced(fx_graph, constructs, [n.name for n in inputs], [n.name for n in outputs])
+            owner = graph.node(node.shares) if node.shares is not None else node
+            if owner.name not in traced.constructs:
+                traced.constructs[owner.name] = spec.build(params, report.nodes[owner.id].inputs)
+                if owner.init != "default":
+                    traced.inits[owner.name] = owner.init
+            call = _module_call(tracer, owner.name)
+        forward = spec.infer_forward if mode == "infer" and spec.infer_forward is not None else spec.forward
+        if spec.role == "source":
+            if reference is None:
+                raise CompileError([f"{node.label}: noise needs an Input in the graph, whose batch it follows"])
+            args = [reference]
+        value = forward(call, *args, **params, **extra)
+        if spec.role == "loss":
+            results.append(value)
+            terms[node.name] = tuple(args)
+        else:
+            values[node.id] = value
+    if losses:
+        fx_graph.output({"losses": {name: r.node for name, r in zip(traced.losses, results)},
+                         "terms": {name: tuple(a.node for a in args) for name, args in terms.items()}})
+    else:
+        fx_graph.output(results[0].node if len(results) == 1 else tuple(r.node for r in results))
+    return traced
+
+
+def _needed(graph: Graph, ends: list[Node], is_placeholder) -> set[str]:
+    """The blocks the ends depend on, walking up the wires and stopping at the forward's inputs."""
+    needed, stack = set(), [node.id for node in ends]
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed:
+            continue
+        needed.add(node_id)
+        if is_placeholder(graph.node(node_id)):
+            continue
+        stack += [edge.src for edge in graph.input_edges(node_id) if edge is not None]
+    return needed
 
 
 def _module_call(tracer, name: str):
@@ -100,3 +192,29 @@ def _module_call(tracer, name: str):
         return tracer.create_proxy("call_module", name, args, {}, name=name)
 
     return call
+
+
+INIT_WORDS = {"default": "PyTorch's default", "xavier": "Xavier/Glorot uniform", "kaiming": "He/Kaiming normal",
+              "normal": "normal, std 0.02", "zeros": "zeros"}
+
+
+def initialize(module, how: str) -> None:
+    """Re-initialize a module's weights: xavier (Glorot uniform), kaiming (He normal, for ReLU), normal
+    (N(0, 0.02), as DCGAN does; BatchNorm scales N(1, 0.02)), zeros; biases start at zero."""
+    import torch
+
+    if how == "default":
+        return
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if how == "zeros" or leaf.startswith("bias"):
+                param.zero_()
+            elif param.dim() < 2:  # a normalization's scale
+                param.normal_(1.0, 0.02) if how == "normal" else param.fill_(1.0)
+            elif how == "xavier":
+                torch.nn.init.xavier_uniform_(param)
+            elif how == "kaiming":
+                torch.nn.init.kaiming_normal_(param, nonlinearity="relu")
+            elif how == "normal":
+                param.normal_(0.0, 0.02)

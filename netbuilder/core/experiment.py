@@ -9,17 +9,18 @@ from typing import Callable
 
 import torch
 
-from .compile import compile_graph
+from .compile import compile_graph, loss_blocks, normalization_attrs
 from .data import Splits, load_dataset
-from .data.prepare import prepare
+from .data.prepare import Feed, prepare, prepare_feeds
 from .data.specs import Source
 from .errors import NetbuilderError
 from .files import atomic_write_text
 from .graph import Graph, Node
 from .layers.spec import format_shape
-from .shapes import infer_shapes
+from .objective import Objective, build_objective
+from .shapes import ShapeReport, infer_shapes
 from .train import Trainer, TrainResult
-from .weights import load_weights, save_weights
+from .weights import load_partial, save_state
 
 
 class SetupError(NetbuilderError):
@@ -28,12 +29,15 @@ class SetupError(NetbuilderError):
 
 @dataclass
 class TrainingSetup:
-    """A compiled model and the data fitted to it: what a Trainer is made from."""
+    """A compiled model, the data fitted to it and the objective: what a Trainer is made from."""
 
     model: torch.nn.Module
     splits: Splits
     input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
+    output_shape: tuple[int, ...] | None
+    objective: Objective | None = None
+    graph: Graph | None = None
+    report: ShapeReport | None = None
 
 
 def single_input(graph: Graph) -> Node | None:
@@ -42,64 +46,141 @@ def single_input(graph: Graph) -> Node | None:
     return inputs[0] if len(inputs) == 1 else None
 
 
-def prepare_training(graph: Graph, spec: str, *, val_fraction: float = 0.1, test_fraction: float = 0.2,
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    for name, value in (("validation", val_fraction), ("test", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise SetupError(f"the {name} fraction must be a number from 0 up to (not including) 1, got {value}")
+    if val_fraction + test_fraction >= 1:
+        raise SetupError(f"the validation and test fractions ({val_fraction:g} + {test_fraction:g}) leave no "
+                         "training data")
+
+
+def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_fraction: float = 0.2,
                      seed: int = 0, weights: str | Path | None = None,
-                     load: Callable[[str, tuple[int, ...]], Source] = load_dataset) -> TrainingSetup:
+                     load: Callable[[str, tuple[int, ...]], Source] = load_dataset,
+                     notes: list[str] | None = None) -> TrainingSetup:
     """Compile the graph, load the dataset (with `load`, e.g. a cache) and fit it to the graph, load
-    starting weights. Raises a NetbuilderError that says what does not fit."""
+    starting weights (every tensor that fits; `notes` hears which did not). Raises a NetbuilderError
+    that says what does not fit."""
+    check_fractions(val_fraction, test_fraction)
     report = infer_shapes(graph)
-    source = single_input(graph)
-    outputs = [n for n in graph.nodes if n.type == "Output"]
-    if source is None or len(outputs) != 1:
-        inputs = sum(n.type == "Input" for n in graph.nodes)
-        raise SetupError(f"training needs exactly one Input and one Output block; the graph has "
-                         f"{inputs} Input and {len(outputs)} Output blocks")
     torch.manual_seed(seed)  # the same initial weights for the same seed
-    model = compile_graph(graph, report)
-    input_shape = tuple(source.params["shape"])
-    output_shape = report.nodes[outputs[0].id].output
-    splits = prepare(load(spec, input_shape), input_shape, output_shape,
-                     val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    if loss_blocks(graph):
+        model = compile_graph(graph, report, mode="train")
+        objective = build_objective(graph, report)
+        first = graph.find(objective.feeds[0][0]) if objective.feeds else None
+        if first is None:
+            raise SetupError("the loss blocks read no Input: wire an Input (a dataset field) into the network")
+        feeds = [_feed(graph.find(name)) for name, _ in objective.feeds]
+        splits = prepare_feeds(load(spec, tuple(first.params["shape"])), feeds, val_fraction=val_fraction,
+                               test_fraction=test_fraction, seed=seed)
+        input_shape, output_shape = tuple(first.params["shape"]), None
+    else:
+        source = single_input(graph)
+        outputs = [n for n in graph.nodes if n.type == "Output"]
+        if source is None or len(outputs) != 1:
+            inputs = sum(n.type == "Input" for n in graph.nodes)
+            raise SetupError(f"training without loss blocks needs exactly one Input and one Output block; the "
+                             f"graph has {inputs} Input and {len(outputs)} Output blocks (add loss blocks to "
+                             "train several)")
+        model = compile_graph(graph, report, mode="train")
+        objective = build_objective(graph, report)
+        objective.feeds = [(source.name, "x")]
+        input_shape = tuple(source.params["shape"])
+        output_shape = report.nodes[outputs[0].id].output
+        splits = prepare(load(spec, input_shape), input_shape, output_shape, val_fraction=val_fraction,
+                         test_fraction=test_fraction, seed=seed,
+                         normalize_inputs=source.params["normalize"] == "zscore")
     if weights is not None:
-        load_weights(model, weights)
-    return TrainingSetup(model, splits, input_shape, output_shape)
+        loaded = load_partial(model, weights)
+        if notes is not None and loaded.skipped:
+            notes.append(loaded.summary())
+    return TrainingSetup(model, splits, input_shape, output_shape, objective, graph, report)
+
+
+def _feed(node: Node) -> Feed:
+    p = node.params
+    return Feed(node.name, p["field"], tuple(p["shape"]), p["dtype"], p["normalize"] == "zscore")
+
+
+def input_normalization(trainer: Trainer) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{Input block name: (mean, std)} of each Input whose field training normalized."""
+    stats = trainer.data.normalization
+    return {name: stats[field] for name, field in trainer.objective.feeds if field in stats}
+
+
+def trained_state(trainer: Trainer) -> dict[str, torch.Tensor]:
+    """What a trained model is: its weights and the normalization of its inputs (normalize_<input>_mean and
+    _std), on the CPU: what weights.pt holds and what exports are made from."""
+    state = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
+    for name, (mean, std) in input_normalization(trainer).items():
+        mean_key, std_key = normalization_attrs(name)
+        state[mean_key], state[std_key] = mean.detach().cpu().clone(), std.detach().cpu().clone()
+    return state
 
 
 def confusion_matrix(predicted: torch.Tensor, target: torch.Tensor, classes: int) -> list[list[int]]:
     """counts[true][predicted]."""
+    predicted, target = predicted.reshape(-1).long(), target.reshape(-1).long()
     counts = torch.zeros(classes * classes, dtype=torch.int64)
-    counts.index_add_(0, target.long() * classes + predicted.long(), torch.ones_like(target, dtype=torch.int64))
+    counts.index_add_(0, target * classes + predicted, torch.ones_like(target, dtype=torch.int64))
     return counts.reshape(classes, classes).tolist()
 
 
-def metrics_document(trainer: Trainer, result: TrainResult, spec: str, graph_path: str | None) -> dict:
-    """What a run leaves for people and scripts to read: settings, data, per-epoch curves, test results."""
+def mean_iou(matrix: list[list[int]]) -> float:
+    """The mean over classes of intersection over union, from a confusion matrix (classes never seen or
+    predicted are left out)."""
+    ious = []
+    for c in range(len(matrix)):
+        hit = matrix[c][c]
+        union = sum(matrix[c]) + sum(row[c] for row in matrix) - hit
+        if union:
+            ious.append(hit / union)
+    return sum(ious) / len(ious) if ious else 0.0
+
+
+def metrics_document(trainer: Trainer, result: TrainResult, spec, graph_path: str | None) -> dict:
+    """What a run leaves for people and scripts to read: settings, data, per-epoch curves (and each loss
+    block's), test results."""
     splits = trainer.data
     doc = {
-        "format": "netbuilder.metrics", "graph": graph_path, "data": spec, "status": result.status,
-        "message": result.message, "loss": trainer.loss_name, "metric": result.metric_name,
-        "device": str(trainer.device), "config": trainer.config.to_dict(),
+        "format": "netbuilder.metrics", "graph": graph_path, "data": str(spec), "status": result.status,
+        "message": result.message, "loss": trainer.loss_name, "objective": trainer.objective.describe(),
+        "metric": result.metric_name, "device": str(trainer.device), "config": trainer.config.to_dict(),
         "samples": {"train": len(splits.train), "val": len(splits.val) if splits.val else 0,
                     "test": len(splits.test)},
         "input_shape": format_shape(splits.train.sample_shape), "notes": splits.notes,
         "normalization": {"mean": splits.mean, "std": splits.std} if splits.mean is not None else None,
         "epochs": result.history,
-        "test": {"loss": _finite(result.test_loss), result.metric_name: _finite(result.test_metric)},
+        "test": {"loss": result.test_loss, **({result.metric_name: result.test_metric} if result.metric_name else {}),
+                 **({"losses": result.test_losses} if trainer.objective.has_terms else {})},
     }
-    if splits.test.is_classification and result.test_predictions is not None:
-        doc["classes"] = splits.test.classes
-        doc["test"]["confusion_matrix"] = confusion_matrix(result.test_predictions, splits.test.y,
-                                                           splits.test.num_classes)
-    return doc
+    predictions, targets = result.test_predictions, result.test_targets
+    if predictions is not None and targets is not None and len(predictions) and not predictions.is_floating_point():
+        segmentation = predictions.dim() > 1
+        classes = (splits.test.mask_classes if segmentation else splits.test.classes) or []
+        count = max(len(classes), int(max(predictions.max(), targets.max())) + 1)
+        doc["classes"] = classes or [str(c) for c in range(count)]
+        doc["test"]["confusion_matrix"] = matrix = confusion_matrix(predictions, targets, count)
+        if segmentation:
+            doc["test"]["mean_iou"] = mean_iou(matrix)
+    return _finite(doc)
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+def _finite(value):
+    """The document with every number that is not finite (a NaN or infinite loss) written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
-def write_outputs(out_dir: Path, trainer: Trainer, result: TrainResult, spec: str, graph_path: str | None) -> None:
-    """DIR/weights.pt (state_dict) and DIR/metrics.json."""
+def write_outputs(out_dir: Path, trainer: Trainer, result: TrainResult, spec, graph_path: str | None) -> None:
+    """DIR/weights.pt (the trained state: weights and input normalization) and DIR/metrics.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_weights(trainer.model, out_dir / "weights.pt")
+    save_state(trained_state(trainer), out_dir / "weights.pt")
     doc = metrics_document(trainer, result, spec, graph_path)
     atomic_write_text(out_dir / "metrics.json", json.dumps(doc, indent=1, allow_nan=False) + "\n")

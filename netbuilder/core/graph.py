@@ -38,15 +38,30 @@ class GraphError(NetbuilderError):
         self.reason = reason
 
 
+INITS = ("default", "xavier", "kaiming", "normal", "zeros")  # weight initialization a block may ask for
+SETTINGS = {"frozen": False, "shares": None, "init": "default", "group": None}  # block settings, their defaults
+
+
 @dataclass
 class Node:
-    """One layer block: its id (stable, never shown), type, user-visible name, params and canvas position."""
+    """One layer block: its id (stable, never shown), type, user-visible name, params and canvas position,
+    and how training treats its weights: frozen (never updated), shares (the id of the block whose weights
+    it uses: one tensor for both), init (how its weights start); group names the set of blocks it belongs to
+    (what a loss block may train)."""
 
     id: str
     type: str
     name: str
     params: dict[str, Any]
     pos: tuple[float, float] = (0.0, 0.0)
+    frozen: bool = False
+    shares: str | None = None
+    init: str = "default"
+    group: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that differ from their defaults (as the document stores them)."""
+        return {key: getattr(self, key) for key, default in SETTINGS.items() if getattr(self, key) != default}
 
     @property
     def spec(self) -> LayerSpec:
@@ -82,7 +97,11 @@ class Graph:
 
     Each change is announced after it is made, on its own event:
     node_added(node), node_removed(node), param_changed(node, param name), node_renamed(node, old name),
-    node_moved(node), edge_added(edge), edge_removed(edge).
+    node_moved(node), setting_changed(node, setting name), edge_added(edge), edge_removed(edge),
+    groups_changed(group name), recipe_changed().
+
+    `groups` names sets of blocks (a generator, a discriminator: what a loss block trains); `recipe` holds
+    the training settings a document carries (dataset, epochs, optimizer, ...), as plain JSON values.
     """
 
     def __init__(self, meta: dict[str, str] | None = None) -> None:
@@ -93,8 +112,12 @@ class Graph:
         self.param_changed = Event(Node, str)
         self.node_renamed = Event(Node, str)
         self.node_moved = Event(Node)
+        self.setting_changed = Event(Node, str)
         self.edge_added = Event(Edge)
         self.edge_removed = Event(Edge)
+        self.groups_changed = Event(str)
+        self.recipe_changed = Event()
+        self.recipe: dict[str, Any] = {}
 
     def __eq__(self, other: object) -> bool:
         """The same document: blocks, params, positions, wires, meta (events and their handlers aside)."""
@@ -159,9 +182,11 @@ class Graph:
     # ----- editing
 
     def add_node(self, type: str, params: dict[str, Any] | None = None, *, name: str | None = None,
-                 pos: Iterable[float] = (0.0, 0.0), id: str | None = None, index: int | None = None) -> Node:
+                 pos: Iterable[float] = (0.0, 0.0), id: str | None = None, index: int | None = None,
+                 settings: dict[str, Any] | None = None) -> Node:
         """Add a block; missing params take their defaults, a missing name or id is made up.
-        `index` places it in document order (undo puts a deleted block back where it was)."""
+        `index` places it in document order (undo puts a deleted block back where it was); `settings`
+        are frozen, shares, init and group (see SETTINGS)."""
         if len(self._g) >= MAX_NODES:
             raise GraphError(f"a graph holds at most {MAX_NODES} blocks")
         if not isinstance(type, str) or type not in LAYERS:
@@ -177,6 +202,11 @@ class Graph:
         self._check_name(name)
         checked = _check_params(spec, params or {}, f"{name} ({type})")
         node = Node(id, type, name, checked, _check_pos(pos))
+        for key, value in (settings or {}).items():
+            try:
+                setattr(node, key, _check_setting(key, value))
+            except GraphError as e:
+                raise GraphError(e.reason, node.label) from None
         self._g.add_node(id, node=node)
         if index is not None and index < len(self._g) - 1:
             self._reorder([*list(self._g)[:index], id, *list(self._g)[index:-1]])
@@ -253,8 +283,8 @@ class Graph:
             raise GraphError(f"{node.label} has no param '{name}'") from None
         except ParamError as e:
             raise GraphError(str(e), node.label) from None
-        if spec.inputs == name:
-            kept = spec.input_ports({**node.params, name: value})
+        kept = spec.input_ports({**node.params, name: value})
+        if kept != node.input_ports():
             lost = [e.dst_port for e in self.input_edges(node_id) if e and e.dst_port not in kept]
             if lost:
                 raise GraphError(f"disconnect {', '.join(lost)} before removing the port", node.label)
@@ -267,6 +297,46 @@ class Graph:
             self._check_name(name)
             old, node.name = node.name, name
             self.node_renamed.emit(node, old)
+
+    def set_setting(self, node_id: str, key: str, value: Any) -> None:
+        """Freeze a block, make it share another block's weights (or stop: None), choose its initialization,
+        or put it in a group (None: none)."""
+        node = self.node(node_id)
+        try:
+            value = _check_setting(key, value)
+        except GraphError as e:
+            raise GraphError(e.reason, node.label) from None
+        if key == "shares" and value is not None:
+            source = self.node(value) if value in self._g else None
+            problem = _share_problem(node, source)
+            if problem:
+                raise GraphError(problem, node.label)
+        old = getattr(node, key)
+        if value != old:
+            setattr(node, key, value)
+            self.setting_changed.emit(node, key)
+            if key == "group":
+                for name in {old, value} - {None}:
+                    self.groups_changed.emit(name)
+
+    def sharers(self, node_id: str) -> list[Node]:
+        """The blocks that use this block's weights."""
+        return [node for node in self.nodes if node.shares == node_id]
+
+    def group_members(self, name: str) -> list[Node]:
+        return [node for node in self.nodes if node.group == name]
+
+    @property
+    def group_names(self) -> list[str]:
+        """The groups blocks belong to, in document order of their first block."""
+        return list(dict.fromkeys(node.group for node in self.nodes if node.group is not None))
+
+    def set_recipe(self, recipe: dict[str, Any]) -> None:
+        """The training settings the document carries (see recipe.check_recipe)."""
+        from .recipe import check_recipe
+
+        self.recipe = check_recipe(recipe)
+        self.recipe_changed.emit()
 
     def move(self, node_id: str, pos: Iterable[float]) -> None:
         self.move_many({node_id: pos})
@@ -316,10 +386,12 @@ class Graph:
             "version": VERSION,
             "meta": dict(self.meta),
             "nodes": [
-                {"id": n.id, "type": n.type, "name": n.name, "params": dict(n.params), "pos": list(n.pos)}
+                {"id": n.id, "type": n.type, "name": n.name, "params": dict(n.params), "pos": list(n.pos),
+                 **n.settings()}
                 for n in self.nodes
             ],
             "edges": [edge.to_dict() for edge in self.edges],
+            **({"recipe": dict(self.recipe)} if self.recipe else {}),
         }
 
     @classmethod
@@ -334,7 +406,8 @@ class Graph:
             raise GraphError(f"'version' must be a positive whole number, got {version!r}")
         if version > VERSION:
             raise GraphError(f"saved by a newer netbuilder (format version {version}; this one reads {VERSION})")
-        _check_keys(data, "the document", required={"format", "version", "nodes", "edges"}, optional={"meta"})
+        _check_keys(data, "the document", required={"format", "version", "nodes", "edges"},
+                    optional={"meta", "recipe"})
         meta = data.get("meta", {})
         if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
             raise GraphError("'meta' must map names to strings")
@@ -347,7 +420,7 @@ class Graph:
         graph = cls(meta)
         for i, raw in enumerate(nodes):
             where = f"nodes[{i}]"
-            _check_keys(raw, where, required={"id", "type", "name"}, optional={"params", "pos"})
+            _check_keys(raw, where, required={"id", "type", "name"}, optional={"params", "pos", *SETTINGS})
             if isinstance(raw["id"], str):
                 where += f" (id '{raw['id']}')"
             if not isinstance(raw["type"], str) or raw["type"] not in LAYERS:
@@ -356,7 +429,7 @@ class Graph:
                 raise GraphError(f"{where}: 'params' must be an object")
             try:
                 graph.add_node(raw["type"], raw.get("params", {}), name=raw["name"], id=raw["id"],
-                               pos=raw.get("pos", (0.0, 0.0)))
+                               pos=raw.get("pos", (0.0, 0.0)), settings={k: raw[k] for k in SETTINGS if k in raw})
             except GraphError as e:
                 raise GraphError(f"{where}: {e}") from None
 
@@ -371,6 +444,13 @@ class Graph:
             except GraphError as e:
                 raise GraphError(f"{where}: {e}") from None
 
+        if "recipe" in data:
+            from .recipe import check_recipe
+
+            try:
+                graph.recipe = check_recipe(data["recipe"])
+            except ValueError as e:
+                raise GraphError(f"'recipe': {e}") from None
         # One cycle check for the whole document: checking each wire as it is added costs O(n^2).
         try:
             cycle = nx.find_cycle(graph._g)
@@ -387,6 +467,7 @@ class Graph:
         keep = set(node_ids)
         data = self.to_dict()
         data["meta"] = {}
+        data.pop("recipe", None)
         data["nodes"] = [n for n in data["nodes"] if n["id"] in keep]
         data["edges"] = [e for e in data["edges"] if e["src"] in keep and e["dst"] in keep]
         return data
@@ -405,6 +486,9 @@ class Graph:
             taken_names.add(raw["name"])
             ids[raw["id"]] = raw["id"] = new_id
             raw["pos"] = [raw["pos"][0] + offset[0], raw["pos"][1] + offset[1]]
+        for raw in data["nodes"]:  # a block that shares a pasted block's weights shares its copy's
+            if raw.get("shares") in ids:
+                raw["shares"] = ids[raw["shares"]]
         for edge in data["edges"]:
             edge["src"], edge["dst"] = ids[edge["src"]], ids[edge["dst"]]
         return data
@@ -463,6 +547,44 @@ def _check_params(spec: LayerSpec, params: dict[str, Any], label: str) -> dict[s
         raise GraphError(f"{label}: {e}") from None
 
 
+def _check_setting(key: str, value: Any) -> Any:
+    if key not in SETTINGS:
+        raise GraphError(f"no setting '{key}' (settings: {', '.join(SETTINGS)})")
+    if key == "frozen" and not isinstance(value, bool):
+        raise GraphError(f"'frozen' must be true or false, got {value!r}")
+    if key == "init" and value not in INITS:
+        raise GraphError(f"'init' must be one of {', '.join(INITS)}; got {value!r}")
+    if key == "shares" and value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
+        raise GraphError(f"'shares' must be a block id or nothing, got {value!r:.80}")
+    if key == "group" and value is not None and (not isinstance(value, str) or not _NAME.fullmatch(value)):
+        raise GraphError(f"'group' must be a name of letters, digits and _, or nothing, got {value!r:.80}")
+    return value
+
+
+def _share_problem(node: Node, source: Node | None) -> str | None:
+    """Why `node` cannot use the weights of `source`, or None."""
+    if source is None:
+        return f"the block whose weights it shares ('{node.shares}') is not in the graph"
+    if source.id == node.id:
+        return "a block cannot share its own weights"
+    if source.type != node.type:
+        return f"cannot share the weights of {source.label}: it is not a {node.type}"
+    if source.shares is not None:
+        return f"cannot share the weights of {source.name}: it uses another block's weights itself"
+    if source.params != node.params:
+        return f"cannot share the weights of {source.name}: its params differ"
+    if node.spec.build is None:
+        return f"{node.type} has no weights to share"
+    return None
+
+
+def share_problem(graph: Graph, node: Node) -> str | None:
+    """Why a block's `shares` setting cannot hold as the graph is now (for shape inference), or None."""
+    if node.shares is None:
+        return None
+    return _share_problem(node, graph.node(node.shares) if node.shares in graph else None)
+
+
 def _check_pos(pos: Any) -> tuple[float, float]:
     try:
         x, y = pos
@@ -475,16 +597,27 @@ def _check_pos(pos: Any) -> tuple[float, float]:
 
 
 def single_layer_graph(type_name: str, params: dict[str, Any] | None = None,
-                       input_shape: Iterable[int] | None = None) -> tuple[Graph, str]:
+                       input_shape: Iterable[int] | None = None,
+                       ports: dict[str, tuple] | None = None) -> tuple[Graph, str]:
     """Input (of `input_shape`, else the layer's first case's) -> the layer -> Output, every input port
-    wired to the Input: how a layer is tried on its own (the layer harness, the start-up warm-up).
-    Returns the graph and the layer's node id."""
+    wired to the Input; or, with `ports` ({port: (shape, dtype)}), an Input per port. How a layer is tried
+    on its own (the layer harness, the start-up warm-up). Returns the graph and the layer's node id."""
     spec = get_layer(type_name)
     graph = Graph()
-    shape = list(input_shape) if input_shape is not None else list(spec.example)
-    x = graph.add_node("Input", {"shape": shape, "dtype": "int64" if spec.int_input else "float32"}, name="x")
+    if ports is None and spec.cases and spec.cases[0].ports and input_shape is None:
+        ports = spec.cases[0].ports
     layer = graph.add_node(type_name, params)
-    for _ in layer.input_ports():
-        graph.connect(x.id, layer.id)
-    graph.connect(layer.id, graph.add_node("Output").id)
+    if ports:
+        for i, port in enumerate(layer.input_ports()):
+            shape, dtype = ports[port]
+            x = graph.add_node("Input", {"shape": list(shape), "dtype": dtype}, name="x" if i == 0 else f"x_{port}")
+            graph.connect(x.id, layer.id, dst_port=port)
+    elif layer.input_ports():
+        shape = list(input_shape) if input_shape is not None else list(spec.example)
+        x = graph.add_node("Input", {"shape": shape, "dtype": "int64" if spec.int_input else "float32"}, name="x",
+                           index=0)
+        for _ in layer.input_ports():
+            graph.connect(x.id, layer.id)
+    if layer.output_ports():
+        graph.connect(layer.id, graph.add_node("Output").id)
     return graph, layer.id

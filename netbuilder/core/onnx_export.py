@@ -19,7 +19,7 @@ from .compile import compile_graph
 from .errors import NetbuilderError, first_line
 from .files import atomic_write
 from .graph import Graph
-from .weights import load_weights
+from .weights import load_for_inference, read_state, split_normalization
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
@@ -52,7 +52,7 @@ def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: i
     for name in (n.target for n in model.graph.find_nodes(op="placeholder")):
         node = graph.find(name)
         shape = (batch, *node.params["shape"])
-        if node.params["dtype"] == "int64":
+        if node.params.get("dtype") == "int64":
             tensors.append(torch.randint(0, vocab, shape, generator=generator))
         else:
             tensors.append(torch.randn(shape, generator=generator))
@@ -61,12 +61,15 @@ def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: i
 
 def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
                     model: torch.nn.Module | None = None) -> torch.nn.Module:
-    """`model` (already trained) if given, else the compiled graph with `weights` loaded; on the CPU, in eval
-    mode. Raises CompileError or WeightsError."""
+    """`model` (already trained) if given, else the graph compiled for inference with `weights` loaded (and the
+    input normalization the file holds); on the CPU, in eval mode. Raises CompileError or WeightsError."""
     if model is None:
-        model = compile_graph(graph)
-        if weights is not None:
-            load_weights(model, weights)
+        if weights is None:
+            model = compile_graph(graph)
+        else:
+            state = read_state(weights)
+            model = compile_graph(graph, normalization=split_normalization(state)[1])
+            load_for_inference(model, state, str(weights))
     return model.cpu().eval()
 
 

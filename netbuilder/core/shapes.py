@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .errors import first_line
-from .graph import Graph, Node, single_layer_graph
+from .graph import Graph, Node, share_problem, single_layer_graph
 from .layers import LayerSpec, Shape, get_layer
 from .layers.spec import format_shape
 
@@ -106,8 +106,27 @@ def infer_shapes(graph: Graph) -> ShapeReport:
             result = _evaluate(node.type, _frozen(node), signature)
             if result.error is None and node.spec.build is not None and clashes_with_torch(node.name):
                 result = NodeShapes(error=f"the name '{node.name}' is taken by PyTorch's Module; rename the block")
+            if result.error is None and node.shares is not None:
+                result = _shared(graph, node, nodes, inputs, result)
         nodes[node.id] = replace(result, inputs=inputs, label=node.label)
     return ShapeReport(nodes)
+
+
+def _shared(graph: Graph, node: Node, done: dict[str, NodeShapes], inputs: tuple, result: NodeShapes) -> NodeShapes:
+    """A block that uses another's weights: its weights are counted once, on the block that owns them, and
+    both must build the same layer from their inputs."""
+    problem = share_problem(graph, node)
+    source = graph.node(node.shares) if problem is None else None
+    if source is not None and source.id in done and done[source.id].inputs != inputs:
+        problem = (f"shares the weights of {source.name}, which receives {_shapes_text(done[source.id].inputs)}; "
+                   f"this block receives {_shapes_text(inputs)}: shared weights need the same input sizes")
+    if problem:
+        return NodeShapes(error=problem)
+    return replace(result, params=0)
+
+
+def _shapes_text(shapes: tuple) -> str:
+    return ", ".join(format_shape(s) for s in shapes)
 
 
 def _input_result(node: Node) -> NodeShapes:
@@ -131,13 +150,17 @@ def clashes_with_torch(name: str) -> bool:
 
 def _precheck(spec: LayerSpec, params: dict, signature: tuple) -> str | None:
     """Complaints that are clearer in our words than in torch's."""
-    for shape, dtype in signature:
+    ports = spec.input_ports(params)
+    for port, (shape, dtype) in zip(ports, signature):
         if spec.ranks is not None and len(shape) not in spec.ranks:
             return f"expects a {spec.rank_words} input, receives {format_shape(shape)}"
-        if spec.int_input and dtype != "int64":
-            return f"expects integer ids (set the Input's dtype to int64), receives {dtype} values"
-        if not spec.int_input and dtype == "int64" and spec.category not in ("io", "shape"):
-            return "expects real numbers, receives integer ids (put an Embedding before it)"
+        wanted = spec.port_dtypes.get(port, "int64" if spec.int_input else "float32")
+        where = f"its {port} input " if len(ports) > 1 else ""
+        if wanted == "int64" and dtype != "int64":
+            what = "integer ids" if spec.int_input else "integer labels"
+            return f"{where}expects {what} (set the Input's dtype to int64), receives {dtype} values"
+        if wanted == "float32" and dtype == "int64" and spec.category not in ("io", "shape"):
+            return f"{where}expects real numbers, receives integer ids (put an Embedding before it)"
     return spec.check(params, [shape for shape, _ in signature]) if spec.check else None
 
 
@@ -151,12 +174,14 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> NodeSha
     problem = _precheck(spec, params, signature)
     if problem:
         return NodeShapes(error=problem)
+    shapes = [shape for shape, _ in signature]
+    extra = {"input_shapes": shapes} if spec.shape_aware else {}
     try:
         with torch.device("meta"):
-            module = spec.build(params, [shape for shape, _ in signature]).make().eval() if spec.build else None
+            module = spec.build(params, shapes).make().eval() if spec.build else None
             inputs = [torch.empty((1, *shape), dtype=getattr(torch, dtype)) for shape, dtype in signature]
-        with FlopCounterMode(display=False) as counter:
-            output = spec.forward(module, *inputs, **params)
+            with FlopCounterMode(display=False) as counter:
+                output = spec.forward(module, *inputs, **params, **extra)
     except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
         return NodeShapes(error=first_line(e))
     count = sum(p.numel() for p in module.parameters() if p.requires_grad) if module is not None else 0

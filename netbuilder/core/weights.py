@@ -1,14 +1,22 @@
-"""Trained weights on disk: torch.save(state_dict), read back with weights_only=True (never unpickled)."""
+"""Trained weights on disk: torch.save(state_dict), read back with weights_only=True (never unpickled).
+
+A trained model's file holds its weights and, where training normalized an input, that normalization
+(`normalize_<input>_mean` and `normalize_<input>_std`), so that exports take raw inputs.
+"""
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .errors import NetbuilderError, first_line
+from .errors import NetbuilderError, first_line, summarize
 from .files import atomic_write
 from .layers.spec import format_shape
+
+_NORMALIZATION = re.compile(r"normalize_(?P<input>\w+)_(?P<which>mean|std)")
 
 
 class WeightsError(NetbuilderError):
@@ -23,8 +31,11 @@ def graph_weights(graph, graph_path: str | os.PathLike | None) -> Path | None:
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
     """Write the model's state_dict (on the CPU) atomically."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_torch_save(state, path)
+    save_state(model.state_dict(), path)
+
+
+def save_state(state: dict, path: str | os.PathLike) -> None:
+    atomic_torch_save({k: v.detach().cpu() for k, v in state.items()}, path)
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
@@ -41,44 +52,130 @@ def read_tensors(path: str | os.PathLike) -> dict:
         raise WeightsError(f"{path}: not a weights file netbuilder can read safely ({first_line(e)})") from None
 
 
+def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state_dict file (names -> tensors)."""
+    state = read_tensors(path)
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise WeightsError(f"{path}: expected a state_dict (names -> tensors)")
+    return state
+
+
+def split_normalization(state: dict) -> tuple[dict, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """(the weights, {Input block name: (mean, std)}) of a trained state."""
+    weights, parts = {}, {}
+    for key, value in state.items():
+        match = _NORMALIZATION.fullmatch(key)
+        if match:
+            parts.setdefault(match["input"], {})[match["which"]] = value
+        else:
+            weights[key] = value
+    stats = {name: (p["mean"], p["std"]) for name, p in parts.items() if "mean" in p and "std" in p}
+    return weights, stats
+
+
 def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
     """Load a state_dict into the model; every missing, unexpected or mis-shaped tensor is named."""
-    state = read_tensors(path)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: expected a state_dict (names -> tensors)")
-    apply_state(model, state, str(path))
+    apply_state(model, read_state(path), str(path))
 
 
-def apply_state(model: torch.nn.Module, state: dict, source: str) -> None:
-    own = model.state_dict()
+def _problems(own: dict, state: dict) -> list[str]:
     problems = [f"{k} is missing" for k in own if k not in state]
     problems += [f"{k} is not in the graph" for k in state if k not in own]
     problems += [f"{k} has shape {format_shape(tuple(state[k].shape))}, the graph needs {format_shape(tuple(v.shape))}"
                  for k, v in own.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    return problems
+
+
+def apply_state(model: torch.nn.Module, state: dict, source: str) -> None:
+    """Load a state exactly (the input normalization a trained file holds is for exports, and is skipped when
+    the model does not normalize); WeightsError names what does not fit."""
+    own = model.state_dict()
+    if not any(_NORMALIZATION.fullmatch(k) for k in own):
+        state, _ = split_normalization(state)
+    problems = _problems(own, state)
     if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise WeightsError(f"{source}: the weights do not fit the graph: {'; '.join(problems[:3])}{more}")
+        raise WeightsError(f"{source}: the weights do not fit the graph: {summarize(problems)}")
+    _check_values(state, source)
     model.load_state_dict(state)
 
 
-def fits(model: torch.nn.Module, state: dict) -> bool:
-    """Whether a state_dict holds exactly the model's tensors, each of the model's shape."""
+def _check_values(state: dict, source: str) -> None:
+    for key, value in state.items():
+        if value.is_meta or value.layout != torch.strided:
+            raise WeightsError(f"{source}: {key} is not an ordinary tensor ({value.layout}, {value.device})")
+
+
+@dataclass
+class PartialLoad:
+    """What loading weights into a changed graph did: the tensors it loaded and those it skipped, why."""
+
+    source: str
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "fc2.weight: 10x200 in the file, 5x200 in the graph"
+
+    def summary(self) -> str:
+        return (f"{self.source}: loaded {len(self.loaded)} of the graph's tensors; started fresh: "
+                f"{summarize(self.skipped, 4, 'more')}")
+
+
+def load_partial(model: torch.nn.Module, path: str | os.PathLike) -> PartialLoad:
+    """Load every tensor of a weights file that fits the model (by name and shape); the others start fresh
+    and are named. Transfer learning: a trained body under a new head. WeightsError when nothing fits."""
+    state, _ = split_normalization(read_state(path))
     own = model.state_dict()
-    return own.keys() == state.keys() and all(tuple(state[k].shape) == tuple(v.shape) for k, v in own.items())
+    result = PartialLoad(str(path))
+    fitting = {}
+    for key, value in own.items():
+        if key not in state:
+            result.skipped.append(f"{key}: not in the file")
+        elif tuple(state[key].shape) != tuple(value.shape):
+            result.skipped.append(f"{key}: {format_shape(tuple(state[key].shape))} in the file, "
+                                  f"{format_shape(tuple(value.shape))} in the graph")
+        else:
+            fitting[key] = state[key]
+    _check_values(fitting, str(path))
+    if own and not fitting:
+        raise WeightsError(f"{path}: none of its tensors fit the graph (it holds {summarize(list(state), 3)})")
+    model.load_state_dict(fitting, strict=False)
+    result.loaded = list(fitting)
+    return result
+
+
+def load_for_inference(model: torch.nn.Module, state: dict, source: str) -> None:
+    """Load the tensors an inference model needs from a trained state, which may hold more (the weights of
+    blocks that only training uses); WeightsError names what is missing or mis-shaped."""
+    own = model.state_dict()
+    problems = [p for p in _problems(own, state) if not p.endswith("is not in the graph")]
+    if problems:
+        raise WeightsError(f"{source}: the weights do not fit the graph: {summarize(problems)}")
+    subset = {k: state[k] for k in own}
+    _check_values(subset, source)
+    model.load_state_dict(subset)
+
+
+def fits(model: torch.nn.Module, state: dict) -> bool:
+    """Whether a state holds every tensor of the model, each of the model's shape (it may hold more: the
+    discriminator of a GAN whose generator is exported, say)."""
+    own = model.state_dict()
+    return all(k in state and tuple(state[k].shape) == tuple(v.shape) for k, v in own.items())
 
 
 def fit_state(graph, state: dict | None) -> torch.nn.Module | None:
-    """The graph compiled with `state` loaded (trained weights, say), when the state fits the graph as it is
-    now; None when it does not (the graph was edited since) or the graph does not compile."""
-    from .compile import CompileError, compile_graph
+    """The graph compiled for inference with `state` loaded (trained weights and input normalization), when
+    the state fits the graph as it is now; None when it does not (the graph was edited since) or the graph
+    does not compile."""
+    from .compile import compile_graph
 
     if not state:
         return None
+    weights, normalization = split_normalization(state)
     try:
-        model = compile_graph(graph)
-    except CompileError:
+        model = compile_graph(graph, normalization=normalization)
+    except NetbuilderError:
         return None
-    if not fits(model, state):
+    full = {**weights, **{k: v for k, v in state.items() if k not in weights}}
+    if not fits(model, full):
         return None
-    model.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
+    model.load_state_dict({k: full[k].detach().cpu() for k in model.state_dict()})
     return model

@@ -64,8 +64,8 @@ class TrainingThread(QThread):
         try:
             setup = prepare_training(self.graph, self.spec, val_fraction=self.val_fraction, seed=self.config.seed,
                                      weights=self.weights, load=self.datasets.load)
-            self.trainer = Trainer(setup.model, setup.splits, self.config, on_batch=self.batch.emit,
-                                   on_epoch=self.epoch.emit)
+            self.trainer = Trainer(setup.model, setup.splits, self.config, objective=setup.objective,
+                                   on_batch=self.batch.emit, on_epoch=self.epoch.emit)
             self.prepared.emit(setup)
             if self._stop_requested:
                 self.trainer.stop()

@@ -1,7 +1,8 @@
-"""Fitting a dataset to a graph: sample shape, targets, seeded splits, normalization."""
+"""Fitting a dataset to a graph: each Input's field and shape, targets, seeded splits, normalization."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -10,26 +11,44 @@ from ..layers.spec import format_shape
 from .dataset import DataError, Dataset, Splits
 from .specs import Source
 
+SAMPLE_FIELDS = ("x", "x2")  # fields of samples, fitted to an Input's shape where that is unambiguous
 
-def adapt_samples(data: Dataset, input_shape: tuple[int, ...], notes: list[str]) -> Dataset:
+
+@dataclass(frozen=True)
+class Feed:
+    """What one Input block of the graph receives: a field of the dataset, in a shape and dtype."""
+
+    input: str  # the Input block's name
+    field: str
+    shape: tuple[int, ...]
+    dtype: str  # "float32" or "int64"
+    normalize: bool = True
+
+
+def fit_tensor(tensor: torch.Tensor, name: str, what: str, shape: tuple[int, ...], notes: list[str]) -> torch.Tensor:
     """Give samples the graph's input shape when that is unambiguous: the same values in another shape
     (1x28x28 -> 784), or images of other height/width (zero-padded when smaller, resized otherwise)."""
-    have = data.sample_shape
-    if have == tuple(input_shape):
-        return data
-    if math.prod(have) == math.prod(input_shape):
-        notes.append(f"samples reshaped from {format_shape(have)} to {format_shape(input_shape)}")
-        return Dataset(data.name, data.x.reshape(len(data), *input_shape), data.y, data.classes)
-    if len(have) == 3 and len(input_shape) == 3 and have[0] == input_shape[0]:
-        (_, h, w), (_, th, tw) = have, input_shape
+    have, shape = tuple(tensor.shape[1:]), tuple(shape)
+    if have == shape:
+        return tensor
+    if math.prod(have) == math.prod(shape) and tensor.dim() > 1:
+        notes.append(f"{what} reshaped from {format_shape(have)} to {format_shape(shape)}")
+        return tensor.reshape(len(tensor), *shape)
+    if len(have) == 3 and len(shape) == 3 and have[0] == shape[0] and tensor.is_floating_point():
+        (_, h, w), (_, th, tw) = have, shape
         if th >= h and tw >= w and (th - h) % 2 == 0 and (tw - w) % 2 == 0:
             pad = ((tw - w) // 2, (tw - w) // 2, (th - h) // 2, (th - h) // 2)
             notes.append(f"images zero-padded from {h}x{w} to {th}x{tw}")
-            return Dataset(data.name, F.pad(data.x, pad), data.y, data.classes)
+            return F.pad(tensor, pad)
         notes.append(f"images resized from {h}x{w} to {th}x{tw}")
-        x = F.interpolate(data.x, size=(th, tw), mode="bilinear", align_corners=False, antialias=True)
-        return Dataset(data.name, x, data.y, data.classes)
-    raise DataError(f"graph input is {format_shape(input_shape)}, dataset {data.name} gives {format_shape(have)}")
+        return F.interpolate(tensor, size=(th, tw), mode="bilinear", align_corners=False, antialias=True)
+    raise DataError(f"graph input is {format_shape(shape)}, dataset {name} gives {format_shape(have)}"
+                    + ("" if what == "samples" else f" in field '{what}'"))
+
+
+def adapt_samples(data: Dataset, input_shape: tuple[int, ...], notes: list[str]) -> Dataset:
+    """The dataset with its samples (x) fitted to the graph's input shape (see fit_tensor)."""
+    return data.with_fields(x=fit_tensor(data.x, data.name, "samples", input_shape, notes))
 
 
 def check_targets(data: Dataset, output_shape: tuple[int, ...]) -> None:
@@ -62,34 +81,105 @@ def split(source: Source, val_fraction: float, test_fraction: float, seed: int) 
     return train, val, test
 
 
-def normalize(parts: list[Dataset | None], notes: list[str]) -> tuple[list[float], list[float]]:
+def _statistics(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std per channel (images) or per feature (vectors), else over all values; shaped like one
+    sample with 1 where the statistics are shared (e.g. C x 1 x 1)."""
+    dims = [0, 2, 3] if x.dim() == 4 else [0] if x.dim() == 2 else list(range(x.dim()))
+    mean = x.mean(dim=dims, keepdim=True)
+    std = x.std(dim=dims, keepdim=True).clamp_min(1e-6)
+    return mean[0], std[0]
+
+
+def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, ...] = ("x",)) -> dict:
     """Subtract the training split's mean and divide by its std, per channel (images) or per feature,
-    as the lecture's x.sub_(mu).div_(std). Returns the mean and std."""
+    as the lecture's x.sub_(mu).div_(std). A pair's second sample (x2) takes x's statistics. Returns
+    {field: (mean, std)}."""
     train = parts[0]
-    dims = [0, 2, 3] if train.is_image else [0] if train.x.dim() == 2 else list(range(train.x.dim()))
-    mean = train.x.mean(dim=dims, keepdim=True)
-    std = train.x.std(dim=dims, keepdim=True).clamp_min(1e-6)
-    for part in parts:
+    stats = {}
+    for name in fields:
+        base = "x" if name == "x2" and "x" in fields else name
+        if base not in stats:
+            stats[base] = _statistics(train.fields[base].float())
+        stats[name] = stats[base]
+    for i, part in enumerate(parts):
         if part is not None:
-            part.x = (part.x - mean) / std
-    notes.append("normalized with the training split's mean and std")
-    return mean.flatten().tolist(), std.flatten().tolist()
+            parts[i] = part.with_fields(**{name: (part.fields[name] - mean) / std
+                                           for name, (mean, std) in stats.items()})
+    notes.append("normalized with the training split's mean and std"
+                 + ("" if fields == ("x",) else f" ({', '.join(fields)})"))
+    return stats
 
 
 def prepare(source: Source, input_shape: tuple[int, ...], output_shape: tuple[int, ...] | None, *,
             val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
             normalize_inputs: bool = True) -> Splits:
-    """Everything between a loaded dataset and training: fit, split, normalize. DataError says what
-    does not fit."""
+    """A graph trained with the automatic loss: its one Input receives the samples, its one Output is
+    compared with the labels. DataError says what does not fit."""
     notes: list[str] = []
-    if source.data.x.dtype == torch.int64 or not source.data.x.is_floating_point():
+    if not source.data.x.is_floating_point():
         normalize_inputs = False
     data = adapt_samples(source.data, input_shape, notes)
     test = adapt_samples(source.test, input_shape, []) if source.test is not None else None
     if output_shape is not None:
         check_targets(data, output_shape)
-    train, val, test = split(Source(data, test), val_fraction, test_fraction, seed)
-    splits = Splits(train, val, test, notes)
+    parts = list(split(Source(data, test), val_fraction, test_fraction, seed))
+    splits = Splits(*parts, notes)
     if normalize_inputs:
-        splits.mean, splits.std = normalize([train, val, test], notes)
+        splits.normalization = normalize(parts, notes)
+        splits.train, splits.val, splits.test = parts
+        splits.mean, splits.std = (t.flatten().tolist() for t in splits.normalization["x"])
     return splits
+
+
+def prepare_feeds(source: Source, feeds: list[Feed], *, val_fraction: float = 0.1, test_fraction: float = 0.2,
+                  seed: int = 0) -> Splits:
+    """A graph with loss blocks: each Input receives its field, fitted to its shape and dtype; float fields
+    feeding an Input that normalizes are normalized with the training split's statistics."""
+    notes: list[str] = []
+    data, test = source.data, source.test
+    fitted: dict[str, tuple[str, tuple, str]] = {}
+    for feed in feeds:
+        if feed.field not in data.fields:
+            raise DataError(f"graph input '{feed.input}' reads field '{feed.field}'; dataset {data.name} has "
+                            f"fields {', '.join(data.fields)}")
+        wanted = (feed.field, feed.shape, feed.dtype)
+        if feed.field in fitted and fitted[feed.field] != wanted:
+            other = fitted[feed.field]
+            raise DataError(f"inputs read field '{feed.field}' as {format_shape(other[1])} {other[2]} and as "
+                            f"{format_shape(feed.shape)} {feed.dtype}: one field, one shape and dtype")
+        fitted[feed.field] = wanted
+        data, test = (_fit_field(part, feed, notes if part is data else []) if part is not None else None
+                      for part in (data, test))
+    parts = list(split(Source(data, test), val_fraction, test_fraction, seed))
+    normalized = []
+    for feed in feeds:
+        if feed.dtype == "float32" and feed.field not in normalized:
+            if feed.normalize != any(f.normalize for f in feeds if f.field == feed.field):
+                raise DataError(f"field '{feed.field}' feeds Inputs that normalize and Inputs that do not: "
+                                "set 'normalize' alike on them")
+            if feed.normalize:
+                normalized.append(feed.field)
+    splits = Splits(*parts, notes)
+    if normalized:
+        splits.normalization = normalize(parts, notes, tuple(normalized))
+        splits.train, splits.val, splits.test = parts
+        if "x" in splits.normalization:
+            splits.mean, splits.std = (t.flatten().tolist() for t in splits.normalization["x"])
+    return splits
+
+
+def _fit_field(data: Dataset, feed: Feed, notes: list[str]) -> Dataset:
+    tensor = data.fields[feed.field]
+    if feed.dtype == "int64":
+        if tensor.is_floating_point():
+            raise DataError(f"graph input '{feed.input}' takes integers (int64) but field '{feed.field}' of "
+                            f"{data.name} holds real numbers: set the Input's dtype to float32")
+        tensor = tensor.long()
+    elif not tensor.is_floating_point():
+        tensor = tensor.float()  # 0/1 labels compared with logits, say
+    if feed.field in SAMPLE_FIELDS:
+        tensor = fit_tensor(tensor, data.name, "samples" if feed.field == "x" else feed.field, feed.shape, notes)
+    elif tuple(tensor.shape[1:]) != tuple(feed.shape):
+        raise DataError(f"graph input '{feed.input}' is {format_shape(feed.shape)}, field '{feed.field}' of "
+                        f"{data.name} is {format_shape(tuple(tensor.shape[1:]))}")
+    return data.with_fields(**{feed.field: tensor})

@@ -30,12 +30,25 @@ class DatasetKind:
     help: str = ""
 
 
-_GENERATED = {"n": int, "noise": float, "seed": int}
+_TASKS = {"copy": "tokens -> the same tokens", "reverse": "tokens -> the tokens reversed",
+          "sort": "tokens -> the tokens sorted", "majority": "tokens -> the most frequent token (a class)"}
+
+
+def _generated_help(name: str, make) -> str:
+    if name in _TASKS:
+        return f"generated sequences of token ids: {_TASKS[name]} (fields tokens, target, target_in)"
+    return (make.__doc__ or name).strip().splitlines()[0]
+
+
 KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in [
     DatasetKind("mnist-5k", "mnist-5k", help="5,000 real handwritten digits, 1x28x28, no download needed"),
     DatasetKind("digits", "digits", help="scikit-learn's 1,797 handwritten digits, 1x8x8"),
-    *(DatasetKind(name, name, options=_GENERATED, help=(generate.__doc__ or "").strip().splitlines()[0])
-      for name, generate in synthetic.GENERATORS.items()),
+    *(DatasetKind(name, name, options={k: kind for k, (kind, *_bounds) in options.items()},
+                  help=_generated_help(name, make))
+      for name, (make, options) in synthetic.GENERATORS.items()),
+    DatasetKind("pairs", "Pairs of…", "dataset", options={"seed": int},
+                help="pairs of samples of another classification dataset (pairs:mnist-5k): fields x, x2 and "
+                     "same (1 when the two share a class), for Siamese networks"),
     DatasetKind("mnist", "MNIST folder…", "folder", help="the four MNIST IDX files (.gz or raw) in a folder"),
     DatasetKind("fashion-mnist", "Fashion-MNIST folder…", "folder", help="the four Fashion-MNIST IDX files"),
     DatasetKind("cifar10", "CIFAR-10 folder…", "folder", help="CIFAR-10's binary version (data_batch_*.bin)"),
@@ -44,8 +57,9 @@ KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in [
     DatasetKind("images", "Image folder (one sub-folder per class)…", "folder",
                 help="one sub-folder of images per class"),
 ]}
-SPEC_HELP = ("xor, circles, moons, spirals, temperature (options :n=N:noise=X:seed=S), mnist-5k, digits, "
-             "mnist:DIR, fashion-mnist:DIR, cifar10:DIR, csv:FILE:label=COLUMN, images:DIR")
+SPEC_HELP = ("xor, circles, moons, spirals, temperature, ring (options :n=N:noise=X:seed=S), shapes (segmentation), "
+             "copy, reverse, sort, majority (token sequences: :n=N:length=L:vocab=V), mnist-5k, digits, "
+             "mnist:DIR, fashion-mnist:DIR, cifar10:DIR, csv:FILE:label=COLUMN, images:DIR, pairs:SPEC")
 
 
 @dataclass(frozen=True)
@@ -106,7 +120,7 @@ def _convert(text: str, kind: DatasetKind, key: str, value: str) -> object:
 
 
 def _example(kind: DatasetKind) -> str:
-    what = "FILE" if kind.needs == "file" else "DIR"
+    what = {"file": "FILE", "folder": "DIR", "dataset": "SPEC"}[kind.needs]
     return ":".join([kind.name, what] + [f"{key}={key.upper()}" for key in kind.required]) \
         .replace("label=LABEL", "label=COLUMN")
 
@@ -125,9 +139,14 @@ def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = Non
     spec = DataSpec.parse(spec)
     kind, options = spec.kind, dict(spec.options)
     if kind in synthetic.GENERATORS:
-        if not 2 <= options.get("n", 1000) <= 1_000_000 or not 0 <= options.get("noise", 0) <= 10:
-            raise DataError(f"{str(spec)!r}: n must be 2..1000000 and noise 0..10")
-        return Source(synthetic.GENERATORS[kind](**options))
+        make, allowed = synthetic.GENERATORS[kind]
+        for key, value in options.items():
+            _, low, high = allowed[key]
+            if not low <= value <= high:
+                raise DataError(f"{str(spec)!r}: {key} must be {low}..{high}, got {value}")
+        return Source(make(**options))
+    if kind == "pairs":
+        return pairs(load_dataset(spec.path, input_shape), seed=int(options.get("seed", 0)))
     if kind == "mnist-5k":
         return Source(bundled.mnist_5k())
     if kind == "digits":
@@ -143,3 +162,43 @@ def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = Non
     if input_shape is not None and len(input_shape) == 3 and input_shape[0] in (1, 3):
         channels, size = input_shape[0], (input_shape[1], input_shape[2])
     return Source(readers.read_image_folder(path, size, channels))
+
+
+def pairs(source: Source, seed: int = 0, test_fraction: float = 0.2) -> Source:
+    """Pairs of samples of a classification dataset, half of the same class and half of different ones:
+    x, x2, same (1 or 0), y and y2 (the two labels). The samples are split first (seeded) and paired within
+    each part, so no test pair shares a sample with a training pair."""
+    import torch
+
+    data = source.data
+    if not data.is_classification or data.num_classes < 2:
+        raise DataError(f"pairs need a classification dataset of two or more classes; {data.name} is not one")
+    generator = torch.Generator().manual_seed(seed)
+    if source.test is None:
+        order = torch.randperm(len(data), generator=generator)
+        cut = round(len(data) * test_fraction)
+        train, test = data.subset(order[cut:]), data.subset(order[:cut])
+    else:
+        train, test = data, source.test
+    return Source(_pair_up(train, generator, f"pairs of {data.name}"),
+                  _pair_up(test, generator, f"pairs of {data.name} test"))
+
+
+def _pair_up(data: Dataset, generator, name: str) -> Dataset:
+    import torch
+
+    n = len(data)
+    same = torch.rand(n, generator=generator) < 0.5
+    by_class = [torch.nonzero(data.y == c).flatten() for c in range(data.num_classes)]
+    partner = torch.empty(n, dtype=torch.int64)
+    for i in range(n):
+        label = int(data.y[i])
+        if same[i] and len(by_class[label]) > 1:
+            pool = by_class[label]
+        else:
+            others = [c for c in range(data.num_classes) if c != label and len(by_class[c])]
+            pool = by_class[others[int(torch.randint(len(others), (1,), generator=generator))]]
+            same[i] = False
+        partner[i] = pool[int(torch.randint(len(pool), (1,), generator=generator))]
+    return Dataset(name, data.x, data.y, list(data.classes),
+                   extra={"x2": data.x[partner], "y2": data.y[partner], "same": same.long()})

@@ -59,4 +59,79 @@ def temperature(n: int = 1000, noise: float = 0.5, seed: int = 0) -> Dataset:
     return Dataset("temperature", x, (temp + noise * torch.randn(n, generator=g))[:, None], None)
 
 
-GENERATORS = {"xor": xor, "circles": circles, "moons": moons, "spirals": spirals, "temperature": temperature}
+
+
+def ring(n: int = 2000, noise: float = 0.02, seed: int = 0, modes: int = 8) -> Dataset:
+    """The GAN benchmark: 2-D points from `modes` Gaussians (std `noise`) evenly spaced on the unit circle;
+    y is each point's mode."""
+    g = _generator(seed)
+    y = torch.randint(0, modes, (n,), generator=g)
+    angle = 2 * math.pi * y.float() / modes
+    x = torch.stack([torch.cos(angle), torch.sin(angle)], 1) + noise * torch.randn(n, 2, generator=g)
+    return Dataset("ring", x, y, [f"mode {k}" for k in range(modes)])
+
+
+SHAPE_CLASSES = ["circle", "square", "triangle"]
+
+
+def shapes(n: int = 2000, noise: float = 0.1, seed: int = 0, size: int = 32) -> Dataset:
+    """Segmentation of generated images: 1 to 3 filled circles, squares and triangles on a noisy background.
+    x: 1 x size x size images; mask: size x size class per pixel (0 background, 1 circle, 2 square,
+    3 triangle); y: the class of the largest shape."""
+    g = _generator(seed)
+    rows = torch.arange(size, dtype=torch.float32)[:, None]
+    cols = torch.arange(size, dtype=torch.float32)[None, :]
+    images = torch.zeros(n, 1, size, size)
+    masks = torch.zeros(n, size, size, dtype=torch.int64)
+    labels = torch.zeros(n, dtype=torch.int64)
+    for i in range(n):
+        count = int(torch.randint(1, 4, (1,), generator=g))
+        largest = 0.0
+        for _ in range(count):
+            kind = int(torch.randint(0, 3, (1,), generator=g))
+            r = float(torch.empty(1).uniform_(size * 0.12, size * 0.22, generator=g))
+            cy, cx = (float(v) for v in torch.empty(2).uniform_(r, size - r, generator=g))
+            if kind == 0:
+                inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= r * r
+            elif kind == 1:
+                inside = ((rows - cy).abs() <= r * 0.85) & ((cols - cx).abs() <= r * 0.85)
+            else:  # pointing up: below the apex, within the two slanted sides
+                top, bottom = cy - r, cy + r * 0.8
+                half = (rows - top) / (bottom - top) * r
+                inside = (rows >= top) & (rows <= bottom) & ((cols - cx).abs() <= half)
+            masks[i][inside] = kind + 1
+            images[i, 0][inside] = 1.0
+            if float(inside.sum()) > largest:
+                largest, labels[i] = float(inside.sum()), kind
+    images = images + noise * torch.randn(images.shape, generator=g)
+    return Dataset("shapes", images, labels, list(SHAPE_CLASSES), extra={"mask": masks},
+                   mask_classes=["background", *SHAPE_CLASSES])
+
+
+def tokens(task: str, n: int = 5000, length: int = 8, vocab: int = 10, seed: int = 0) -> Dataset:
+    """Sequence tasks on random token ids 0..vocab-1: copy, reverse, sort (tokens -> target, one id per step),
+    and majority (tokens -> the most frequent id, the smallest on a tie). Fields: tokens and target (also x
+    and y), and target_in: the target shifted right behind a start id (= vocab), a decoder's input."""
+    g = _generator(seed)
+    x = torch.randint(0, vocab, (n, length), generator=g)
+    names = [str(v) for v in range(vocab)]
+    if task == "majority":
+        counts = torch.nn.functional.one_hot(x, vocab).sum(1)
+        y = counts.argmax(1)
+        return Dataset("majority", x, y, names, extra={"tokens": x, "target": y})
+    target = {"copy": x, "reverse": x.flip(1), "sort": x.sort(1).values}[task]
+    start = torch.full((n, 1), vocab, dtype=torch.int64)
+    return Dataset(task, x, target, names, extra={"tokens": x, "target": target,
+                                                  "target_in": torch.cat([start, target[:, :-1]], 1)})
+
+
+_POINTS = {"n": (int, 2, 1_000_000), "noise": (float, 0, 10), "seed": (int, 0, 2**32 - 1)}
+_TOKENS = {"n": (int, 2, 1_000_000), "length": (int, 1, 512), "vocab": (int, 2, 100_000), "seed": (int, 0, 2**32 - 1)}
+# name -> (make(**options), {option: (type, lowest, highest)})
+GENERATORS = {
+    "xor": (xor, _POINTS), "circles": (circles, _POINTS), "moons": (moons, _POINTS), "spirals": (spirals, _POINTS),
+    "temperature": (temperature, _POINTS), "ring": (ring, {**_POINTS, "modes": (int, 2, 64)}),
+    "shapes": (shapes, {**_POINTS, "n": (int, 2, 100_000), "size": (int, 8, 256)}),
+    **{task: (lambda task=task, **options: tokens(task, **options), _TOKENS)
+       for task in ("copy", "reverse", "sort", "majority")},
+}

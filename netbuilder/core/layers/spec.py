@@ -6,6 +6,7 @@ level, so the editor can read the registry before torch has loaded.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -47,7 +48,7 @@ class ParamError(NetbuilderError):
 class Param:
     """One typed parameter of a layer.
 
-    kind is one of "int", "float", "bool", "choice", "ints" (a tuple of ints).
+    kind is one of "int", "float", "bool", "choice", "ints" (a tuple of ints), "text" (a short name).
     Values are kept in JSON form: ints, floats, bools, strings, lists of ints, or None.
     """
 
@@ -60,6 +61,7 @@ class Param:
     choices: tuple[str, ...] = ()  # "choice": the allowed strings; "ints": words allowed instead of numbers
     length: int | None = None  # "ints": a fixed length (a single int then stands for all), None: any length
     optional: bool = False  # None is allowed, meaning "PyTorch's default" (e.g. pool stride = kernel)
+    min_length: int = 1  # "ints" of any length: the fewest values (0: an empty list is allowed)
 
     def check(self, value: Any) -> Any:
         """Return the value in its canonical form, or raise ParamError saying why it is refused."""
@@ -91,6 +93,11 @@ class Param:
             raise ParamError(f"'{self.name}' must be one of {', '.join(self.choices)}; got {value!r}")
         return value
 
+    def _check_text(self, value: Any) -> str:
+        if not isinstance(value, str) or not _TEXT.fullmatch(value):
+            raise ParamError(f"'{self.name}' must be a name of letters, digits and _ (at most 32), got {value!r}"[:200])
+        return value
+
     def _check_ints(self, value: Any) -> int | str | list[int]:
         if isinstance(value, str) and value in self.choices:
             return value
@@ -100,7 +107,7 @@ class Param:
         words = f", or one of {', '.join(self.choices)}" if self.choices else ""
         if isinstance(value, int) and not isinstance(value, bool):
             value = [value]
-        if not isinstance(value, (list, tuple)) or not value or not all(
+        if not isinstance(value, (list, tuple)) or len(value) < self.min_length or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
             raise ParamError(f"'{self.name}' must be {self._ints_words()}{words}; got {value!r}")
@@ -127,6 +134,9 @@ class Param:
             raise ParamError(f"'{self.name}' must be between {_num(low)} and {_num(high)}, got {_num(value)}")
 
 
+_TEXT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+
+
 def _num(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -149,8 +159,14 @@ def Choice(name: str, default: str, choices: tuple[str, ...], help: str = "") ->
 
 
 def Ints(name: str, default: Any, length: int | None = None, min: int | None = None, max: int | None = None,
-         words: tuple[str, ...] = (), help: str = "", optional: bool = False) -> Param:
-    return Param(name, "ints", default, help, min, max, choices=words, length=length, optional=optional)
+         words: tuple[str, ...] = (), help: str = "", optional: bool = False, min_length: int = 1) -> Param:
+    return Param(name, "ints", default, help, min, max, choices=words, length=length, optional=optional,
+                 min_length=min_length)
+
+
+def Text(name: str, default: str, help: str = "", suggestions: tuple[str, ...] = ()) -> Param:
+    """A short name (letters, digits, _): a dataset field, a group. `suggestions` are offered, not enforced."""
+    return Param(name, "text", default, help, choices=suggestions)
 
 
 @dataclass(frozen=True)
@@ -198,10 +214,18 @@ class Case:
     input: Shape
     output: Shape
     weights: int = 0
+    ports: dict | None = None  # {port: (shape, dtype)} where the ports take different inputs (a loss)
 
 
 def case(input_shape: Shape, output_shape: Shape, weights: int = 0, /, **params: Any) -> Case:
     return Case(params, tuple(input_shape), tuple(output_shape), weights)
+
+
+def ports_case(ports: dict, output_shape: Shape, weights: int = 0, /, **params: Any) -> Case:
+    """A case whose ports take different inputs: {port: (shape, dtype)}."""
+    first = next(iter(ports.values()))[0] if ports else ()
+    return Case(params, tuple(first), tuple(output_shape), weights,
+                {port: (tuple(shape), dtype) for port, (shape, dtype) in ports.items()})
 
 
 @dataclass(frozen=True)
@@ -220,11 +244,19 @@ class LayerSpec:
     params: tuple[Param, ...] = ()
     build: Callable[[dict, list[Shape]], Construct] | None = None
     forward: Callable = call_module
-    inputs: int | str = 1  # number of input ports, or the name of the int param that sets it
+    # input ports: a count, the name of the int param that sets the count (in1..inN), the ports' names,
+    # or a function of the params giving the names (ports that come and go with a param)
+    inputs: int | str | tuple[str, ...] | Callable[[dict], list[str]] = 1
     outputs: int = 1
     ranks: tuple[int, ...] | None = None  # accepted input ranks (batch excluded); None: any
     rank_words: str = ""  # what an accepted input is, e.g. "channels x height x width"
     int_input: bool = False  # expects integer ids (Embedding)
+    port_dtypes: dict = field(default_factory=dict)  # per input port: "int64", "float32" or "any" (losses)
+    # what the block is in training: "layer"; "loss" (a term of the objective, left out of inference and
+    # exports); "source" (makes a tensor per sample from nothing: in exports it becomes an input)
+    role: str = "layer"
+    infer_forward: Callable | None = None  # the forward in inference and exports, where it differs (Sample)
+    shape_aware: bool = False  # forward also receives input_shapes=[shape per port] (batch excluded)
     check: Callable[[dict, list[Shape]], str | None] | None = None  # a readable complaint, or None
     prefix: str = ""  # default block names: prefix1, prefix2, ...
     summary: Callable[[dict], str] | None = None  # the key params in a few characters, e.g. "32 @ 5x5, s1"
@@ -245,6 +277,10 @@ class LayerSpec:
         return {p.name: p.default for p in self.params}
 
     def input_ports(self, params: dict[str, Any]) -> list[str]:
+        if callable(self.inputs):
+            return list(self.inputs(params))
+        if isinstance(self.inputs, tuple):
+            return list(self.inputs)
         count = params[self.inputs] if isinstance(self.inputs, str) else self.inputs
         if count == 1 and not isinstance(self.inputs, str):
             return ["in"]
