@@ -119,7 +119,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                              weights=args.weights or graph_weights(graph, args.graph), notes=notes)
     trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective, on_batch=progress.batch,
                       on_epoch=progress.epoch)
-    for note in notes + setup.splits.notes:
+    for note in notes:
+        print(f"weights: {note}", file=sys.stderr)
+    for note in setup.splits.notes:
         print(f"data: {note}", file=sys.stderr)
     print(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
           f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, "

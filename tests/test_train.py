@@ -216,3 +216,71 @@ def test_cli_train_errors_are_one_line(tmp_path, args, message):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"netbuilder: error: {message}")
     assert "Traceback" not in result.stderr
+
+
+def test_resuming_with_early_stopping_continues_exactly(tmp_path):
+    """Early stopping's best loss, best weights and patience are in the checkpoint."""
+    def fresh(epochs):
+        prepared = prepare_training(Graph.load(EXAMPLES / "mlp_xor.json"), "moons:n=300:noise=0.3", seed=1)
+        return Trainer(prepared.model, prepared.splits, TrainConfig(epochs=epochs, lr=2.0, optimizer="sgd",
+                                                                    early_stopping=2, seed=1))
+
+    straight = fresh(8)
+    straight_result = straight.fit()
+    assert straight_result.status == "early_stopped" and len(straight_result.history) == 4  # best at 2
+    first = fresh(3)  # stops in the middle of the wait
+    first.fit(checkpoint=tmp_path / "ckpt.pt")
+    resumed = fresh(8)
+    resumed_result = resumed.fit(resume_from=tmp_path / "ckpt.pt")
+    assert resumed_result.status == straight_result.status
+    assert [e["val_loss"] for e in resumed_result.history] == pytest.approx([e["val_loss"] for e in
+                                                                              straight_result.history])
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value)
+
+
+def test_options_given_at_resume_apply_and_are_recorded_or_are_refused(tmp_path):
+    args = ["train", str(EXAMPLES / "mlp_xor.json"), "--data", "xor:n=200", "--out", str(tmp_path)]
+    assert main([*args, "--epochs", "2", "--optimizer", "adam", "--lr", "0.001"]) == 0
+    checkpoint = str(tmp_path / "checkpoint.pt")
+    assert main([*args, "--epochs", "4", "--resume", checkpoint, "--optimizer", "sgd"]) == 1
+    assert main([*args, "--epochs", "3", "--resume", checkpoint, "--lr", "0.5"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["lr"] == 0.5 and metrics["config"]["optimizer"] == "adam", "the run's own settings"
+    assert [e["lr"] for e in metrics["epochs"]] == [0.001, 0.001, 0.5]
+
+
+def test_resuming_with_another_optimizer_says_why(tmp_path, capsys):
+    args = ["train", str(EXAMPLES / "mlp_xor.json"), "--data", "xor:n=200", "--out", str(tmp_path)]
+    main([*args, "--epochs", "1", "--optimizer", "adam"])
+    capsys.readouterr()
+    assert main([*args, "--epochs", "2", "--resume", str(tmp_path / "checkpoint.pt"), "--optimizer", "sgd"]) == 1
+    error = capsys.readouterr().err
+    assert "the run was trained with optimizer 'adam', not 'sgd'" in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--test-fraction", "nan"], "the test fraction must be a number from 0 up to (not including) 1, got nan"),
+    (["--val-fraction", "-0.5"], "the validation fraction must be a number from 0 up to (not including) 1"),
+    (["--seed", "18446744073709551616"], "seed must be 0..4294967295"),
+    (["--loss", "bce_with_logits", "--data", "digits"], "bce_with_logits needs two classes and one output"),
+])
+def test_bad_options_are_one_line_not_a_traceback(tmp_path, capsys, option, message):
+    graph = EXAMPLES / ("mlp_xor.json" if "digits" not in option else "mnist_convnet.json")
+    data = [] if "--data" in option else ["--data", "xor:n=200"]
+    assert main(["train", str(graph), *data, *option, "--epochs", "1", "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error and len(error.strip().splitlines()) == 1
+
+
+def test_an_infinite_validation_loss_still_leaves_readable_metrics(tmp_path):
+    prepared = prepare_training(Graph.load(EXAMPLES / "mlp_regression.json"), "temperature:n=200")
+    trainer = Trainer(prepared.model, prepared.splits, TrainConfig(epochs=1))
+    result = trainer.fit()
+    result.history[0]["val_loss"] = float("inf")
+    result.test_loss = float("nan")
+    from netbuilder.core.experiment import write_outputs
+
+    write_outputs(tmp_path, trainer, result, "temperature:n=200", None)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["epochs"][0]["val_loss"] is None and metrics["test"]["loss"] is None

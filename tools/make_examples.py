@@ -346,6 +346,26 @@ def siamese_mnist() -> Graph:
     return b.done({"data": "pairs:mnist-5k", "epochs": 10, "lr": 0.001})
 
 
+def transfer_learning() -> Graph:
+    b = Builder("Transfer learning: an MNIST body, a new head for other digits",
+                "The convolutional body of the lecture's convnet, trained on mnist-5k (its weights are in "
+                "transfer_learning.pt, made by tools/make_pretrained.py) and frozen, under a new fully connected "
+                "head trained on scikit-learn's digits enlarged to 28x28. Only the head learns; the body's "
+                "weights stay as they were.")
+    x = b.add("Input", name="x", shape=[1, 28, 28])
+    body = b.chain(x, ("Conv2d", "conv1", dict(out_channels=32, kernel_size=5)),
+                   ("MaxPool2d", "pool1", dict(kernel_size=3)), ("ReLU", "relu1", {}),
+                   ("Conv2d", "conv2", dict(out_channels=64, kernel_size=5)),
+                   ("MaxPool2d", "pool2", dict(kernel_size=2)), ("ReLU", "relu2", {}))
+    for name in ("conv1", "conv2"):
+        b.graph.set_setting(b.graph.find(name).id, "frozen", True)
+    y = b.chain(body, ("Flatten", "flatten", {}), ("Linear", "head1", dict(out_features=64)), ("ReLU", "relu3", {}),
+                ("Linear", "head2", dict(out_features=10)))
+    b.add("Output", y, name="logits")
+    b.graph.meta["weights"] = "transfer_learning.pt"
+    return b.done({"data": "digits:size=28", "epochs": 15, "lr": 0.003})
+
+
 def fcn_shapes() -> Graph:
     b = Builder("Fully convolutional segmentation of shapes", "Long et al. 2015 in small: convolutions and "
                                                               "pooling down to 8x8, transposed convolutions back "
@@ -384,7 +404,7 @@ EXAMPLES = {
     "alexnet": alexnet, "vgg16": vgg16, "resnet18": resnet18, "googlenet": googlenet,
     "autoencoder": autoencoder, "lstm_classifier": lstm_classifier,
     "denoising_autoencoder": denoising_autoencoder, "vae": vae, "gan_ring": gan_ring, "gan_mnist": gan_mnist,
-    "siamese_mnist": siamese_mnist, "fcn_shapes": fcn_shapes,
+    "siamese_mnist": siamese_mnist, "fcn_shapes": fcn_shapes, "transfer_learning": transfer_learning,
 }
 
 

@@ -29,12 +29,16 @@ def mnist_5k() -> Dataset:
     return Dataset("mnist-5k", x, torch.from_numpy(table[:, -1].astype(np.int64)), DIGIT_NAMES)
 
 
-def digits() -> Dataset:
-    """scikit-learn's 1,797 handwritten digits, 1x8x8 in [0, 1]."""
+def digits(size: int = 8) -> Dataset:
+    """scikit-learn's 1,797 handwritten digits, 1x8x8 in [0, 1]; or enlarged (bilinear) to 1 x size x size."""
     try:
         from sklearn.datasets import load_digits
     except ImportError:
         raise DataError("digits needs the scikit-learn package: pip install scikit-learn") from None
     data = load_digits()
     x = torch.from_numpy(data.images.astype(np.float32) / 16.0).unsqueeze(1)
-    return Dataset("digits", x, torch.from_numpy(data.target.astype(np.int64)), DIGIT_NAMES)
+    if size != 8:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                                            antialias=True).clamp(0, 1)
+    return Dataset("digits" if size == 8 else f"digits {size}x{size}", x,
+                   torch.from_numpy(data.target.astype(np.int64)), DIGIT_NAMES)

@@ -42,7 +42,8 @@ def _generated_help(name: str, make) -> str:
 
 KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in [
     DatasetKind("mnist-5k", "mnist-5k", help="5,000 real handwritten digits, 1x28x28, no download needed"),
-    DatasetKind("digits", "digits", help="scikit-learn's 1,797 handwritten digits, 1x8x8"),
+    DatasetKind("digits", "digits", options={"size": int},
+                help="scikit-learn's 1,797 handwritten digits, 1x8x8 (:size=28 enlarges them)"),
     *(DatasetKind(name, name, options={k: kind for k, (kind, *_bounds) in options.items()},
                   help=_generated_help(name, make))
       for name, (make, options) in synthetic.GENERATORS.items()),
@@ -150,7 +151,10 @@ def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = Non
     if kind == "mnist-5k":
         return Source(bundled.mnist_5k())
     if kind == "digits":
-        return Source(bundled.digits())
+        size = int(options.get("size", 8))
+        if not 4 <= size <= 256:
+            raise DataError(f"{str(spec)!r}: size must be 4..256, got {size}")
+        return Source(bundled.digits(size))
     path = Path(spec.path)
     if kind in ("mnist", "fashion-mnist"):
         return Source(*readers.read_mnist_folder(path, fashion=kind == "fashion-mnist"))
