@@ -170,7 +170,17 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
                          "terms": {name: tuple(a.node for a in args) for name, args in terms.items()}})
     else:
         fx_graph.output(results[0].node if len(results) == 1 else tuple(r.node for r in results))
+    _drop_unused(traced)
     return traced
+
+
+def _drop_unused(traced: Traced) -> None:
+    """Leave out what the outputs do not use (a VAE's log-variance in inference, where Sample gives its mean)."""
+    for node in reversed(list(traced.fx_graph.nodes)):
+        if node.op in ("call_module", "call_function", "call_method", "get_attr") and not node.users:
+            traced.fx_graph.erase_node(node)
+    called = {node.target for node in traced.fx_graph.nodes if node.op == "call_module"}
+    traced.constructs = {name: c for name, c in traced.constructs.items() if name in called}
 
 
 def _needed(graph: Graph, ends: list[Node], is_placeholder) -> set[str]:

@@ -96,6 +96,49 @@ def save_png(image, path: Path) -> None:
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
+def preview(graph: Graph, trainer, count: int = 32):
+    """A picture of what the network makes now (a Pillow image with info["caption"]), or None: generated
+    samples for a graph with noise or sampling, test samples beside their reconstructions for an autoencoder."""
+    from .experiment import trained_state
+
+    was_training = trainer.model.training
+    try:
+        state = trained_state(trainer)
+    finally:
+        trainer.model.train(was_training)
+    if has_sources(graph):
+        try:
+            made = generate(graph, state, POINTS if _makes_points(graph) else count)
+        except ValueError:
+            made = {}
+        for samples in made.values():
+            shape = tuple(samples.shape[1:])
+            if is_image(shape):
+                image = image_grid(samples[:count], columns=8)
+            elif shape == (2,):
+                real = trainer.data.test.x if trainer.data.test.x.dim() == 2 else None
+                image = scatter(samples, real, size=320)
+            else:
+                continue
+            image.info["caption"] = "Generated from new noise (red: generated, grey: real)" if shape == (2,) \
+                else "Generated from new noise"
+            return image
+    pairs = reconstructions(graph, state, trainer.data.test, count // 2)
+    if pairs is not None:
+        image = image_grid(pairs, columns=8)
+        image.info["caption"] = "Test samples (left) beside their reconstructions (right)"
+        return image
+    return None
+
+
+def _makes_points(graph: Graph) -> bool:
+    from .shapes import infer_shapes
+
+    report = infer_shapes(graph)
+    return any(report.nodes[n.id].output == (2,) for n in graph.nodes if n.type != "Output" and n.id in report.nodes
+               and any(o.type == "Output" for o in (graph.node(e.dst) for e in graph.output_edges(n.id))))
+
+
 def write_pictures(out_dir: Path, graph: Graph, setup, trainer) -> list[str]:
     """The pictures of a finished run (samples.png, reconstructions.png) in out_dir; their names."""
     from .experiment import trained_state

@@ -36,7 +36,7 @@ class GraphCommand(QUndoCommand):
         self.revert()
 
     def do(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError  # each command says what it does
 
     def revert(self) -> None:
         raise NotImplementedError
@@ -163,3 +163,37 @@ class MoveNodes(GraphCommand):
 
     def revert(self) -> None:
         self.graph.move_many(self.old)
+
+
+class SetSetting(GraphCommand):
+    """Freeze a block, make it share another's weights, choose its initialization or its group."""
+
+    def __init__(self, graph: Graph, node_id: str, key: str, value: Any) -> None:
+        node = graph.node(node_id)
+        words = {"frozen": "Freeze" if value else "Unfreeze", "shares": "Share weights of",
+                 "init": "Initialize", "group": "Group"}
+        super().__init__(graph, f"{words.get(key, 'Set')} {node.name}")
+        self.node_id, self.key = node_id, key
+        self.old, self.new = getattr(node, key), value
+
+    def do(self) -> None:
+        self.graph.set_setting(self.node_id, self.key, self.new)
+
+    def revert(self) -> None:
+        self.graph.set_setting(self.node_id, self.key, self.old)
+
+
+class SetRecipe(GraphCommand):
+    """Keep training settings in the document (File > Save then carries them)."""
+
+    changes_model = False
+
+    def __init__(self, graph: Graph, recipe: dict[str, Any]) -> None:
+        super().__init__(graph, "Keep the training settings in the document")
+        self.old, self.new = dict(graph.recipe), dict(recipe)
+
+    def do(self) -> None:
+        self.graph.set_recipe(self.new)
+
+    def revert(self) -> None:
+        self.graph.set_recipe(self.old)

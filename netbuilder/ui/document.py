@@ -50,9 +50,10 @@ def torch_loader() -> TorchLoader:
     return _loader
 
 
-# the graph's events, re-emitted under the same names; all but node_moved change the network
-GRAPH_EVENTS = ("node_added", "node_removed", "param_changed", "node_renamed", "node_moved", "edge_added",
-                "edge_removed")
+# the graph's events, re-emitted under the same names; all but node_moved and recipe_changed change the network
+GRAPH_EVENTS = ("node_added", "node_removed", "param_changed", "node_renamed", "node_moved", "setting_changed",
+                "edge_added", "edge_removed", "groups_changed", "recipe_changed")
+UNCHANGED_NETWORK = ("node_moved", "recipe_changed")
 
 
 class Document(QObject):
@@ -61,6 +62,9 @@ class Document(QObject):
     param_changed = Signal(Node, str)  # the node, the param's name
     node_renamed = Signal(Node, str)  # the node, its old name
     node_moved = Signal(Node)
+    setting_changed = Signal(Node, str)  # the node, the setting's name (frozen, shares, init, group)
+    groups_changed = Signal(str)  # a group's name
+    recipe_changed = Signal()
     edge_added = Signal(Edge)
     edge_removed = Signal(Edge)
     replaced = Signal()  # a different graph was opened (or New)
@@ -105,7 +109,7 @@ class Document(QObject):
         for name, relay in self._relays:
             event = getattr(graph, name)
             (event.connect if on else event.disconnect)(relay)
-            if name != "node_moved":
+            if name not in UNCHANGED_NETWORK:
                 (event.connect if on else event.disconnect)(self.schedule_refresh)
 
     def push(self, command: GraphCommand) -> bool:

@@ -11,12 +11,13 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QCompleter, QFormLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from ..core.layers import Param
 from ..core.layers.spec import format_shape, format_value
 from ..core.shapes import NodeShapes, format_count
+from .block_settings import BlockSettings
 from .commands import Rename, SetParam
 from .document import Document
 
@@ -72,7 +73,12 @@ class ParamEditor:
             box.addItems(list(p.choices))
             box.currentTextChanged.connect(self.commit)
             return box
-        line = QLineEdit()  # floats and int tuples: typed text, committed when editing ends
+        line = QLineEdit()  # floats, int tuples and names: typed text, committed when editing ends
+        if p.kind == "text" and p.choices:
+            completer = QCompleter(list(p.choices), line)
+            completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+            line.setCompleter(completer)
+            line.setPlaceholderText(", ".join(p.choices))
         if p.kind == "ints":
             hint = "e.g. 3 or 3x3" if p.length else "e.g. 1x28x28"
             words = f", {' or '.join(p.choices)}" if p.choices else ""
@@ -188,6 +194,12 @@ class Inspector(QScrollArea):
             form.addRow(label, editor.widget)
             form.addRow("", editor.error)
         layout.addLayout(form)
+
+        training = QLabel("Training")
+        training.setObjectName("section")
+        layout.addWidget(training)
+        self.settings = BlockSettings(self.document, self.node)
+        layout.addWidget(self.settings)
 
         section = QLabel("Shapes")
         section.setObjectName("section")

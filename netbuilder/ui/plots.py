@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from ..core.train import BatchReport, EpochReport
 
 pg.setConfigOptions(antialias=False, background="w", foreground="#3a4150")
 TRAIN, VAL, RAW = "#2f6fde", "#e0702a", "#b9c3d6"
+TERM_COLOURS = ["#2e9d4f", "#cf3f84", "#8a4fd6", "#0f8f85", "#b8860b"]
 AXIS, TEXT = "#aab2bf", "#3a4150"
 SMOOTHING = 0.9  # exponential moving average of the batch loss
 EPOCH_REDRAW_DELAY_MS = 40
@@ -54,8 +55,19 @@ class RunCurves:
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
 
+        self.terms: dict[str, object] = {}  # per loss block: its epoch curve
+        self.term_values: dict[str, list[float]] = {}
+
+    def add_terms(self, plots: TrainingPlots, names: list[str]) -> None:
+        """A curve per loss block on the epoch loss plot (made before the run starts: never mid-run)."""
+        for i, name in enumerate(names):
+            colour = TERM_COLOURS[i % len(TERM_COLOURS)]
+            self.terms[name] = plots.epoch_loss.plot(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+                                                     name=name)
+            self.term_values[name] = []
+
     def items(self) -> list:
-        return [self.raw, self.avg, *self.curves.values()]
+        return [self.raw, self.avg, *self.curves.values(), *self.terms.values()]
 
     def fade(self, plots: TrainingPlots) -> None:
         """Keep this run for comparison, cheaply: smoothed and epoch curves only, thin and pale, no legend."""
@@ -96,8 +108,13 @@ class TrainingPlots(QWidget):
             self.runs[-1].fade(self)
         self.runs.append(RunCurves(self, len(self.runs) + 1))
 
-    def set_metric(self, metric_name: str) -> None:
-        self.metric.setTitle("Accuracy per epoch" if metric_name == "accuracy" else "Mean squared error per epoch")
+    def set_metric(self, metric_name: str | None) -> None:
+        self.metric.setTitle({"accuracy": "Accuracy per epoch", "mse": "Mean squared error per epoch"}.get(
+            metric_name, "No metric for this objective (see the losses)"))
+
+    def set_terms(self, names: list[str]) -> None:
+        if self.current is not None:
+            self.current.add_terms(self, names)
 
     def add_batches(self, report: BatchReport) -> None:
         run = self.current
@@ -116,6 +133,8 @@ class TrainingPlots(QWidget):
         for key in ("train_loss", "val_loss", "train_metric", "val_metric"):
             value = getattr(report, key)
             run.epochs[key].append(np.nan if value is None else value)
+        for name, values in run.term_values.items():
+            values.append(report.losses.get(name, np.nan))
         # An epoch ends right after a batch report: drawing all three plots in one repaint would hold
         # the window up for tens of milliseconds, so the epoch plots follow a moment later.
         self._epoch_redraw.start()
@@ -124,10 +143,13 @@ class TrainingPlots(QWidget):
         run = self.current
         if run is None:
             return
+        epochs = np.asarray(run.epochs["epoch"], dtype=float)
         for key, curve in run.curves.items():
             values = np.asarray(run.epochs[key], dtype=float)
             if not np.isnan(values).all():
-                curve.setData(np.asarray(run.epochs["epoch"], dtype=float), values, connect="finite")
+                curve.setData(epochs, values, connect="finite")
+        for name, curve in run.terms.items():
+            curve.setData(epochs, np.asarray(run.term_values[name], dtype=float), connect="finite")
 
     def clear(self) -> None:
         for widget in (self.loss, self.epoch_loss, self.metric):

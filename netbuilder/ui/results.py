@@ -2,6 +2,8 @@
 (mistakes first)."""
 from __future__ import annotations
 
+import html
+
 import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -10,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.data import Splits
-from ..core.experiment import confusion_matrix
+from ..core.experiment import confusion_matrix, mean_iou
 from ..core.train import TrainResult
 from .samples import SampleGrid, label_of
 
@@ -56,11 +58,25 @@ class ResultsView(QWidget):
         if result.test_metric is not None:
             score = (f"test accuracy <b>{result.test_metric:.2%}</b>" if result.metric_name == "accuracy"
                      else f"test mean squared error <b>{result.test_metric:.4g}</b>")
-            score += f" on {len(test):,} samples · test loss {result.test_loss:.4g}<br>"
-        self.summary.setText(score + result.message)
+            score += f" on {len(test):,} samples · "
+        if result.test_loss is not None:
+            score += f"test loss {result.test_loss:.4g}"
+            if len(result.test_losses) > 1:
+                score += " (" + ", ".join(f"{name} {value:.4g}" for name, value in result.test_losses.items()) + ")"
+            score += "<br>"
+        predictions, targets = result.test_predictions, result.test_targets
+        segmentation = predictions is not None and predictions.dim() > 1 and not predictions.is_floating_point()
+        if segmentation and targets is not None:
+            classes = test.mask_classes or [str(c) for c in range(int(max(predictions.max(), targets.max())) + 1)]
+            counts = confusion_matrix(predictions, targets, len(classes))
+            score += f"mean IoU over the classes <b>{mean_iou(counts):.3f}</b> (pixels)<br>"
+        self.summary.setText(score + html.escape(result.message))
         self.save_button.setEnabled(True)
-        predictions = result.test_predictions
-        if predictions is None or not test.is_classification:
+        if segmentation and targets is not None:
+            self._show_matrix(counts, classes)
+            self.samples.show_samples([])
+            return
+        if predictions is None or not test.is_classification or tuple(predictions.shape) != tuple(test.y.shape):
             self.matrix.setRowCount(0)
             self.matrix.setColumnCount(0)
             self.samples.show_samples([])

@@ -19,7 +19,8 @@ from ..core.data.specs import KINDS, DataSpec
 from ..core.errors import describe
 from ..core.experiment import single_input
 from ..core.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
-from ..core.weights import graph_weights, save_weights
+from ..core.weights import graph_weights, save_state
+from .commands import SetRecipe
 from .document import Document, torch_loader
 from .plots import TrainingPlots
 from .results import ResultsView
@@ -27,6 +28,8 @@ from .samples import SampleGrid, label_of, preview_items, scatter
 from .worker import DatasetCache, LoadJob, TrainingThread
 
 LOCKED = "a training run is using the graph: stop it to change the network (blocks can still be moved)"
+AUTO_LOSS_WORDS = ("Loss: automatic, as the graph has no loss blocks: cross-entropy for class labels "
+                   "(BCE-with-logits for one output and two classes), MSE for values")
 
 
 def _duration(seconds: float) -> str:
@@ -53,8 +56,17 @@ class TrainingPanel(QWidget):
         self.preview = QWidget()
         QVBoxLayout(self.preview)
         self.tabs = QTabWidget()
+        self.generated = QLabel("A generator's samples, or an autoencoder's reconstructions, appear here "
+                                "while it trains.")
+        self.generated.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.generated_caption = QLabel()
+        samples_page = QWidget()
+        samples_layout = QVBoxLayout(samples_page)
+        samples_layout.addWidget(self.generated, 1)
+        samples_layout.addWidget(self.generated_caption)
         self.tabs.addTab(self._curves_page(), "Curves")
         self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(samples_page, "Samples")
         self.tabs.addTab(self.preview, "Data")
 
         layout = QHBoxLayout(self)
@@ -62,6 +74,11 @@ class TrainingPanel(QWidget):
         layout.addWidget(self._settings(), 0)
         layout.addWidget(self.tabs, 1)
         torch_loader().finished.connect(self._add_devices)
+        self.test_fraction = 0.2
+        document.replaced.connect(self._graph_replaced)
+        document.report_changed.connect(self._show_objective)
+        self.loss.currentTextChanged.connect(self._show_objective)
+        self._graph_replaced()
         self._set_running(False)
 
     # ----- building the widgets
@@ -78,9 +95,12 @@ class TrainingPanel(QWidget):
         self.browse.clicked.connect(self._browse)
         self.label_column = QLineEdit()
         self.label_column.setPlaceholderText("label column")
+        self.options = QLineEdit()
+        self.options.setToolTip("options of a generated dataset, e.g. n=2000:noise=0.1:seed=0")
         path_row = QHBoxLayout()
         path_row.addWidget(self.path, 1)
         path_row.addWidget(self.label_column)
+        path_row.addWidget(self.options, 1)
         path_row.addWidget(self.browse)
         self.dataset.currentTextChanged.connect(self._dataset_changed)
         self.preview_button = QPushButton("Preview")
@@ -94,9 +114,20 @@ class TrainingPanel(QWidget):
         self.optimizer = self._combo(OPTIMIZERS, d.optimizer)
         self.lr = QLineEdit(f"{d.lr:g}")
         self.loss = self._combo(LOSSES, d.loss)
-        self.loss.setToolTip("auto: cross-entropy for classes (BCE-with-logits for one output), MSE for values")
+        self.loss.setToolTip(AUTO_LOSS_WORDS)
+        self.objective = QLabel(AUTO_LOSS_WORDS)
+        self.objective.setObjectName("help")
+        self.objective.setWordWrap(True)
         self.schedule = self._combo(SCHEDULES, d.schedule)
         self.weight_decay = QLineEdit(f"{d.weight_decay:g}")
+        self.momentum = QLineEdit(f"{d.momentum:g}")
+        self.momentum.setToolTip("momentum of the momentum, nesterov and rmsprop optimizers")
+        self.l1 = QLineEdit(f"{d.l1:g}")
+        self.l1.setToolTip("L1 penalty on all weights (0: off)")
+        self.step_size = self._spin(1, 100_000, d.step_size)
+        self.step_size.setToolTip("step schedule: epochs between decays (plateau: twice its patience)")
+        self.gamma = QLineEdit(f"{d.gamma:g}")
+        self.gamma.setToolTip("the factor the learning rate is multiplied by at each decay")
         self.val_percent = self._spin(0, 50, 10)
         self.augment = {name: QCheckBox(name) for name in AUGMENTATIONS}
         augment_row = QHBoxLayout()
@@ -117,7 +148,9 @@ class TrainingPanel(QWidget):
         grid.addLayout(path_row, 1, 1, 1, 3)
         pairs = [("epochs", self.epochs, "batch size", self.batch_size),
                  ("optimizer", self.optimizer, "learning rate", self.lr),
+                 ("momentum", self.momentum, "L1", self.l1),
                  ("loss", self.loss, "schedule", self.schedule),
+                 ("step every", self.step_size, "decay factor", self.gamma),
                  ("weight decay", self.weight_decay, "validation %", self.val_percent),
                  ("early stop", self.early_stopping, "device", self.device)]
         for row, (left, left_widget, right, right_widget) in enumerate(pairs, start=2):
@@ -129,8 +162,13 @@ class TrainingPanel(QWidget):
         grid.addLayout(augment_row, len(pairs) + 2, 1)
         grid.addWidget(QLabel("seed"), len(pairs) + 2, 2)
         grid.addWidget(self.seed, len(pairs) + 2, 3)
+        grid.addWidget(self.objective, len(pairs) + 3, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
+        self.keep_button = QPushButton("Keep in graph")
+        self.keep_button.setToolTip("keep these settings in the document (its recipe): Save then carries them, and "
+                                    "`netbuilder train` and the next Start use them")
+        self.keep_button.clicked.connect(self.keep_recipe)
 
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
@@ -141,7 +179,7 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.stop_button):
+        for button in (self.start_button, self.pause_button, self.stop_button, self.keep_button):
             buttons.addWidget(button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -214,9 +252,13 @@ class TrainingPanel(QWidget):
 
     def _dataset_changed(self, _text: str = "") -> None:
         kind = self._kind()
-        for widget in (self.path, self.browse):
-            widget.setVisible(kind.needs is not None)
+        self.path.setVisible(kind.needs is not None)
+        self.browse.setVisible(kind.needs in ("folder", "file"))
+        self.path.setPlaceholderText("a dataset spec, e.g. mnist-5k" if kind.needs == "dataset" else "folder or file")
         self.label_column.setVisible("label" in kind.options)
+        others = [key for key in kind.options if key != "label"]
+        self.options.setVisible(bool(others))
+        self.options.setPlaceholderText(":".join(f"{key}=…" for key in others) + "  (optional)")
 
     def _browse(self) -> None:
         if self._kind().needs == "folder":
@@ -228,13 +270,18 @@ class TrainingPanel(QWidget):
             self.path.setText(chosen)
 
     def spec(self) -> DataSpec:
-        """The dataset the widgets describe (str() of it is `netbuilder train --data`'s spec)."""
+        """The dataset the widgets describe (str() of it is `netbuilder train --data`'s spec). DataError says
+        what is wrong with options typed."""
         kind = self._kind()
-        if kind.needs is None:
-            return DataSpec(kind.name)
-        path = self.path.text().strip()
-        label = self.label_column.text().strip()
-        return DataSpec(kind.name, path, (("label", label),) if "label" in kind.options else ())
+        parts = [kind.name]
+        if kind.needs is not None:
+            parts.append(self.path.text().strip())
+        if "label" in kind.options:
+            parts.append(f"label={self.label_column.text().strip()}")
+        options = self.options.text().strip().strip(":")
+        if options and self.options.isVisibleTo(self):
+            parts.append(options)
+        return DataSpec.parse(":".join(parts))
 
     def select_dataset(self, spec: str | DataSpec) -> None:
         """Show a spec in the widgets (e.g. the one a graph's recipe names)."""
@@ -242,10 +289,16 @@ class TrainingPanel(QWidget):
         self.dataset.setCurrentIndex(self.dataset.findData(spec.kind))
         self.path.setText(spec.path or "")
         self.label_column.setText(str(spec.option("label", "")))
+        self.options.setText(":".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in spec.options if k != "label"))
 
     def show_preview(self) -> None:
         """Load the dataset in the background and show a few samples with their labels."""
-        spec, shape = self.spec(), self._input_shape()
+        try:
+            spec, shape = self.spec(), self._input_shape()
+        except ValueError as e:
+            self._show_error(describe(e))
+            return
         self._preview_job = LoadJob(lambda: self.datasets.load(spec, shape))
         self._preview_job.done.connect(self._show_preview)
         self._preview_job.failed.connect(self._show_error)
@@ -297,23 +350,104 @@ class TrainingPanel(QWidget):
                 raise TrainingError(f"{name} must be a number, got {box.text()!r}") from None
 
         config = TrainConfig(
-            epochs=self.epochs.value(), batch_size=self.batch_size.value(), optimizer=self.optimizer.currentText(),
-            lr=number(self.lr, "learning rate"), loss=self.loss.currentText(),
-            schedule=self.schedule.currentText(), weight_decay=number(self.weight_decay, "weight decay"),
-            augment=[name for name, box in self.augment.items() if box.isChecked()],
-            device=self.device.currentText(), seed=self.seed.value(), early_stopping=self.early_stopping.value(),
+            **self._settings_values(number), device=self.device.currentText(),
             threads=max(1, (os.cpu_count() or 1) - 1))  # one core stays with the window, so it stays smooth
         config.check()
         return config
+
+    def _settings_values(self, number) -> dict:
+        """The settings the widgets show, as TrainConfig and a recipe name them."""
+        return dict(
+            epochs=self.epochs.value(), batch_size=self.batch_size.value(), optimizer=self.optimizer.currentText(),
+            lr=number(self.lr, "learning rate"), momentum=number(self.momentum, "momentum"),
+            l1=number(self.l1, "L1"), loss=self.loss.currentText(), schedule=self.schedule.currentText(),
+            step_size=self.step_size.value(), gamma=number(self.gamma, "decay factor"),
+            weight_decay=number(self.weight_decay, "weight decay"),
+            augment=[name for name, box in self.augment.items() if box.isChecked()],
+            seed=self.seed.value(), early_stopping=self.early_stopping.value())
+
+    # ----- the graph's recipe
+
+    def apply_recipe(self, recipe: dict) -> None:
+        """Show a graph's training recipe in the widgets (settings it does not name take their defaults)."""
+        d = TrainConfig()
+        settings = {**d.to_dict(), **recipe}
+        self.epochs.setValue(int(settings["epochs"]))
+        self.batch_size.setValue(int(settings["batch_size"]))
+        self.optimizer.setCurrentText(settings["optimizer"])
+        self.loss.setCurrentText(settings["loss"])
+        self.schedule.setCurrentText(settings["schedule"])
+        self.step_size.setValue(int(settings["step_size"]))
+        for box, key in ((self.lr, "lr"), (self.momentum, "momentum"), (self.l1, "l1"), (self.gamma, "gamma"),
+                         (self.weight_decay, "weight_decay")):
+            box.setText(f"{settings[key]:g}")
+        self.seed.setValue(int(settings["seed"]))
+        self.early_stopping.setValue(int(settings["early_stopping"]))
+        for name, box in self.augment.items():
+            box.setChecked(name in settings["augment"])
+        self.val_percent.setValue(round(100 * float(recipe.get("val_fraction", 0.1))))
+        self.test_fraction = float(recipe.get("test_fraction", 0.2))
+        if "data" in recipe:
+            try:
+                self.select_dataset(recipe["data"])
+            except ValueError as e:
+                self._show_error(f"the graph's recipe: {describe(e)}")
+
+    def recipe(self) -> dict:
+        """The widgets' settings as a recipe."""
+        def number(box: QLineEdit, name: str) -> float:
+            try:
+                return float(box.text())
+            except ValueError:
+                raise TrainingError(f"{name} must be a number, got {box.text()!r}") from None
+
+        d = TrainConfig().to_dict()
+        values = {k: v for k, v in self._settings_values(number).items() if v != d.get(k)}
+        values["data"] = str(self.spec())
+        if self.val_percent.value() != 10:
+            values["val_fraction"] = self.val_percent.value() / 100
+        return values
+
+    def keep_recipe(self) -> bool:
+        try:
+            recipe = self.recipe()
+        except ValueError as e:  # a setting or a dataset spec typed wrong
+            return self._show_error(describe(e))
+        if self.document.push(SetRecipe(self.document.graph, recipe)):
+            self.message.emit("The training settings are kept in the graph; save it to keep them in the file")
+            return True
+        return False
+
+    def _graph_replaced(self) -> None:
+        self.plots.clear()
+        self.test_fraction = 0.2
+        self.apply_recipe(self.document.graph.recipe)
+        self._show_objective()
+
+    def _show_objective(self, *_args) -> None:
+        """Which loss training will minimize: the graph's loss blocks, or the automatic one."""
+        losses = [n for n in self.document.graph.nodes if n.spec.role == "loss"]
+        self.loss.setEnabled(not losses)
+        if losses:
+            words = " + ".join(n.name + (f" x{n.params['weight']:g}" if n.params["weight"] != 1 else "")
+                               for n in losses)
+            groups = sorted({n.params["trains"] for n in losses} - {"all"})
+            self.objective.setText(f"Objective: {words} (the graph's loss blocks"
+                                   + (f"; groups trained in turn: {', '.join(groups)})" if groups else ")"))
+        else:
+            self.objective.setText(AUTO_LOSS_WORDS if self.loss.currentText() == "auto"
+                                   else f"Loss: {self.loss.currentText()}")
 
     @property
     def is_running(self) -> bool:
         return self.worker is not None
 
     def trained_state(self) -> dict | None:
-        """The state_dict of the model the last finished run trained, or None."""
+        """The last finished run's trained model (its weights and input normalization), or None."""
+        from ..core.experiment import trained_state
+
         trainer = self.last_worker.trainer if self.last_worker is not None else None
-        return trainer.model.state_dict() if trainer is not None else None
+        return trained_state(trainer) if trainer is not None else None
 
     def start(self) -> bool:
         if self.worker is not None:
@@ -327,7 +461,7 @@ class TrainingPanel(QWidget):
             return self._show_error(f"fix the graph first: {report.errors[0]}")
         try:
             config = self.config()
-            spec = DataSpec.parse(str(self.spec()))  # checks what was typed
+            spec = self.spec()  # checks what was typed
         except TrainingError as e:
             return self._show_error(str(e))
         except ValueError as e:
@@ -336,7 +470,9 @@ class TrainingPanel(QWidget):
         weights = graph_weights(self.document.graph, self.document.path)  # an imported model's, to fine-tune
         self.worker = TrainingThread(self.document.graph.copy(), spec, config, self.val_percent.value() / 100,
                                      self.datasets,
-                                     weights=weights if weights is not None and weights.exists() else None)
+                                     weights=weights if weights is not None and weights.exists() else None,
+                                     test_fraction=self.test_fraction)
+        self.worker.picture.connect(self._picture)
         self.worker.prepared.connect(self._prepared)
         self.worker.batch.connect(self._batch)
         self.worker.epoch.connect(self._epoch)
@@ -378,9 +514,21 @@ class TrainingPanel(QWidget):
         self.prepared = prepared
         trainer = self.worker.trainer
         self.plots.set_metric(trainer.metric_name)
+        self.plots.set_terms(list(trainer.terms) if len(trainer.terms) > 1 else [])
         notes = "; ".join(prepared.splits.notes)
-        self.status.setText(f"Training on {len(prepared.splits.train):,} samples, {trainer.loss_name} loss, "
+        self.objective.setText(trainer.objective.describe()[:1].upper() + trainer.objective.describe()[1:])
+        self.status.setText(f"Training on {len(prepared.splits.train):,} samples, {trainer.objective.describe()}, "
                             f"on {trainer.device}." + (f" Data: {notes}." if notes else ""))
+
+    def _picture(self, image) -> None:
+        """What the network makes (generated samples, reconstructions) at the end of an epoch."""
+        from PySide6.QtGui import QImage, QPixmap
+
+        rgb = image.convert("RGB")
+        data = rgb.tobytes()
+        qimage = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888).copy()
+        self.generated.setPixmap(QPixmap.fromImage(qimage))
+        self.generated_caption.setText(image.info.get("caption", ""))
 
     def _batch(self, report) -> None:
         self.plots.add_batches(report)
@@ -439,7 +587,7 @@ class TrainingPanel(QWidget):
 
     def save_weights_to(self, path: Path) -> bool:
         try:
-            save_weights(self.last_worker.trainer.model, path)
+            save_state(self.trained_state(), path)
         except Exception as e:  # noqa: BLE001 - the disk's refusal, or a bug: a message either way
             return self._show_error(f"could not save {path.name}: {describe(e)}")
         self.message.emit(f"Saved the trained weights to {path}")

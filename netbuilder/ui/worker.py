@@ -7,6 +7,7 @@ the user as a traceback or takes the application down.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
@@ -52,26 +53,46 @@ class TrainingThread(QThread):
     done = Signal(object)  # train.TrainResult
     failed = Signal(str)
 
+    picture = Signal(object)  # a Pillow image of what the network makes, after an epoch
+
     def __init__(self, graph: Graph, spec: str, config: TrainConfig, val_fraction: float,
-                 datasets: DatasetCache, weights: Path | None = None) -> None:
+                 datasets: DatasetCache, weights: Path | None = None, test_fraction: float = 0.2) -> None:
         super().__init__()
         self.graph, self.spec, self.config = graph, spec, config
-        self.val_fraction, self.weights, self.datasets = val_fraction, weights, datasets
+        self.val_fraction, self.test_fraction, self.weights, self.datasets = val_fraction, test_fraction, weights, datasets
+        self._last_picture = 0.0
         self.trainer: Trainer | None = None
         self._stop_requested = False
 
     def run(self) -> None:
         try:
-            setup = prepare_training(self.graph, self.spec, val_fraction=self.val_fraction, seed=self.config.seed,
-                                     weights=self.weights, load=self.datasets.load)
+            setup = prepare_training(self.graph, self.spec, val_fraction=self.val_fraction,
+                                     test_fraction=self.test_fraction, seed=self.config.seed, weights=self.weights,
+                                     load=self.datasets.load)
             self.trainer = Trainer(setup.model, setup.splits, self.config, objective=setup.objective,
-                                   on_batch=self.batch.emit, on_epoch=self.epoch.emit)
+                                   on_batch=self.batch.emit, on_epoch=self._epoch)
             self.prepared.emit(setup)
             if self._stop_requested:
                 self.trainer.stop()
             self.done.emit(self.trainer.fit())
         except Exception as e:  # noqa: BLE001 - a bug, too, must not take the editor (and the user's work) down
             self.failed.emit(describe(e))
+
+    def _epoch(self, report) -> None:
+        """On this thread: report the epoch, and at most once a second draw what the network makes."""
+        self.epoch.emit(report)
+        now = time.perf_counter()
+        if now - self._last_picture < 1.0 and report.epoch != report.epochs:
+            return
+        self._last_picture = now
+        from ..core.pictures import preview
+
+        try:
+            image = preview(self.graph, self.trainer)
+        except Exception:  # noqa: BLE001 - a picture is a nicety: never let it end a run
+            return
+        if image is not None:
+            self.picture.emit(image)
 
     def stop(self) -> None:
         self._stop_requested = True

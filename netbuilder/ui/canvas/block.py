@@ -21,6 +21,20 @@ PORT_RADIUS = 5.5
 GRID = 10.0
 
 
+def settings_text(node: Node, name_of=lambda node_id: node_id) -> str:
+    """How a block's training settings read on its face: frozen, shares conv1, init xavier, [generator]."""
+    words = []
+    if node.frozen:
+        words.append("frozen")
+    if node.shares is not None:
+        words.append(f"shares {name_of(node.shares)}")
+    if node.init != "default":
+        words.append(f"init {node.init}")
+    if node.group is not None:
+        words.append(f"[{node.group}]")
+    return ", ".join(words)
+
+
 class PortItem(QGraphicsEllipseItem):
     def __init__(self, block: BlockItem, name: str, is_output: bool, x: float) -> None:
         r = PORT_RADIUS
@@ -56,8 +70,9 @@ class PortItem(QGraphicsEllipseItem):
 
 
 class BlockItem(QGraphicsItem):
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, name_of=lambda node_id: node_id) -> None:
         super().__init__()
+        self.name_of = name_of  # a block id -> its name (for "shares conv1")
         self.node_id = node.id
         self.wires: set = set()
         self.ports: dict[tuple[bool, str], PortItem] = {}
@@ -75,7 +90,8 @@ class BlockItem(QGraphicsItem):
     def refresh(self, node: Node) -> None:
         """Follow the node's name, params and ports."""
         self.node = node
-        self.summary = node.spec.describe(node.params)
+        self.summary = "  ·  ".join(filter(None, [node.spec.describe(node.params),
+                                                  settings_text(node, self.name_of)]))
         wanted = [(False, name) for name in node.input_ports()] + [(True, name) for name in node.output_ports()]
         if list(self.ports) != wanted:
             self._rebuild_ports(wanted)

@@ -38,7 +38,8 @@ class GraphScene(QGraphicsScene):
         document.node_removed.connect(lambda node: self.removeItem(self.blocks.pop(node.id)))
         document.node_moved.connect(lambda node: self.blocks[node.id].setPos(*node.pos))
         document.param_changed.connect(lambda node, _name: self.blocks[node.id].refresh(node))
-        document.node_renamed.connect(lambda node, _old: self.blocks[node.id].refresh(node))
+        document.node_renamed.connect(self._renamed)
+        document.setting_changed.connect(lambda node, _key: self.blocks[node.id].refresh(node))
         document.edge_added.connect(self._add_wire)
         document.edge_removed.connect(self._remove_wire)
         document.replaced.connect(self.rebuild)
@@ -60,7 +61,7 @@ class GraphScene(QGraphicsScene):
             self.apply_report(self.document.report)
 
     def _add_block(self, node: Node) -> None:
-        block = BlockItem(node)
+        block = BlockItem(node, self._name_of)
         self.blocks[node.id] = block
         self.addItem(block)
 
@@ -73,6 +74,14 @@ class GraphScene(QGraphicsScene):
         wire.update_path()  # now that it is in the scene, it can see blocks in its way
         if self.document.report is not None:
             self._label(wire, self.document.report)
+
+    def _renamed(self, node: Node, _old: str) -> None:
+        for block_node in [node, *self.document.graph.sharers(node.id)]:  # "shares conv1" follows the name
+            self.blocks[block_node.id].refresh(block_node)
+
+    def _name_of(self, node_id: str) -> str:
+        graph = self.document.graph
+        return graph.node(node_id).name if node_id in graph else node_id
 
     def _remove_wire(self, edge: Edge) -> None:
         wire = self.wires.pop((edge.dst, edge.dst_port))
