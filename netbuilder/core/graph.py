@@ -173,6 +173,8 @@ class Graph:
             raise GraphError(f"a block id must be a string of 1 to 64 characters, got {id!r}")
         elif id in self._g:
             raise GraphError(f"duplicate block id '{id}'")
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+            raise GraphError(f"a block's place in the document must be a whole number from 0, got {index!r}")
         name = self._free_name(spec.prefix) if name is None else name
         self._check_name(name)
         checked = _check_params(spec, params or {}, f"{name} ({type})")
@@ -316,7 +318,8 @@ class Graph:
             "version": VERSION,
             "meta": dict(self.meta),
             "nodes": [
-                {"id": n.id, "type": n.type, "name": n.name, "params": dict(n.params), "pos": list(n.pos)}
+                {"id": n.id, "type": n.type, "name": n.name,
+                 "params": {k: list(v) if isinstance(v, list) else v for k, v in n.params.items()}, "pos": list(n.pos)}
                 for n in self.nodes
             ],
             "edges": [edge.to_dict() for edge in self.edges],
