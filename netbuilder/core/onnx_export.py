@@ -19,7 +19,7 @@ from .compile import compile_graph
 from .errors import NetbuilderError, first_line
 from .files import atomic_write
 from .graph import Graph
-from .weights import load_weights
+from .weights import check_finite, load_weights
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
@@ -62,11 +62,12 @@ def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: i
 def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
                     model: torch.nn.Module | None = None) -> torch.nn.Module:
     """`model` (already trained) if given, else the compiled graph with `weights` loaded; on the CPU, in eval
-    mode. Raises CompileError or WeightsError."""
+    mode. Raises CompileError, or WeightsError (weights that do not fit, or hold NaN or infinite values)."""
     if model is None:
         model = compile_graph(graph)
         if weights is not None:
             load_weights(model, weights)
+    check_finite(model, str(weights) if weights is not None else "the trained weights")
     return model.cpu().eval()
 
 

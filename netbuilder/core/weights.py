@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import NetbuilderError, first_line
+from .errors import NetbuilderError, first_line, summarize
 from .files import atomic_write
 from .layers.spec import format_shape
 
@@ -59,6 +59,16 @@ def apply_state(model: torch.nn.Module, state: dict, source: str) -> None:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise WeightsError(f"{source}: the weights do not fit the graph: {'; '.join(problems[:3])}{more}")
     model.load_state_dict(state)
+
+
+def check_finite(model: torch.nn.Module, source: str) -> None:
+    """WeightsError naming the tensors that hold NaN or infinite values (a run that diverged): such weights
+    are not worth exporting, and every output computed with them would be NaN."""
+    bad = [name for name, tensor in model.state_dict().items()
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise WeightsError(f"{source}: {summarize(bad)} hold{'s' if len(bad) == 1 else ''} NaN or infinite values "
+                           "(a run that diverged?); train again, or export without these weights")
 
 
 def fits(model: torch.nn.Module, state: dict) -> bool:
