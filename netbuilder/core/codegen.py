@@ -202,7 +202,7 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
 
     path = Path(path)
     class_name = class_name if is_identifier(class_name) else "Net"
-    model = model_to_export(graph, weights, model)
+    model = model_to_export(graph, weights, model, weight_copies=3)  # the model, the class written, the file
     weights_path = path.with_suffix(".pt") if weights is not None or save_model_weights else None
     source = to_source(graph, class_name)
     if weights_path is not None:

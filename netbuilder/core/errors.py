@@ -58,9 +58,9 @@ def is_bug(error: BaseException) -> bool:
     return not isinstance(error, (*EXPECTED, MemoryError))
 
 
-def summarize(items: list[str], limit: int = 3, noun: str = "more") -> str:
-    """`a; b; c (and 12 more)`: a long list in a line."""
-    shown = "; ".join(brief_text(item) for item in items[:limit])
+def summarize(items: list[str], limit: int = 3, noun: str = "more", width: int = 300) -> str:
+    """`a; b; c (and 12 more)`: a long list in a line, each item cut to `width` // `limit` characters."""
+    shown = "; ".join(brief_text(item, max(width // max(limit, 1), 40)) for item in items[:limit])
     return shown + (f" (and {len(items) - limit:,} {noun})" if len(items) > limit else "")
 
 

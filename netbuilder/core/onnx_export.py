@@ -19,6 +19,7 @@ from .compile import compile_graph
 from .errors import NetbuilderError, first_line
 from .files import atomic_write
 from .graph import Graph
+from .memory import check_fits
 from .weights import check_finite, load_weights
 
 DEFAULT_OPSET = 17
@@ -60,9 +61,11 @@ def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: i
 
 
 def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
-                    model: torch.nn.Module | None = None) -> torch.nn.Module:
+                    model: torch.nn.Module | None = None, weight_copies: int = 4) -> torch.nn.Module:
     """`model` (already trained) if given, else the compiled graph with `weights` loaded; on the CPU, in eval
-    mode. Raises CompileError, or WeightsError (weights that do not fit, or hold NaN or infinite values)."""
+    mode. Raises CompileError, WeightsError (weights that do not fit, or hold NaN or infinite values), or
+    MemoryGuardError when checking the export (a batch of 3, `weight_copies` copies of the weights) cannot fit."""
+    check_fits(graph, 3, what="exporting", weight_copies=weight_copies)
     if model is None:
         model = compile_graph(graph)
         if weights is not None:
