@@ -19,7 +19,7 @@ HOSTILE = [
     "Trained on C:\\users\\me",
     f'""";{PAYLOAD};"""',
     f"'''\n{PAYLOAD}\n'''",
-    f'a title that ends in a quote"',
+    'a title that ends in a quote"',
     "ends in a backslash\\",
     f"line one\n{PAYLOAD}\r\nline \x00 three \x0c \u2028 \\N{{oops \\u12",
     f"\\\"\"\"\n{PAYLOAD}\n#",

@@ -73,7 +73,7 @@ def test_documents_that_crashed_the_loader_are_refused_in_a_line(tmp_path, capsy
     path.write_text(text)
     with pytest.raises(GraphError, match=message):
         Graph.load(path)
-    status, out, err = cli(capsys, "info", path)
+    status, _, err = cli(capsys, "info", path)
     assert status == 1 and message in one_line(err)
 
 
@@ -138,7 +138,7 @@ def _runs_in_torch(graph):
 def test_info_reports_what_torch_or_the_exporter_would_refuse(tmp_path, capsys, layer, params, message):
     path = tmp_path / "g.json"
     path.write_text(json.dumps(chain_doc((layer, params))))
-    status, out, err = cli(capsys, "info", path)
+    status, _, err = cli(capsys, "info", path)
     assert status == 1 and message in one_line(err)
     # what info calls an error is one: torch or its exporter refuses it (the check is not on compile's path)
     graph = Graph.load(path)
@@ -147,8 +147,8 @@ def test_info_reports_what_torch_or_the_exporter_would_refuse(tmp_path, capsys, 
     original = shapes._precheck
     shapes._evaluate.cache_clear()
     try:
-        shapes._precheck = lambda spec, p, signature: None  # noqa: E731 - without our checks, torch decides
-        with pytest.raises(Exception):  # noqa: B017,PT011 - torch's own complaint, whatever its kind
+        shapes._precheck = lambda spec, p, signature: None  # without our checks, torch decides
+        with pytest.raises(Exception):  # noqa: B017 - torch's own complaint, whatever its kind
             _runs_in_torch(graph)
     finally:
         shapes._precheck = original
@@ -405,7 +405,7 @@ def test_sigterm_stops_train_with_a_message(tmp_path):
     while time.monotonic() < deadline and not (tmp_path / "run" / "checkpoint.pt").exists():
         time.sleep(0.1)
     run.send_signal(signal.SIGTERM)
-    out, err = run.communicate(timeout=60)
+    _, err = run.communicate(timeout=60)
     assert run.returncode == 1
     assert err.splitlines()[-1] == ("netbuilder: error: terminated (SIGTERM); files being written were left as "
                                     "they were")

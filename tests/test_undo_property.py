@@ -115,7 +115,7 @@ def make_edit(graph: Graph, draw):
         return None  # refused while the command was made: the document is untouched (checked by the caller)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_undo_all_gives_the_initial_document_and_redo_all_the_final_one(document, data):
