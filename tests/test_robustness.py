@@ -391,7 +391,7 @@ def test_a_fifo_given_as_a_file_is_refused_instead_of_hanging(tmp_path, capsys):
             pass
         pytest.fail("reading a FIFO blocked")
     assert results["status"] == 1
-    assert "not a regular file (a FIFO (named pipe))" in one_line(capsys.readouterr().err)
+    assert "not a regular file but a named pipe (FIFO)" in one_line(capsys.readouterr().err)
     assert all("not a regular file" in results[name] for name in ("weights", "onnx", "csv")), results
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -21,10 +22,10 @@ def check_regular(path: str | os.PathLike) -> None:
     finally:
         os.close(fd)
     if not stat.S_ISREG(mode):
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
                 else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-                else "not a plain file")
-        raise OSError(errno.EINVAL, f"not a regular file ({kind})", str(path))
+                else "something else")
+        raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
 
 
 def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
@@ -35,6 +36,7 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
 
 
 _TEMP_SUFFIX = ".tmp"
+_TEMP_REST = re.compile(r"(\d{1,10})\.[A-Za-z0-9_]+\.tmp")
 
 
 def _temp_prefix(path: Path) -> str:
@@ -50,8 +52,8 @@ def _remove_stale_temps(path: Path) -> None:
     except OSError:
         return
     for name in names:
-        pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        match = _TEMP_REST.fullmatch(name[len(prefix):])  # PID.random.tmp: mkstemp's random part has no dot
+        if match and not _running(int(match.group(1))):
             try:
                 (path.parent / name).unlink()
             except OSError:
