@@ -102,10 +102,11 @@ class RemoveItems(GraphCommand):
         removed = set(node_ids)
         for node_id in removed:
             graph.node(node_id)  # GraphError for a block that is not there
-        self.nodes = sorted(({**graph.fragment([i])["nodes"][0], "index": graph.index_of(i)} for i in removed),
-                            key=lambda raw: raw["index"])
+        order = {node.id: i for i, node in enumerate(graph.nodes)}
+        self.nodes = [{**raw, "index": order[raw["id"]]} for raw in graph.fragment(removed)["nodes"]]
         touching = [e for e in graph.edges if e.src in removed or e.dst in removed]
-        self.lone_edges = [e for e in dict.fromkeys(edges) if e not in touching]
+        touched = set(touching)
+        self.lone_edges = [e for e in dict.fromkeys(edges) if e not in touched]
         self.edges = [e.to_dict() for e in touching + self.lone_edges]
 
     def do(self) -> None:
