@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from .core.errors import describe, is_bug, shorten
+from .core.errors import describe, is_bug, shorten, summarize
 from .core.graph import Graph, GraphError
 from .core.weights import graph_weights
 
@@ -59,8 +61,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             print("  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
         print(f"total: {report.total_params:,} parameters ({summary['size_mb']:.2f} MB as float32), "
               f"{format_count(report.total_macs)} multiply-accumulates per sample")
-    for error in report.errors:
-        _fail(error)
+    if report.errors:
+        _fail(summarize(report.errors, 1, "more problems" if len(report.errors) > 2 else "more problem"))
     return 0 if report.ok else 1
 
 
@@ -237,12 +239,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a scheduler's time limit) while a command runs: it stops as Ctrl+C does."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = cmd_gui if args.command is None else args.run
+    for stream in (sys.stdout, sys.stderr):  # a name that is not valid UTF-8 is shown escaped, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    headless = command is not cmd_gui and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if headless else None
     try:
         return command(args)
+    except Terminated:
+        return _fail("terminated (SIGTERM); files being written were left as they were")
     except KeyboardInterrupt:
         return _fail("interrupted")
     except Exception as e:  # noqa: BLE001 - the one place the CLI turns an error into its line
@@ -252,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"netbuilder: {describe(e)}", file=sys.stderr)
             return BUG_STATUS
         return _fail(describe(e))
+    finally:
+        if headless:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ state_dict loads into it unchanged.
 from __future__ import annotations
 
 import inspect
-import keyword
 import operator
 import os
 from dataclasses import dataclass
@@ -22,18 +21,10 @@ from .compile import Traced, trace_graph
 from .files import atomic_write_text
 from .graph import Graph
 from .layers import Construct
+from .pysource import comment, docstring, identifier, is_identifier, literal
 
 RESERVED = {"self", "torch", "nn", "F", "super"}
 INFIX = {operator.add: "+", operator.mul: "*", operator.sub: "-", operator.truediv: "/"}
-
-
-def _literal(value) -> str:
-    if isinstance(value, slice):
-        parts = ["" if v is None else _literal(v) for v in (value.start, value.stop, value.step)]
-        return ":".join(parts[:2]) if value.step is None else ":".join(parts)
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
 
 
 def _signature(cls) -> list[inspect.Parameter]:
@@ -61,8 +52,8 @@ def construct_source(construct: Construct) -> str:
     while positional and len(positional) <= len(params) and is_default(params[len(positional) - 1].name,
                                                                         positional[-1]):
         positional.pop()
-    args = [_literal(a) for a in positional]
-    args += [f"{key}={_literal(value)}" for key, value in construct.kwargs.items() if not is_default(key, value)]
+    args = [literal(a) for a in positional]
+    args += [f"{key}={literal(value)}" for key, value in construct.kwargs.items() if not is_default(key, value)]
     return f"nn.{construct.cls}({', '.join(args)})"
 
 
@@ -74,8 +65,7 @@ class _Names:
         self.live: set[str] = set()
 
     def fresh(self, wanted: str) -> str:
-        base = wanted if wanted.isidentifier() and not keyword.iskeyword(wanted) and wanted not in RESERVED \
-            else f"{wanted}_"
+        base = wanted if is_identifier(wanted) and wanted not in RESERVED else f"{identifier(wanted)}_"
         name, k = base, 2
         while name in self.live:
             name, k = f"{base}{k}", k + 1
@@ -103,26 +93,26 @@ def forward_source(traced: Traced) -> list[str]:
         if isinstance(arg, (list, tuple)) and any(isinstance(a, fx.Node) for a in arg):
             inner = ", ".join(ref(a) for a in arg)
             return f"[{inner}]" if isinstance(arg, list) else f"({inner})"
-        return _literal(arg)
+        return literal(arg)
 
     def expression(node) -> str:
         args = [ref(a) for a in node.args]
         kwargs = [f"{k}={ref(v)}" for k, v in node.kwargs.items()]
         if node.op == "call_module":
-            return f"self.{node.target}({', '.join(args + kwargs)})"
+            return f"self.{identifier(node.target)}({', '.join(args + kwargs)})"
         if node.op == "call_method":
-            return f"{args[0]}.{node.target}({', '.join(args[1:] + kwargs)})"
+            return f"{args[0]}.{identifier(node.target)}({', '.join(args[1:] + kwargs)})"
         if node.target in INFIX:
             return f" {INFIX[node.target]} ".join(args)
         if node.target is operator.getitem:
             index = node.args[1]
-            inner = ", ".join(_literal(i) for i in index) if isinstance(index, tuple) else ref(index)
+            inner = ", ".join(literal(i) for i in index) if isinstance(index, tuple) else ref(index)
             return f"{args[0]}[{inner}]"
         if node.target is getattr:
-            return f"{args[0]}.{node.args[1]}"
+            return f"{args[0]}.{identifier(node.args[1])}"
         module = getattr(node.target, "__module__", "") or ""
         prefix = "torch." if module.startswith("torch") else ""
-        return f"{prefix}{node.target.__name__}({', '.join(args + kwargs)})"
+        return f"{prefix}{identifier(node.target.__name__)}({', '.join(args + kwargs)})"
 
     def roots(node) -> list:
         """The named values an expression reads (through inlined ones)."""
@@ -170,20 +160,22 @@ def to_source(graph: Graph, class_name: str = "Net", title: str | None = None,
     With `normalization` ({Input name: (mean, std)}) the class normalizes its raw inputs with buffers that
     the trained model's state_dict fills."""
     traced = trace_graph(graph, normalization=normalization)
-    if not class_name.isidentifier() or keyword.iskeyword(class_name):
+    if not is_identifier(class_name):
         class_name = "Net"
-    inputs = ", ".join(["self", *traced.inputs])
+    inputs = ", ".join(["self", *(identifier(name, "the input") for name in traced.inputs)])
     body = forward_source(traced)
-    init = [f"        self.{name} = {construct_source(c)}" for name, c in traced.constructs.items()]
+    init = [f"        self.{identifier(name, 'the block name')} = {construct_source(c)}"
+            for name, c in traced.constructs.items()]
     for input_name, (mean_attr, std_attr) in traced.normalized.items():
         shape = tuple(traced.buffers[mean_attr].shape)
-        init.append(f"        # {input_name} is normalized with the training split's mean and std (from the state_dict)")
-        size = _literal(shape)[1:-1].rstrip(",")
-        init += [f"        self.register_buffer({mean_attr!r}, torch.zeros({size}))",
-                 f"        self.register_buffer({std_attr!r}, torch.ones({size}))"]
-    doc = (title or graph.meta.get("title") or "A network").replace('"""', "'''")
+        init.append("        " + comment(f"{input_name} is normalized with the training split's mean and std "
+                                         "(from the state_dict)"))
+        size = ", ".join(str(int(d)) for d in shape)
+        init += [f"        self.register_buffer({literal(mean_attr)}, torch.zeros({size}))",
+                 f"        self.register_buffer({literal(std_attr)}, torch.ones({size}))"]
+    doc = title or graph.meta.get("title") or "A network"
     return "\n".join([
-        f'"""{doc}: generated by netbuilder. Needs only PyTorch."""',
+        docstring(f"{doc}: generated by netbuilder. Needs only PyTorch."),
         "import torch",
         "from torch import nn",
         "",
@@ -229,21 +221,22 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     from .weights import save_weights
 
     path = Path(path)
-    model = model_to_export(graph, weights, model)
+    class_name = class_name if is_identifier(class_name) else "Net"
+    model = model_to_export(graph, weights, model, weight_copies=3)  # the model, the class written, the file
     weights_path = path.with_suffix(".pt") if weights is not None or save_model_weights else None
     normalization = _normalization_of(model)
     source = to_source(graph, class_name, normalization=normalization)
     if weights_path is not None:
-        source += (f"\n\n# The trained weights: model = {class_name}(); "
-                   f"model.load_state_dict(torch.load({weights_path.name!r}, weights_only=True))\n")
+        source += "\n\n" + comment(f"The trained weights: model = {class_name}(); model.load_state_dict("
+                                     f"torch.load({literal(weights_path.name)}, weights_only=True))") + "\n"
     namespace: dict = {}
     exec(compile(source, str(path), "exec"), namespace)  # our own code, generated from a validated graph
-    written = namespace[class_name if class_name.isidentifier() else "Net"]().eval()
+    written = namespace[class_name]().eval()
     written.load_state_dict(model.state_dict())
     inputs = sample_inputs(graph, model, batch=3, seed=2)
     with torch.no_grad():
         diff = max_abs_diff(written(*inputs), model(*inputs))
-    if diff > 1e-6:
+    if not diff <= 1e-6:
         raise ValueError(f"the generated code computes something else (difference {diff:.3g}); please report this")
     atomic_write_text(path, source)
     if weights_path is not None:

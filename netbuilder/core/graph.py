@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import keyword
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from .errors import NetbuilderError
+from .errors import NetbuilderError, brief, brief_text, summarize_path
 from .events import Event
-from .files import atomic_write_text
+from .files import atomic_write_text, read_regular_file
 from .layers import LAYERS, LayerSpec, ParamError, get_layer
 
 FORMAT = "netbuilder.graph"
@@ -106,6 +105,7 @@ class Graph:
 
     def __init__(self, meta: dict[str, str] | None = None) -> None:
         self._g = nx.MultiDiGraph()
+        self._names: dict[str, str] = {}  # block name -> id: names are checked in constant time
         self.meta: dict[str, str] = dict(meta or {})
         self.node_added = Event(Node)
         self.node_removed = Event(Node)
@@ -147,14 +147,13 @@ class Graph:
         try:
             return self._g.nodes[node_id]["node"]
         except KeyError:
-            raise GraphError(f"no block with id '{node_id}'") from None
+            raise GraphError(f"no block with id {brief(node_id)}") from None
 
     def find(self, name: str) -> Node:
         """The node called `name`."""
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise GraphError(f"no block named '{name}'")
+        if isinstance(name, str) and name in self._names:
+            return self.node(self._names[name])
+        raise GraphError(f"no block named {brief(name)}")
 
     def input_edges(self, node_id: str) -> list[Edge | None]:
         """The wire into each input port of a node, in port order; None where a port is free."""
@@ -190,14 +189,16 @@ class Graph:
         if len(self._g) >= MAX_NODES:
             raise GraphError(f"a graph holds at most {MAX_NODES} blocks")
         if not isinstance(type, str) or type not in LAYERS:
-            raise GraphError(f"unknown layer type {type!r}")
+            raise GraphError(f"unknown layer type {brief(type)}")
         spec = get_layer(type)
         if id is None:
             id = self._free_id()
-        elif not isinstance(id, str) or not 0 < len(id) <= 64:
-            raise GraphError(f"a block id must be a string of 1 to 64 characters, got {id!r}")
+        elif not isinstance(id, str) or not 0 < len(id) <= 64 or not _is_text(id):
+            raise GraphError(f"a block id must be a string of 1 to 64 characters, got {brief(id)}")
         elif id in self._g:
             raise GraphError(f"duplicate block id '{id}'")
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+            raise GraphError(f"a block's place in the document must be a whole number from 0, got {brief(index)}")
         name = self._free_name(spec.prefix) if name is None else name
         self._check_name(name)
         checked = _check_params(spec, params or {}, f"{name} ({type})")
@@ -208,6 +209,7 @@ class Graph:
             except GraphError as e:
                 raise GraphError(e.reason, node.label) from None
         self._g.add_node(id, node=node)
+        self._names[name] = id
         if index is not None and index < len(self._g) - 1:
             self._reorder([*list(self._g)[:index], id, *list(self._g)[index:-1]])
         self.node_added.emit(node)
@@ -231,6 +233,7 @@ class Graph:
         for edge in [e for e in self.input_edges(node_id) if e] + self.output_edges(node_id):
             self.disconnect(edge.dst, edge.dst_port)
         self._g.remove_node(node_id)
+        del self._names[node.name]
         self.node_removed.emit(node)
         return node
 
@@ -241,7 +244,7 @@ class Graph:
     def _connect(self, src: str, dst: str, src_port: Any, dst_port: Any, check_cycle: bool) -> Edge:
         source, target = self.node(src), self.node(dst)
         if src_port not in source.output_ports():
-            raise GraphError(f"{source.label} has no output port {src_port!r}")
+            raise GraphError(f"{source.label} has no output port {brief(src_port)}")
         ports = target.input_ports()
         taken = {key for _, _, key in self._g.in_edges(dst, keys=True)}
         if dst_port is None:
@@ -250,13 +253,13 @@ class Graph:
                 raise GraphError(f"{target.label} has no free input port")
             dst_port = free[0]
         elif dst_port not in ports:
-            raise GraphError(f"{target.label} has no input port {dst_port!r}")
+            raise GraphError(f"{target.label} has no input port {brief(dst_port)}")
         elif dst_port in taken:
             raise GraphError(f"input '{dst_port}' of {target.label} is already connected")
         if check_cycle and (src == dst or nx.has_path(self._g, dst, src)):
             path = [dst] if src == dst else nx.shortest_path(self._g, dst, src)
-            loop = " -> ".join(self.node(i).name for i in [src, *path])
-            raise GraphError(f"connecting {source.name} to {target.name} would make a cycle ({loop})")
+            loop = summarize_path([self.node(i).name for i in [src, *path[:-1]]])
+            raise GraphError(f"connecting {source.name} to {target.name} would make {loop}")
         return self._add_edge(Edge(src, src_port, dst, dst_port))
 
     def _add_edge(self, edge: Edge) -> Edge:
@@ -272,7 +275,7 @@ class Graph:
                 self._g.remove_edge(src, dst, key=key)
                 self.edge_removed.emit(data["edge"])
                 return data["edge"]
-        raise GraphError(f"input '{dst_port}' of {node.label} is not connected")
+        raise GraphError(f"input {brief(dst_port)} of {node.label} is not connected")
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         node = self.node(node_id)
@@ -280,7 +283,7 @@ class Graph:
         try:
             value = spec.param(name).check(value)
         except KeyError:
-            raise GraphError(f"{node.label} has no param '{name}'") from None
+            raise GraphError(f"{node.label} has no param {brief(name)}") from None
         except ParamError as e:
             raise GraphError(str(e), node.label) from None
         kept = spec.input_ports({**node.params, name: value})
@@ -296,6 +299,7 @@ class Graph:
         if name != node.name:
             self._check_name(name)
             old, node.name = node.name, name
+            self._names[name] = self._names.pop(old)
             self.node_renamed.emit(node, old)
 
     def set_setting(self, node_id: str, key: str, value: Any) -> None:
@@ -360,7 +364,7 @@ class Graph:
         return _next_free("n", self._g, len(self._g) + 1)
 
     def _free_name(self, prefix: str) -> str:
-        return _next_free(prefix, {node.name for node in self.nodes})
+        return _next_free(prefix, self._names)
 
     def name_is_free(self, name: Any) -> bool:
         """Whether a new block could take this name (valid and not in use)."""
@@ -373,9 +377,9 @@ class Graph:
     def _check_name(self, name: Any) -> None:
         if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
             raise GraphError(
-                f"{name!r} is not a valid block name: use letters, digits and _, start with a letter, "
+                f"{brief(name)} is not a valid block name: use letters, digits and _, start with a letter, "
                 "at most 64 characters, not a Python keyword")
-        if any(node.name == name for node in self.nodes):
+        if name in self._names:
             raise GraphError(f"a block named '{name}' already exists")
 
     # ----- documents
@@ -386,7 +390,8 @@ class Graph:
             "version": VERSION,
             "meta": dict(self.meta),
             "nodes": [
-                {"id": n.id, "type": n.type, "name": n.name, "params": dict(n.params), "pos": list(n.pos),
+                {"id": n.id, "type": n.type, "name": n.name,
+                 "params": {k: list(v) if isinstance(v, list) else v for k, v in n.params.items()}, "pos": list(n.pos),
                  **n.settings()}
                 for n in self.nodes
             ],
@@ -400,10 +405,10 @@ class Graph:
         if not isinstance(data, dict):
             raise GraphError("not a netbuilder graph: the document is not a JSON object")
         if data.get("format") != FORMAT:
-            raise GraphError(f"not a netbuilder graph: 'format' is {data.get('format')!r}, expected '{FORMAT}'")
+            raise GraphError(f"not a netbuilder graph: 'format' is {brief(data.get('format'))}, expected '{FORMAT}'")
         version = data.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise GraphError(f"'version' must be a positive whole number, got {version!r}")
+            raise GraphError(f"'version' must be a positive whole number, got {brief(version)}")
         if version > VERSION:
             raise GraphError(f"saved by a newer netbuilder (format version {version}; this one reads {VERSION})")
         _check_keys(data, "the document", required={"format", "version", "nodes", "edges"},
@@ -411,6 +416,8 @@ class Graph:
         meta = data.get("meta", {})
         if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
             raise GraphError("'meta' must map names to strings")
+        if not all(_is_text(k) and _is_text(v) for k, v in meta.items()):
+            raise GraphError("'meta' holds text that is not valid Unicode (a lone surrogate)")
         nodes, edges = data["nodes"], data["edges"]
         if not isinstance(nodes, list) or not isinstance(edges, list):
             raise GraphError("'nodes' and 'edges' must be lists")
@@ -422,9 +429,9 @@ class Graph:
             where = f"nodes[{i}]"
             _check_keys(raw, where, required={"id", "type", "name"}, optional={"params", "pos", *SETTINGS})
             if isinstance(raw["id"], str):
-                where += f" (id '{raw['id']}')"
+                where += f" (id {brief(raw['id'])})"
             if not isinstance(raw["type"], str) or raw["type"] not in LAYERS:
-                raise GraphError(f"{where}: unknown layer type {raw['type']!r}")
+                raise GraphError(f"{where}: unknown layer type {brief(raw['type'])}")
             if not isinstance(raw.get("params", {}), dict):
                 raise GraphError(f"{where}: 'params' must be an object")
             try:
@@ -438,7 +445,7 @@ class Graph:
             _check_keys(raw, where, required={"src", "src_port", "dst", "dst_port"})
             for key in ("src", "src_port", "dst", "dst_port"):
                 if not isinstance(raw[key], str):
-                    raise GraphError(f"{where}: '{key}' must be a string, got {raw[key]!r}")
+                    raise GraphError(f"{where}: '{key}' must be a string, got {brief(raw[key])}")
             try:
                 graph._connect(raw["src"], raw["dst"], raw["src_port"], raw["dst_port"], check_cycle=False)
             except GraphError as e:
@@ -452,12 +459,10 @@ class Graph:
             except ValueError as e:
                 raise GraphError(f"'recipe': {e}") from None
         # One cycle check for the whole document: checking each wire as it is added costs O(n^2).
-        try:
-            cycle = nx.find_cycle(graph._g)
-        except nx.NetworkXNoCycle:
-            return graph
-        loop = " -> ".join(graph.node(src).name for src, *_ in cycle)
-        raise GraphError(f"the wires form a cycle: {loop} -> {graph.node(cycle[0][0]).name}")
+        cycle = _find_cycle(graph._g)
+        if cycle:
+            raise GraphError(f"the wires form {summarize_path([graph.node(i).name for i in cycle])}")
+        return graph
 
     def copy(self) -> Graph:
         return Graph.from_dict(self.to_dict())
@@ -501,21 +506,66 @@ class Graph:
     def load(cls, path: str | os.PathLike) -> Graph:
         """Read a document; GraphError names the problem (unreadable file, bad JSON, invalid graph)."""
         try:
-            with open(path, "rb") as f:
-                raw = f.read(MAX_FILE_BYTES + 1)
+            raw = read_regular_file(path, MAX_FILE_BYTES + 1)
         except OSError as e:
             raise GraphError(f"cannot read the file: {e.strerror or e}") from None
         if len(raw) > MAX_FILE_BYTES:
             raise GraphError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; not a graph document")
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
         except UnicodeDecodeError:
             raise GraphError("not a graph document: the file is not UTF-8 text") from None
         except json.JSONDecodeError as e:
             raise GraphError(f"not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
         except RecursionError:
             raise GraphError("not a graph document: the JSON is nested too deeply") from None
+        except _HugeNumber as e:
+            raise GraphError(f"not a graph document: it holds a number of {e.digits:,} digits") from None
         return cls.from_dict(data)
+
+
+class _HugeNumber(Exception):
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int:
+    """JSON whole numbers, refused beyond 100 digits (Python refuses to read more than 4,300 at all)."""
+    if len(text) > 100:
+        raise _HugeNumber(len(text.lstrip("-")))
+    return int(text)
+
+
+def _find_cycle(g: nx.MultiDiGraph) -> list[str]:
+    """The node ids of one cycle, in wire order, or [] when there is none; linear in the graph's size
+    (networkx's find_cycle is not, on long chains). Kahn's algorithm takes away every node that is not on
+    or behind a cycle; from any node left, walking back along wires into nodes left must come round."""
+    waiting = {node: g.in_degree(node) for node in g}
+    ready = [node for node, count in waiting.items() if count == 0]
+    while ready:
+        node = ready.pop()
+        del waiting[node]
+        for _, succ in g.out_edges(node):
+            waiting[succ] -= 1
+            if waiting[succ] == 0:
+                ready.append(succ)
+    if not waiting:
+        return []
+    seen: dict[str, int] = {}
+    walk = [next(iter(waiting))]
+    while walk[-1] not in seen:
+        seen[walk[-1]] = len(walk) - 1
+        walk.append(next(src for src, _ in g.in_edges(walk[-1]) if src in waiting))
+    return list(reversed(walk[seen[walk[-1]] + 1:]))
+
+
+def _is_text(text: str) -> bool:
+    """Whether a string can be written as UTF-8 (JSON lets a document hold lone surrogates, which cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _next_free(prefix: str, taken: Any, start: int = 1) -> str:
@@ -534,13 +584,13 @@ def _check_keys(raw: Any, where: str, required: set[str], optional: Iterable[str
         raise GraphError(f"{where}: missing '{missing[0]}'")
     unknown = sorted(raw.keys() - required - set(optional))
     if unknown:
-        raise GraphError(f"{where}: unknown field '{unknown[0]}'")
+        raise GraphError(f"{where}: unknown field '{brief_text(unknown[0])}'")
 
 
 def _check_params(spec: LayerSpec, params: dict[str, Any], label: str) -> dict[str, Any]:
     unknown = [key for key in params if key not in {p.name for p in spec.params}]
     if unknown:
-        raise GraphError(f"{label}: {spec.type} has no param '{unknown[0]}'")
+        raise GraphError(f"{label}: {spec.type} has no param '{brief_text(unknown[0])}'")
     try:
         return {p.name: p.check(params.get(p.name, p.default)) for p in spec.params}
     except ParamError as e:
@@ -589,10 +639,10 @@ def _check_pos(pos: Any) -> tuple[float, float]:
     try:
         x, y = pos
     except (TypeError, ValueError):
-        raise GraphError(f"a position must be two numbers, got {pos!r}") from None
+        raise GraphError(f"a position must be two numbers, got {brief(pos)}") from None
     for v in (x, y):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 1e7:
-            raise GraphError(f"a position must be two finite numbers, got {pos!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not abs(v) <= 1e7:  # NaN fails <=
+            raise GraphError(f"a position must be two finite numbers of at most 1e7, got {brief(pos)}")
     return (float(x), float(y))
 
 

@@ -19,7 +19,8 @@ from .compile import compile_graph
 from .errors import NetbuilderError, first_line
 from .files import atomic_write
 from .graph import Graph
-from .weights import load_for_inference, read_state, split_normalization
+from .memory import check_fits
+from .weights import check_finite, load_for_inference, read_state, split_normalization
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
@@ -60,9 +61,12 @@ def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: i
 
 
 def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
-                    model: torch.nn.Module | None = None) -> torch.nn.Module:
+                    model: torch.nn.Module | None = None, weight_copies: int = 4) -> torch.nn.Module:
     """`model` (already trained) if given, else the graph compiled for inference with `weights` loaded (and the
-    input normalization the file holds); on the CPU, in eval mode. Raises CompileError or WeightsError."""
+    input normalization the file holds); on the CPU, in eval mode. Raises CompileError, WeightsError (weights
+    that do not fit, or hold NaN or infinite values), or MemoryGuardError when checking the export (a batch of
+    3, `weight_copies` copies of the weights) cannot fit."""
+    check_fits(graph, 3, what="exporting", weight_copies=weight_copies)
     if model is None:
         if weights is None:
             model = compile_graph(graph)
@@ -70,6 +74,7 @@ def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
             state = read_state(weights)
             model = compile_graph(graph, normalization=split_normalization(state)[1])
             load_for_inference(model, state, str(weights))
+    check_finite(model, str(weights) if weights is not None else "the trained weights")
     return model.cpu().eval()
 
 

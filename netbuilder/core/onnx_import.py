@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .compile import CompileError, compile_graph
-from .errors import NetbuilderError, first_line
+from .errors import NetbuilderError, first_line, summarize
 from .files import atomic_write_text
 from .graph import Graph, GraphError
 from .layout import apply_layout
@@ -614,7 +614,12 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     OnnxImportError names every problem; nothing is written here."""
     import onnx
 
+    from . import onnx_guard
+    from .memory import check_fits
+
     path = Path(path)
+    if problem := onnx_guard.file_problem(path):  # guard: a FIFO, a file bigger than memory
+        raise OnnxImportError(f"{path}: {problem}")
     try:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
@@ -622,19 +627,28 @@ def import_onnx(path: str | os.PathLike) -> Imported:
         raise OnnxImportError(f"{path}: no such file") from None
     except Exception as e:  # noqa: BLE001 - protobuf decode errors, checker errors, ...
         raise OnnxImportError(f"{path} is not a valid ONNX model ({first_line(e)[:200]})") from None
+    if problem := onnx_guard.opset_problem(model):  # guard: an opset onnxruntime cannot run
+        raise OnnxImportError(f"{path.name}: {problem}")
     importer = _Importer(model, str(path))
-    importer.run()
+    try:
+        importer.run()
+    except GraphError as e:  # guard: what the graph refuses outside an operator (an input's size, say)
+        raise OnnxImportError(f"{path.name}: {e}") from None
     if importer.unsupported:
         raise OnnxImportError(f"{path.name}: netbuilder has no block for "
-                              f"{len(importer.unsupported)} operator(s): {'; '.join(importer.unsupported)}")
+                              f"{len(importer.unsupported)} operator(s): {summarize(importer.unsupported, 5)}")
     graph, state = importer.graph, importer.state
+    check_fits(graph, 2, what=f"checking {path.name}", weight_copies=2)  # guard: the module, onnxruntime's copy
     apply_layout(graph)
     try:
         module = compile_graph(graph)
         apply_state(module, state, path.name)
     except (CompileError, ValueError) as e:
         raise OnnxImportError(f"{path.name}: the imported graph does not work: {e}") from None
-    return Imported(graph, state, _parity(path, graph, module))
+    try:
+        return Imported(graph, state, _parity(path, graph, module))
+    except onnx_guard.runtime_errors() as e:  # guard: a model onnxruntime cannot load or run
+        raise OnnxImportError(f"{path.name}: onnxruntime cannot run it ({first_line(e)[:200]})") from None
 
 
 def _parity(path: Path, graph: Graph, module: torch.nn.Module) -> float:

@@ -184,6 +184,11 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> NodeSha
                 output = spec.forward(module, *inputs, **params, **extra)
     except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
         return NodeShapes(error=first_line(e))
+    if not isinstance(output, torch.Tensor):
+        return NodeShapes(error=f"makes a {type(output).__name__}, not a tensor")
+    if 0 in output.shape[1:]:
+        return NodeShapes(error=f"makes an empty output ({format_shape(tuple(output.shape[1:]))}): "
+                                "every size must be at least 1")
     count = sum(p.numel() for p in module.parameters() if p.requires_grad) if module is not None else 0
     dtype = str(output.dtype).removeprefix("torch.")
     return NodeShapes(output=tuple(output.shape[1:]), dtype=dtype, params=count,

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .errors import NetbuilderError, first_line, summarize
-from .files import atomic_write
+from .files import atomic_write, check_regular
 from .layers.spec import format_shape
 
 _NORMALIZATION = re.compile(r"normalize_(?P<input>\w+)_(?P<which>mean|std)")
@@ -39,11 +40,61 @@ def save_state(state: dict, path: str | os.PathLike) -> None:
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """torch.save, atomically. torch reports a failed write (a full disk) as `RuntimeError: [enforce fail at
+    inline_container.cc...]`; it is written through a file of ours, so the disk's own error is raised instead."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            try:
+                torch.save(obj, f)
+            except RuntimeError as e:
+                if isinstance(e.__context__, OSError):
+                    cause = e.__context__
+                    raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
+                raise
+
+    try:
+        atomic_write(path, write)
+    except OSError as e:
+        if e.filename is None or str(e.filename) != str(path):
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
+
+
+MAX_UNPACK_RATIO = 100  # torch.save stores tensors uncompressed; a file that inflates more is not its
+
+
+def _check_archive(path: str | os.PathLike) -> None:
+    """Refuse a zip whose entries declare far more than they hold (a deflate bomb) before torch.load inflates
+    them: the sizes are read from the zip's directory, nothing is decompressed."""
+    from .memory import available_bytes, format_bytes
+
+    if not zipfile.is_zipfile(path):
+        return  # torch.load says what it is not
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise WeightsError(f"{path}: not a weights file netbuilder can read safely ({first_line(e)})") from None
+    declared = sum(e.file_size for e in entries)
+    packed = sum(e.compress_size for e in entries)
+    if declared > 2**24 and declared > MAX_UNPACK_RATIO * max(packed, 1):
+        raise WeightsError(f"{path}: declares {format_bytes(declared)} packed into {format_bytes(packed)} "
+                           "(a zip bomb?); not read")
+    available = available_bytes()
+    if available is not None and declared > available:
+        raise WeightsError(f"{path}: holds {format_bytes(declared)} of tensors; this machine has "
+                           f"{format_bytes(available)} of memory available")
 
 
 def read_tensors(path: str | os.PathLike) -> dict:
     """Load a file saved with torch.save, allowing only tensors and plain containers."""
+    try:
+        check_regular(path)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such file") from None
+    except OSError as e:
+        raise WeightsError(f"{path}: {e.strerror or first_line(e)}") from None
+    _check_archive(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -52,13 +103,32 @@ def read_tensors(path: str | os.PathLike) -> dict:
         raise WeightsError(f"{path}: not a weights file netbuilder can read safely ({first_line(e)})") from None
 
 
-def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A state_dict file (names -> tensors)."""
-    state = read_tensors(path)
+def check_state(state: object, source: str) -> dict[str, torch.Tensor]:
+    """A state_dict of plain tensors: names -> dense tensors of real numbers in memory. Meta tensors (no
+    data), sparse, quantized or complex ones are named and refused, rather than failing inside torch."""
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
-        raise WeightsError(f"{path}: expected a state_dict (names -> tensors)")
+        raise WeightsError(f"{source}: expected a state_dict (names -> tensors)")
+    bad = [f"{k} ({_kind(v)})" for k, v in state.items() if _kind(v)]
+    if bad:
+        raise WeightsError(f"{source}: not plain tensors: {summarize(bad)}")
     return state
+
+
+def _kind(tensor: torch.Tensor) -> str | None:
+    """What is wrong with a tensor as a weight, or None."""
+    if tensor.is_meta:
+        return "a meta tensor, without data"
+    if tensor.layout != torch.strided:
+        return f"{str(tensor.layout).removeprefix('torch.')} layout"
+    if tensor.is_quantized or tensor.is_complex() or tensor.device.type != "cpu":
+        return f"{str(tensor.dtype).removeprefix('torch.')} on {tensor.device.type}"
+    return None
+
+
+def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state_dict file (names -> plain tensors)."""
+    return check_state(read_tensors(path), str(path))
 
 
 def split_normalization(state: dict) -> tuple[dict, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
@@ -96,14 +166,18 @@ def apply_state(model: torch.nn.Module, state: dict, source: str) -> None:
     problems = _problems(own, state)
     if problems:
         raise WeightsError(f"{source}: the weights do not fit the graph: {summarize(problems)}")
-    _check_values(state, source)
+    check_state(state, source)
     model.load_state_dict(state)
 
 
-def _check_values(state: dict, source: str) -> None:
-    for key, value in state.items():
-        if value.is_meta or value.layout != torch.strided:
-            raise WeightsError(f"{source}: {key} is not an ordinary tensor ({value.layout}, {value.device})")
+def check_finite(model: torch.nn.Module, source: str) -> None:
+    """WeightsError naming the tensors that hold NaN or infinite values (a run that diverged): such weights
+    are not worth exporting, and every output computed with them would be NaN."""
+    bad = [name for name, tensor in model.state_dict().items()
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise WeightsError(f"{source}: {summarize(bad)} hold{'s' if len(bad) == 1 else ''} NaN or infinite values "
+                           "(a run that diverged?); train again, or export without these weights")
 
 
 @dataclass
@@ -134,7 +208,7 @@ def load_partial(model: torch.nn.Module, path: str | os.PathLike) -> PartialLoad
                                   f"{format_shape(tuple(value.shape))} in the graph")
         else:
             fitting[key] = state[key]
-    _check_values(fitting, str(path))
+    check_state(fitting, str(path))
     if own and not fitting:
         raise WeightsError(f"{path}: none of its tensors fit the graph (it holds {summarize(list(state), 3)})")
     model.load_state_dict(fitting, strict=False)
@@ -150,7 +224,7 @@ def load_for_inference(model: torch.nn.Module, state: dict, source: str) -> None
     if problems:
         raise WeightsError(f"{source}: the weights do not fit the graph: {summarize(problems)}")
     subset = {k: state[k] for k in own}
-    _check_values(subset, source)
+    check_state(subset, source)
     model.load_state_dict(subset)
 
 

@@ -1,15 +1,18 @@
 """Undoable edits. Each command touches only the Graph; the canvas follows the graph's notifications.
 
 A command is applied once before it is pushed (`Document.push`), so a refused edit raises GraphError
-and never reaches the undo stack; QUndoStack's own first redo() is then skipped.
+and never reaches the undo stack; QUndoStack's own first redo() is then skipped. A command that makes
+several Graph calls is applied whole or not at all: when the Graph refuses one call, the calls already
+made are taken back before the refusal goes on (`_all_or_nothing`), so a refused edit changes nothing.
 """
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from ..core.graph import Edge, Graph
+from ..core.graph import SETTINGS, Edge, Graph, GraphError
 
 _SET_PARAM_ID = 1
 
@@ -42,15 +45,35 @@ class GraphCommand(QUndoCommand):
         raise NotImplementedError
 
 
-def _add_nodes(graph: Graph, nodes: list[dict], with_index: bool = False) -> None:
+Step = tuple[Callable[[], object], Callable[[], object]]  # a Graph call, and the call that takes it back
+
+
+def _all_or_nothing(steps: list[Step]) -> None:
+    """Make the Graph calls in order; when the Graph refuses one, take back those already made (newest
+    first) and let the refusal go on: the document is then exactly as it was."""
+    done: list[Callable[[], object]] = []
+    try:
+        for step, back in steps:
+            step()
+            done.append(back)
+    except GraphError:
+        for back in reversed(done):
+            back()
+        raise
+
+
+def _insert(graph: Graph, nodes: list[dict], edges: list[dict], with_index: bool = False) -> None:
+    """Add blocks (at their `index` in document order when `with_index`), then wires: all or nothing."""
+    steps: list[Step] = []
     for raw in nodes:
-        graph.add_node(raw["type"], raw["params"], name=raw["name"], id=raw["id"], pos=raw["pos"],
-                       index=raw.get("index") if with_index else None)
-
-
-def _connect(graph: Graph, edges: list[dict]) -> None:
+        steps.append((lambda raw=raw: graph.add_node(raw["type"], raw["params"], name=raw["name"], id=raw["id"],
+                                                     pos=raw["pos"], index=raw.get("index") if with_index else None,
+                                                     settings={k: raw[k] for k in SETTINGS if k in raw}),
+                      lambda raw=raw: graph.remove_node(raw["id"])))
     for e in edges:
-        graph.connect(e["src"], e["dst"], src_port=e["src_port"], dst_port=e["dst_port"])
+        steps.append((lambda e=e: graph.connect(e["src"], e["dst"], src_port=e["src_port"], dst_port=e["dst_port"]),
+                      lambda e=e: graph.disconnect(e["dst"], e["dst_port"])))
+    _all_or_nothing(steps)
 
 
 class AddItems(GraphCommand):
@@ -65,8 +88,7 @@ class AddItems(GraphCommand):
         return [raw["id"] for raw in self.nodes]
 
     def do(self) -> None:
-        _add_nodes(self.graph, self.nodes)
-        _connect(self.graph, self.edges)
+        _insert(self.graph, self.nodes, self.edges)
 
     def revert(self) -> None:
         for raw in reversed(self.nodes):
@@ -79,34 +101,47 @@ class RemoveItems(GraphCommand):
     def __init__(self, graph: Graph, node_ids: list[str], edges: list[Edge], text: str = "Delete") -> None:
         super().__init__(graph, text)
         removed = set(node_ids)
-        self.nodes = sorted(({**graph.fragment([i])["nodes"][0], "index": graph.index_of(i)} for i in removed),
-                            key=lambda raw: raw["index"])
+        for node_id in removed:
+            graph.node(node_id)  # GraphError for a block that is not there
+        order = {node.id: i for i, node in enumerate(graph.nodes)}
+        self.nodes = [{**raw, "index": order[raw["id"]]} for raw in graph.fragment(removed)["nodes"]]
         touching = [e for e in graph.edges if e.src in removed or e.dst in removed]
-        self.lone_edges = [e for e in edges if e not in touching]
+        touched = set(touching)
+        self.lone_edges = [e for e in dict.fromkeys(edges) if e not in touched]
         self.edges = [e.to_dict() for e in touching + self.lone_edges]
 
     def do(self) -> None:
+        # Every block and wire is checked first (a wire counts only if it is the very wire, from the same
+        # source): after that, removing cannot be refused half way.
+        for raw in self.nodes:
+            self.graph.node(raw["id"])
+        wired = set(self.graph.edges)
+        for edge in self.lone_edges:
+            if edge not in wired:
+                source = self.graph.node(edge.src).name if edge.src in self.graph else edge.src
+                raise GraphError(f"there is no wire from {source} into input '{edge.dst_port}' of "
+                                 f"{self.graph.node(edge.dst).label}")
         for edge in self.lone_edges:
             self.graph.disconnect(edge.dst, edge.dst_port)
-        for raw in self.nodes:
+        for raw in reversed(self.nodes):
             self.graph.remove_node(raw["id"])
 
     def revert(self) -> None:
-        _add_nodes(self.graph, self.nodes, with_index=True)
-        _connect(self.graph, self.edges)
+        _insert(self.graph, self.nodes, self.edges, with_index=True)
 
 
 class Connect(GraphCommand):
     def __init__(self, graph: Graph, src: str, src_port: str, dst: str, dst_port: str) -> None:
         super().__init__(graph, "Connect")
         self.args = (src, dst, src_port, dst_port)
+        self.edge: Edge | None = None
 
     def do(self) -> None:
         src, dst, src_port, dst_port = self.args
-        self.graph.connect(src, dst, src_port=src_port, dst_port=dst_port)
+        self.edge = self.graph.connect(src, dst, src_port=src_port, dst_port=dst_port)
 
     def revert(self) -> None:
-        self.graph.disconnect(self.args[1], self.args[3])
+        self.graph.disconnect(self.edge.dst, self.edge.dst_port)
 
 
 class SetParam(GraphCommand):
@@ -116,7 +151,7 @@ class SetParam(GraphCommand):
         node = graph.node(node_id)
         super().__init__(graph, f"Set {node.name}.{name}")
         self.node_id, self.name = node_id, name
-        self.old, self.new = node.params.get(name), value
+        self.old, self.new = copy.deepcopy(node.params.get(name)), copy.deepcopy(value)
 
     def id(self) -> int:
         return _SET_PARAM_ID

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..errors import brief, brief_text
+from ..files import check_regular
 from .dataset import DataError, Dataset
 
 MAX_BYTES = 4 * 2**30  # no teaching dataset is bigger; a header claiming more is corrupt
@@ -23,36 +27,59 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def _read_bytes(path: Path) -> bytes:
+_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, zlib.error)  # zlib.error: corrupt deflate data
+
+
+def _cannot_read(path: Path, error: BaseException) -> DataError:
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return DataError(f"cannot read {path}: {brief_text(reason, 200)}")
+
+
+def _read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """A file's bytes (a .gz file's, decompressed), refused beyond `limit`; only regular files are read."""
     try:
+        check_regular(path)
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as f:
-                data = f.read(MAX_BYTES + 1)
+                data = f.read(limit + 1)
         else:
-            data = path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    if len(data) > MAX_BYTES:
-        raise DataError(f"{path} is larger than {MAX_BYTES // 2**30} GB")
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+    except _READ_ERRORS as e:
+        raise _cannot_read(path, e) from None
+    if len(data) > limit:
+        raise DataError(f"{path} is larger than {limit / 2**30:.3g} GB")
     return data
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (the MNIST format): magic 0 0 type ndim, big-endian int32 sizes, then unsigned bytes."""
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DataError(f"{path} is not an IDX file (bad magic number)")
-    if data[2] != 0x08:
-        raise DataError(f"{path}: only unsigned-byte IDX files are supported (type code 0x{data[2]:02x})")
-    ndim = data[3]
-    if not 1 <= ndim <= 4 or len(data) < 4 + 4 * ndim:
-        raise DataError(f"{path}: bad IDX header ({ndim} dimensions)")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    body = len(data) - 4 - 4 * ndim
-    if math.prod(dims) != body:
-        raise DataError(f"{path}: the header says {'x'.join(map(str, dims))} = {math.prod(dims):,} values, "
-                        f"the file holds {body:,} (truncated or corrupt)")
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    """An IDX file (the MNIST format): magic 0 0 type ndim, big-endian int32 sizes, then unsigned bytes.
+    The header is read first, so a compressed file is never inflated beyond the size its header declares."""
+    try:
+        check_regular(path)
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise DataError(f"{path} is not an IDX file (bad magic number)")
+            if head[2] != 0x08:
+                raise DataError(f"{path}: only unsigned-byte IDX files are supported (type code 0x{head[2]:02x})")
+            ndim = head[3]
+            sizes = f.read(4 * ndim) if 1 <= ndim <= 4 else b""
+            if len(sizes) < 4 * ndim or not 1 <= ndim <= 4:
+                raise DataError(f"{path}: bad IDX header ({ndim} dimensions)")
+            dims = [int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(ndim)]
+            declared = math.prod(dims)
+            if declared > MAX_BYTES:
+                raise DataError(f"{path}: the header declares {'x'.join(map(str, dims))} = {declared:,} values, "
+                                f"more than {MAX_BYTES // 2**30} GB (corrupt?)")
+            body = f.read(declared + 1)
+    except _READ_ERRORS as e:
+        raise _cannot_read(path, e) from None
+    if declared != len(body):
+        raise DataError(f"{path}: the header says {'x'.join(map(str, dims))} = {declared:,} values, "
+                        f"the file holds {'more' if len(body) > declared else f'{len(body):,}'} "
+                        "(truncated or corrupt)")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -123,17 +150,17 @@ def read_csv(path: Path, label: str) -> Dataset:
     """Numeric feature columns and one label column chosen by name. Labels that are all whole numbers or
     text are classes; labels with fractions make a regression."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        text = _read_bytes(path).decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"cannot read {path}: {brief_text(str(e), 200)}") from None
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     if label not in header:
-        raise DataError(f"{path}: no column named '{label}' (columns: {', '.join(header)})")
+        raise DataError(f"{path}: no column named {brief(label)} (columns: {_columns(header)})")
     target_col = header.index(label)
-    features, labels = [], []
+    features, labels, label_lines = [], [], []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -146,12 +173,15 @@ def read_csv(path: Path, label: str) -> Dataset:
             try:
                 value = float(cell)
             except ValueError:
-                raise DataError(f"{path} line {line}, column '{header[col]}': {cell!r} is not a number") from None
+                raise DataError(f"{path} line {line}, column '{brief_text(header[col])}': {brief(cell)} is not a number") \
+                    from None
             if not math.isfinite(value):
-                raise DataError(f"{path} line {line}, column '{header[col]}': {cell!r} is not a finite number")
+                raise DataError(f"{path} line {line}, column '{brief_text(header[col])}': {brief(cell)} is not a "
+                                "finite number")
             values.append(value)
         features.append(values)
         labels.append(row[target_col].strip())
+        label_lines.append(line)
     if not features or not features[0]:
         raise DataError(f"{path}: needs at least one feature column besides '{label}'")
     x = torch.tensor(features, dtype=torch.float32)
@@ -159,11 +189,21 @@ def read_csv(path: Path, label: str) -> Dataset:
         numbers = [float(v) for v in labels]
     except ValueError:
         numbers = None
+    if numbers is not None:  # labels are checked as features are: a NaN target trains to a NaN loss
+        for line, cell, number in zip(label_lines, labels, numbers):
+            if not math.isfinite(number):
+                raise DataError(f"{path} line {line}, label column '{brief_text(label)}': {brief(cell)} is not a "
+                                "finite number")
     if numbers is not None and any(not n.is_integer() for n in numbers):
         return Dataset(path.name, x, torch.tensor(numbers, dtype=torch.float32)[:, None], None)
     classes = sorted(set(labels), key=lambda v: (float(v), v) if numbers is not None else (0.0, v))
     index = {c: i for i, c in enumerate(classes)}
     return Dataset(path.name, x, torch.tensor([index[v] for v in labels]), classes)
+
+
+def _columns(header: list[str], show: int = 8) -> str:
+    shown = ", ".join(brief_text(h, 30) for h in header[:show])
+    return shown + (f", and {len(header) - show:,} more" if len(header) > show else "")
 
 
 def read_image_folder(folder: Path, size: tuple[int, int] | None = None, channels: int | None = None) -> Dataset:
@@ -185,6 +225,7 @@ def read_image_folder(folder: Path, size: tuple[int, int] | None = None, channel
     images = []
     for path, _ in files:
         try:
+            check_regular(path)
             with Image.open(path) as image:
                 image.load()
                 images.append(image.copy())

@@ -27,6 +27,21 @@ def _conv(cls: str):
     return build
 
 
+def _transposed_check(p: dict, shapes: list) -> str | None:
+    """PyTorch's rule, in words: each output_padding must be smaller than the stride or the dilation there."""
+    n = len(shapes[0]) - 1
+    p = {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}  # as the document writes them
+
+    def each(value) -> list[int]:
+        return list(value) if isinstance(value, (list, tuple)) else [value] * n
+
+    for pad, stride, dilation in zip(each(p["output_padding"]), each(p["stride"]), each(p["dilation"])):
+        if pad >= max(stride, dilation):
+            return (f"output_padding {format_step(p['output_padding'])} must be smaller than the stride "
+                    f"({format_step(p['stride'])}) or the dilation ({format_step(p['dilation'])})")
+    return None
+
+
 def conv_summary(n: int):
     """`32 @ 5x5, s1`, then only what is off its default: padding, dilation, groups, no bias."""
     def summary(p: dict) -> str:
@@ -65,6 +80,7 @@ LAYERS = [
         "ConvTranspose2d", "conv",
         "Transposed 2-D convolution ('deconvolution'): upsamples, e.g. in decoders.",
         params=_conv_params(2, transposed=True), build=_conv("ConvTranspose2d"), summary=conv_summary(2),
+        check=_transposed_check,
         ranks=(3,), rank_words="channels x height x width", prefix="deconv",
         cases=(case((8, 7, 7), (16, 9, 9), 8 * 16 * 3 * 3 + 16),  # (7 - 1) + 3
                case((8, 7, 7), (4, 14, 14), 8 * 4 * 2 * 2 + 4, out_channels=4, kernel_size=2, stride=2),

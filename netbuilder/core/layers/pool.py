@@ -1,7 +1,9 @@
 """Pooling and upsampling."""
 from __future__ import annotations
 
-from .spec import Bool, Choice, Float, Ints, LayerSpec, case, format_step, format_value, module
+import math
+
+from .spec import Bool, Choice, Float, Ints, LayerSpec, case, format_shape, format_step, format_value, module
 
 
 def _pool_params(n: int) -> tuple:
@@ -25,6 +27,26 @@ def _pool_summary(n: int):
         return text + (f", p{format_step(p['padding'])}" if p["padding"] != 0 else "") + (
             ", ceil" if p["ceil_mode"] else "")
     return summary
+
+
+def _adaptive_check(p: dict, shapes: list) -> str | None:
+    """Uneven windows (an output size that does not divide the input's) train in PyTorch but cannot be
+    exported to ONNX; every block here must export."""
+    size = list(p["output_size"]) if isinstance(p["output_size"], (list, tuple)) else [p["output_size"]] * 2
+    height, width = shapes[0][1:]
+    if height % size[0] or width % size[1]:
+        return (f"output size {format_shape(tuple(size))} must divide the input's {height}x{width} "
+                "(ONNX export needs windows of one size)")
+    return None
+
+
+def _upsample_check(p: dict, shapes: list) -> str | None:
+    height, width = shapes[0][1:]
+    out = (math.floor(height * p["scale_factor"]), math.floor(width * p["scale_factor"]))
+    if min(out) < 1:
+        return (f"scale {p['scale_factor']:g} makes {height}x{width} into {out[0]}x{out[1]}; "
+                "the output needs at least 1x1")
+    return None
 
 
 def _global_avg(m, x, **_params):
@@ -58,7 +80,7 @@ LAYERS = [
         "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
         params=(Ints("output_size", 1, 2, 1, 4096, help="height and width of the output"),),
         build=lambda p, s: module("AdaptiveAvgPool2d", p["output_size"]),
-        summary=lambda p: f"to {format_value(p['output_size'], 2)}",
+        summary=lambda p: f"to {format_value(p['output_size'], 2)}", check=_adaptive_check,
         ranks=(3,), rank_words="channels x height x width", prefix="avgpool",
         cases=(case((3, 16, 16), (3, 1, 1)),
                case((16, 12, 12), (16, 6, 6), output_size=[6, 6])),
@@ -77,7 +99,7 @@ LAYERS = [
             Choice("mode", "nearest", ("nearest", "bilinear"), help="how new pixels are filled in"),
         ),
         build=lambda p, s: module("Upsample", scale_factor=p["scale_factor"], mode=p["mode"]),
-        summary=lambda p: f"x{p['scale_factor']:g}, {p['mode']}",
+        summary=lambda p: f"x{p['scale_factor']:g}, {p['mode']}", check=_upsample_check,
         ranks=(3,), rank_words="channels x height x width", prefix="up",
         cases=(case((3, 8, 8), (3, 16, 16)),
                case((2, 4, 4), (2, 6, 6), scale_factor=1.5, mode="bilinear")),

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import NetbuilderError
+from ..errors import NetbuilderError, brief
 
 Shape = tuple[int, ...]  # a tensor shape without the batch dimension
 
@@ -73,24 +73,28 @@ class Param:
 
     def _check_int(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamError(f"'{self.name}' must be a whole number, got {value!r}")
+            raise ParamError(f"'{self.name}' must be a whole number, got {brief(value)}")
         self._check_bounds(value)
         return value
 
     def _check_float(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ParamError(f"'{self.name}' must be a number, got {value!r}")
-        self._check_bounds(value)
-        return float(value)
+        try:
+            number = float(value) if not isinstance(value, bool) and isinstance(value, (int, float)) else math.nan
+        except OverflowError:  # an int too large for a float
+            number = math.nan
+        if not math.isfinite(number):
+            raise ParamError(f"'{self.name}' must be a number, got {brief(value)}")
+        self._check_bounds(number)
+        return number
 
     def _check_bool(self, value: Any) -> bool:
         if not isinstance(value, bool):
-            raise ParamError(f"'{self.name}' must be true or false, got {value!r}")
+            raise ParamError(f"'{self.name}' must be true or false, got {brief(value)}")
         return value
 
     def _check_choice(self, value: Any) -> str:
         if value not in self.choices:
-            raise ParamError(f"'{self.name}' must be one of {', '.join(self.choices)}; got {value!r}")
+            raise ParamError(f"'{self.name}' must be one of {', '.join(self.choices)}; got {brief(value)}")
         return value
 
     def _check_text(self, value: Any) -> str:
@@ -110,7 +114,7 @@ class Param:
         if not isinstance(value, (list, tuple)) or len(value) < self.min_length or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
-            raise ParamError(f"'{self.name}' must be {self._ints_words()}{words}; got {value!r}")
+            raise ParamError(f"'{self.name}' must be {self._ints_words()}{words}; got {brief(value)}")
         if self.length is not None and len(value) != self.length:
             raise ParamError(f"'{self.name}' must have {self.length} values, got {len(value)}")
         if len(value) > 8:
@@ -138,7 +142,7 @@ _TEXT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 
 
 def _num(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:g}" if isinstance(value, float) else brief(value)
 
 
 def Int(name: str, default: int | None, min: int | None = None, max: int | None = None,
