@@ -118,7 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     notes: list[str] = []
     setup = prepare_training(graph, settings["data"], val_fraction=settings.get("val_fraction", 0.1),
                              test_fraction=settings.get("test_fraction", 0.2), seed=config.seed,
-                             weights=args.weights or graph_weights(graph, args.graph), notes=notes)
+                             weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config)
     trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective, on_batch=progress.batch,
                       on_epoch=progress.epoch)
     for note in notes:

@@ -284,3 +284,11 @@ def test_an_infinite_validation_loss_still_leaves_readable_metrics(tmp_path):
     write_outputs(tmp_path, trainer, result, "temperature:n=200", None)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["epochs"][0]["val_loss"] is None and metrics["test"]["loss"] is None
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_before_anything_is_allocated(tmp_path, capsys):
+    code = main(["train", str(EXAMPLES / "vgg16.json"), "--data", "mnist-5k", "--batch-size", "1000000",
+                 "--out", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert code == 1 and "training with batches of 1000000 needs" in error and "of memory available" in error
+    assert "(try a smaller batch)" in error

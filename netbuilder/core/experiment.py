@@ -17,6 +17,7 @@ from .errors import NetbuilderError
 from .files import atomic_write_text
 from .graph import Graph, Node
 from .layers.spec import format_shape
+from .memory import check_fits
 from .objective import Objective, build_objective
 from .shapes import ShapeReport, infer_shapes
 from .train import Trainer, TrainResult
@@ -58,12 +59,16 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
 def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_fraction: float = 0.2,
                      seed: int = 0, weights: str | Path | None = None,
                      load: Callable[[str, tuple[int, ...]], Source] = load_dataset,
-                     notes: list[str] | None = None) -> TrainingSetup:
+                     notes: list[str] | None = None, config=None) -> TrainingSetup:
     """Compile the graph, load the dataset (with `load`, e.g. a cache) and fit it to the graph, load
-    starting weights (every tensor that fits; `notes` hears which did not). Raises a NetbuilderError
-    that says what does not fit."""
+    starting weights (every tensor that fits; `notes` hears which did not). With the run's `config`, first
+    refuse a batch size that cannot fit in memory. Raises a NetbuilderError that says what does not fit."""
     check_fractions(val_fraction, test_fraction)
     report = infer_shapes(graph)
+    if config is not None:
+        slots = {"adam": 2, "adamw": 2, "sgd": 0}.get(config.optimizer, 1)
+        check_fits(graph, config.batch_size, what=f"training with batches of {config.batch_size}", training=True,
+                   optimizer_slots=slots, report=report)
     torch.manual_seed(seed)  # the same initial weights for the same seed
     if loss_blocks(graph):
         model = compile_graph(graph, report, mode="train")

@@ -68,7 +68,7 @@ class TrainingThread(QThread):
         try:
             setup = prepare_training(self.graph, self.spec, val_fraction=self.val_fraction,
                                      test_fraction=self.test_fraction, seed=self.config.seed, weights=self.weights,
-                                     load=self.datasets.load)
+                                     load=self.datasets.load, config=self.config)
             self.trainer = Trainer(setup.model, setup.splits, self.config, objective=setup.objective,
                                    on_batch=self.batch.emit, on_epoch=self._epoch)
             self.prepared.emit(setup)
