@@ -312,3 +312,23 @@ def test_segmentation_reports_the_mean_iou(tmp_path):
     ious = [matrix[c, c] / (matrix[c].sum() + matrix[:, c].sum() - matrix[c, c]) for c in range(4)
             if matrix[c].sum() + matrix[:, c].sum()]
     assert test["mean_iou"] == pytest.approx(sum(ious) / len(ious))
+
+
+def test_an_embedding_trains_on_integer_tokens_read_from_a_csv_and_a_too_small_vocabulary_is_named(tmp_path):
+    rows = ["t1,t2,t3,label"] + [f"{i % 7},{(i * 3) % 7},{(i * 5) % 7},{int(i % 7 > 3)}" for i in range(120)]
+    (tmp_path / "tokens.csv").write_text("\n".join(rows) + "\n")
+    g = Graph()
+    x = g.add_node("Input", {"shape": [3], "dtype": "int64"}, name="x")
+    embed = g.add_node("Embedding", {"num_embeddings": 7, "embedding_dim": 4}, name="embed")
+    flat, fc, out = g.add_node("Flatten"), g.add_node("Linear", {"out_features": 2}), g.add_node("Output")
+    for a, b in ((x, embed), (embed, flat), (flat, fc), (fc, out)):
+        g.connect(a.id, b.id)
+    g.save(tmp_path / "g.json")
+    spec = f"csv:{tmp_path / 'tokens.csv'}:label=label"
+    assert main(["train", str(tmp_path / "g.json"), "--data", spec, "--epochs", "1", "--out", str(tmp_path / "r")]) == 0
+    setup = prepare_training(g, spec)
+    assert setup.splits.train.x.dtype == torch.int64
+    g.set_param(embed.id, "num_embeddings", 5)
+    with pytest.raises(ValueError, match=r"embed \(Embedding\) looks up ids 0..4 \(num_embeddings 5\), but field 'x' "
+                                         "holds ids from 0 to 6"):
+        prepare_training(g, spec)

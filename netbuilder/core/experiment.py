@@ -79,6 +79,7 @@ def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_frac
         feeds = [_feed(graph.find(name)) for name, _ in objective.feeds]
         splits = prepare_feeds(load(spec, tuple(first.params["shape"])), feeds, val_fraction=val_fraction,
                                test_fraction=test_fraction, seed=seed)
+        check_token_ids(graph, splits, objective.feeds)
         input_shape, output_shape = tuple(first.params["shape"]), None
     else:
         source = single_input(graph)
@@ -95,12 +96,30 @@ def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_frac
         output_shape = report.nodes[outputs[0].id].output
         splits = prepare(load(spec, input_shape), input_shape, output_shape, val_fraction=val_fraction,
                          test_fraction=test_fraction, seed=seed,
-                         normalize_inputs=source.params["normalize"] == "zscore")
+                         normalize_inputs=source.params["normalize"] == "zscore", input_dtype=source.params["dtype"])
+    check_token_ids(graph, splits, objective.feeds)
     if weights is not None:
         loaded = load_partial(model, weights)
         if notes is not None and loaded.skipped:
             notes.append(loaded.summary())
     return TrainingSetup(model, splits, input_shape, output_shape, objective, graph, report)
+
+
+def check_token_ids(graph: Graph, splits: Splits, feeds: list[tuple[str, str]]) -> None:
+    """Token ids must be below the vocabulary of each Embedding they feed (else torch fails mid-run)."""
+    for input_name, field in feeds:
+        node = graph.find(input_name)
+        for edge in graph.output_edges(node.id):
+            target = graph.node(edge.dst)
+            if target.type != "Embedding":
+                continue
+            values = torch.cat([part.fields[field].flatten() for part in splits])
+            low, high = int(values.min()), int(values.max())
+            vocabulary = target.params["num_embeddings"]
+            if low < 0 or high >= vocabulary:
+                raise SetupError(f"{target.label} looks up ids 0..{vocabulary - 1} (num_embeddings {vocabulary}), "
+                                 f"but field '{field}' holds ids from {low} to {high}: raise num_embeddings to "
+                                 f"at least {high + 1}")
 
 
 def _feed(node: Node) -> Feed:

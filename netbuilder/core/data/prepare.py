@@ -110,12 +110,26 @@ def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, 
     return stats
 
 
+def as_integers(tensor: torch.Tensor, what: str) -> torch.Tensor:
+    """Whole numbers (token ids read from a CSV as numbers, say) as int64; DataError for anything else."""
+    if not tensor.is_floating_point():
+        return tensor.long()
+    if not bool(torch.isfinite(tensor).all()) or not bool((tensor == tensor.round()).all()):
+        raise DataError(f"{what} holds numbers that are not whole: an Input of dtype int64 (token ids) needs whole "
+                        "numbers; set its dtype to float32")
+    return tensor.long()
+
+
 def prepare(source: Source, input_shape: tuple[int, ...], output_shape: tuple[int, ...] | None, *,
             val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
-            normalize_inputs: bool = True) -> Splits:
+            normalize_inputs: bool = True, input_dtype: str = "float32") -> Splits:
     """A graph trained with the automatic loss: its one Input receives the samples, its one Output is
     compared with the labels. DataError says what does not fit."""
     notes: list[str] = []
+    if input_dtype == "int64":
+        source = Source(source.data.with_fields(x=as_integers(source.data.x, f"{source.data.name}'s samples")),
+                        source.test.with_fields(x=as_integers(source.test.x, f"{source.test.name}'s samples"))
+                        if source.test is not None else None)
     if not source.data.x.is_floating_point():
         normalize_inputs = False
     data = adapt_samples(source.data, input_shape, notes)
@@ -171,10 +185,7 @@ def prepare_feeds(source: Source, feeds: list[Feed], *, val_fraction: float = 0.
 def _fit_field(data: Dataset, feed: Feed, notes: list[str]) -> Dataset:
     tensor = data.fields[feed.field]
     if feed.dtype == "int64":
-        if tensor.is_floating_point():
-            raise DataError(f"graph input '{feed.input}' takes integers (int64) but field '{feed.field}' of "
-                            f"{data.name} holds real numbers: set the Input's dtype to float32")
-        tensor = tensor.long()
+        tensor = as_integers(tensor, f"field '{feed.field}' of {data.name} (read by graph input '{feed.input}')")
     elif not tensor.is_floating_point():
         tensor = tensor.float()  # 0/1 labels compared with logits, say
     if feed.field in SAMPLE_FIELDS:
