@@ -16,8 +16,10 @@ Figures:
 The big ImageNet architectures (alexnet, vgg16, resnet18, googlenet) carry no recipe: there is no dataset
 for them offline.
 """
+import contextlib
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -40,7 +42,8 @@ TRAINED = ["mlp_xor", "mlp_regression", "mnist_convnet", "lenet5", "lstm_classif
 
 def train(name: str, out: Path) -> tuple[dict, float]:
     start = time.perf_counter()
-    code = main(["train", str(EXAMPLES / f"{name}.json"), "--out", str(out)])
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        code = main(["train", str(EXAMPLES / f"{name}.json"), "--out", str(out)])
     if code != 0:
         raise SystemExit(f"{name}: training failed ({code})")
     return json.loads((out / "metrics.json").read_text()), time.perf_counter() - start
