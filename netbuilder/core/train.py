@@ -258,6 +258,7 @@ class Trainer:
         for name in objective.frozen:
             for p in self.model.get_submodule(name).parameters():
                 p.requires_grad_(False)
+        self._group_params: dict[str, list[torch.nn.Parameter]] = {}
         self.optimizers = {group: make_optimizer(self._parameters(group), config) for group in objective.steps}
         self.optimizer = next(iter(self.optimizers.values()))
         self.schedulers = {group: make_scheduler(opt, config) for group, opt in self.optimizers.items()}
@@ -269,18 +270,22 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
-        self._tensors = {part: {name: t.to(self.device) for name, t in ds.fields.items()}
+        used = {field for _, field in objective.feeds} | (set() if objective.has_terms else {"y"})
+        self._tensors = {part: {name: t.to(self.device) for name, t in ds.fields.items() if name in used}
                          for part, ds in (("train", data.train), ("val", data.val), ("test", data.test))
                          if ds is not None}
 
     def _parameters(self, group: str) -> list[torch.nn.Parameter]:
-        seen, params = set(), []
-        for name in self.objective.members.get(group, []):
-            for p in self.model.get_submodule(name).parameters():
-                if p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
-                    params.append(p)
-        return params
+        """The trainable parameters a group's optimizer steps (each once, though blocks share them)."""
+        if group not in self._group_params:
+            seen, params = set(), []
+            for name in self.objective.members.get(group, []):
+                for p in self.model.get_submodule(name).parameters():
+                    if p.requires_grad and id(p) not in seen:
+                        seen.add(id(p))
+                        params.append(p)
+            self._group_params[group] = params
+        return self._group_params[group]
 
     def _output_size(self) -> int | None:
         with torch.no_grad():
