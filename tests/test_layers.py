@@ -21,10 +21,10 @@ TESTED = [name for name in LAYERS if name not in ("Input", "Output")]
 CASES = [pytest.param(name, i, id=f"{name}-{i}") for name in TESTED for i in range(len(get_layer(name).cases))]
 
 
-def example_batch(spec, case, batch=3):
-    shape = (batch, *case.input)
+def example_batch(spec, shape, params, batch=3):
+    shape = (batch, *shape)
     if spec.int_input:
-        return torch.randint(0, case.params.get("num_embeddings", spec.param("num_embeddings").default), shape)
+        return torch.randint(0, params.get("num_embeddings", spec.param("num_embeddings").default), shape)
     return torch.randn(shape)
 
 
@@ -36,21 +36,27 @@ def test_every_layer_declares_cases():
 def test_layer_case(type_name, index, tmp_path):
     spec = get_layer(type_name)
     case = spec.cases[index]
-    graph, layer_id = single_layer_graph(type_name, case.params, case.input)
+    graph, layer_id = single_layer_graph(type_name, case.params, case.inputs or case.input)
+    node = graph.node(layer_id)
+    expected = case.outputs or {node.output_ports()[0]: case.output}
+    assert list(expected) == node.output_ports(), "a case gives the shape of every output port"
 
     report = infer_shapes(graph)
     assert report.ok, report.errors
     info = report.nodes[layer_id]
     assert info.output == case.output
+    assert info.outputs == expected
     assert info.params == case.weights
 
     model = compile_graph(graph, report)
-    assert sum(p.numel() for p in model.parameters()) == case.weights
-    if spec.build is not None:
-        assert hasattr(model, graph.node(layer_id).name), "the module is registered under the block's name"
-    y = model(example_batch(spec, case))
-    assert tuple(y.shape) == (3, *case.output)
-    assert str(y.dtype) == f"torch.{info.dtype}"
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == case.weights
+    if spec.build is not None and spec.build(spec.torch_params(node.params), list(info.inputs)) is not None:
+        assert hasattr(model, node.name), "the module is registered under the block's name"
+    inputs = [n.params["shape"] for n in graph.nodes if n.type == "Input"]
+    ys = model(*(example_batch(spec, shape, case.params) for shape in inputs))
+    ys = ys if isinstance(ys, tuple) else (ys,)
+    assert [tuple(y.shape) for y in ys] == [(3, *shape) for shape in expected.values()]
+    assert [str(y.dtype) for y in ys] == [f"torch.{info.dtypes[port]}" for port in expected]
 
     assert Graph.from_dict(json.loads(json.dumps(graph.to_dict()))) == graph
 
@@ -63,7 +69,8 @@ def test_layer_refuses_an_input_of_the_wrong_rank_in_words(type_name):
     spec = get_layer(type_name)
     g, layer_id = single_layer_graph(type_name)
     wrong = [7] * (max(spec.ranks) + 1)
-    g.set_param(g.find("x").id, "shape", wrong)
+    for x in [n for n in g.nodes if n.type == "Input"]:
+        g.set_param(x.id, "shape", wrong)
     info = infer_shapes(g).nodes[layer_id]
     assert info.error == f"expects a {spec.rank_words} input, receives {'x'.join(map(str, wrong))}"
     assert info.message == f"{g.node(layer_id).label}: {info.error}"
@@ -71,9 +78,10 @@ def test_layer_refuses_an_input_of_the_wrong_rank_in_words(type_name):
 
 def test_sizes_that_follow_from_the_input_are_inferred_never_typed():
     for type_name in ("Conv1d", "Conv2d", "ConvTranspose2d", "Linear", "BatchNorm1d", "BatchNorm2d", "LSTM", "GRU",
-                      "RNN"):
+                      "RNN", "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer"):
         names = {p.name for p in get_layer(type_name).params}
-        assert not names & {"in_channels", "in_features", "num_features", "input_size"}, type_name
+        assert not names & {"in_channels", "in_features", "num_features", "input_size", "embed_dim", "d_model"}, \
+            type_name
     g, layer_id = single_layer_graph("Conv2d", {"out_channels": 5}, (7, 9, 9))
     model = compile_graph(g)
     assert model.conv1.in_channels == 7 and model.conv1.out_channels == 5

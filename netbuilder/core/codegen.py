@@ -24,10 +24,13 @@ from .graph import Graph
 from .layers import Construct
 
 RESERVED = {"self", "torch", "nn", "F", "super"}
-INFIX = {operator.add: "+", operator.mul: "*", operator.sub: "-", operator.truediv: "/"}
+INFIX = {operator.add: "+", operator.mul: "*", operator.sub: "-", operator.truediv: "/", operator.gt: ">",
+         operator.lt: "<", operator.ge: ">=", operator.le: "<="}
 
 
 def _literal(value) -> str:
+    if value is Ellipsis:
+        return "..."
     if isinstance(value, slice):
         parts = ["" if v is None else _literal(v) for v in (value.start, value.stop, value.step)]
         return ":".join(parts[:2]) if value.step is None else ":".join(parts)
@@ -46,8 +49,14 @@ def _signature(cls) -> list[inspect.Parameter]:
 
 
 def construct_source(construct: Construct) -> str:
-    """`nn.Conv2d(1, 32, kernel_size=5)`: arguments equal to PyTorch's defaults are left out."""
+    """`nn.Conv2d(1, 32, kernel_size=5)`: arguments equal to PyTorch's defaults are left out.
+    A learned tensor of its own is `nn.Parameter(torch.zeros(1, 1, 64))`."""
     import torch.nn
+
+    if construct.cls == "Parameter":
+        from .layers.spec import parameter_source
+
+        return f"nn.Parameter({parameter_source(construct.args[0], construct.kwargs['init'])})"
 
     params = _signature(getattr(torch.nn, construct.cls))
     defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
@@ -110,6 +119,8 @@ def forward_source(traced: Traced) -> list[str]:
         kwargs = [f"{k}={ref(v)}" for k, v in node.kwargs.items()]
         if node.op == "call_module":
             return f"self.{node.target}({', '.join(args + kwargs)})"
+        if node.op == "get_attr":
+            return f"self.{node.target}"
         if node.op == "call_method":
             return f"{args[0]}.{node.target}({', '.join(args[1:] + kwargs)})"
         if node.target in INFIX:
@@ -121,7 +132,8 @@ def forward_source(traced: Traced) -> list[str]:
         if node.target is getattr:
             return f"{args[0]}.{node.args[1]}"
         module = getattr(node.target, "__module__", "") or ""
-        prefix = "torch." if module.startswith("torch") else ""
+        prefix = "torch.nn.functional." if module == "torch.nn.functional" else (
+            "torch." if module.startswith("torch") else "")
         return f"{prefix}{node.target.__name__}({', '.join(args + kwargs)})"
 
     def roots(node) -> list:
@@ -129,6 +141,13 @@ def forward_source(traced: Traced) -> list[str]:
         if node in inline:
             return [r for a in node.all_input_nodes for r in roots(a)]
         return [node]
+
+    def consume(value) -> None:
+        """One use of a value is written; an inlined expression is used where its own user is written."""
+        remaining[value] -= 1
+        if value in inline and remaining[value] == 0:
+            for a in value.all_input_nodes:
+                consume(a)
 
     born = {}  # name -> when it was first given, so that the oldest name (the input's) wins
     for node in nodes:
@@ -142,12 +161,12 @@ def forward_source(traced: Traced) -> list[str]:
             lines.append("return " + ", ".join(ref(v) for v in values))
             continue
         text = expression(node)
-        for a in node.all_input_nodes:
-            remaining[a] -= 1
         cheap = node.target in (operator.getitem, getattr) and node.op == "call_function"
-        if cheap and len(node.users) == 1 and next(iter(node.users)).op != "output":
+        if node.op == "get_attr" or cheap and len(node.users) == 1 and next(iter(node.users)).op != "output":
             inline[node] = text  # x.shape[0] and the like read best inside the statement that uses them
             continue
+        for a in node.all_input_nodes:
+            consume(a)
         done = {r for a in node.all_input_nodes for r in roots(a) if remaining[r] == 0 and r in var}
         done_names = sorted({var[r] for r in done}, key=lambda n: born.get(n, 1 << 30))
         if done_names:

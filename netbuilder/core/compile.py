@@ -71,14 +71,14 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None) -> Traced:
 
     fx_graph = fx.Graph()
     tracer = fx.proxy.GraphAppendingTracer(fx_graph)
-    values: dict[str, fx.Proxy] = {}
+    values: dict[tuple[str, str], fx.Proxy] = {}  # (node id, output port) -> the value it carries
     inputs = [node for node in graph.nodes if node.type == "Input" and node.id in used]
     for node in inputs:  # placeholders first, in document order: the forward's signature
-        values[node.id] = fx.Proxy(fx_graph.placeholder(node.name), tracer)
+        values[node.id, "out"] = fx.Proxy(fx_graph.placeholder(node.name), tracer)
     constructs: dict[str, Construct] = {}
     results = []
     for node in order:
-        args = [values[edge.src] for edge in graph.input_edges(node.id)]
+        args = [values[edge.src, edge.src_port] for edge in graph.input_edges(node.id)]
         if node.type == "Input":
             continue
         if node.type == "Output":
@@ -87,16 +87,24 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None) -> Traced:
         spec = node.spec
         params = spec.torch_params(node.params)
         call = None
-        if spec.build is not None:
-            constructs[node.name] = spec.build(params, report.nodes[node.id].inputs)
-            call = _module_call(tracer, node.name)
-        values[node.id] = spec.forward(call, *args, **params)
+        construct = spec.build(params, report.nodes[node.id].inputs) if spec.build is not None else None
+        if construct is not None:
+            constructs[node.name] = construct
+            call = (tracer.create_proxy("get_attr", node.name, (), {}) if construct.cls == "Parameter"
+                    else _module_call(tracer, node.name))
+        result = spec.forward(call, *args, **params)
+        ports = node.output_ports()
+        for port, value in zip(ports, result if len(ports) > 1 else (result,)):
+            values[node.id, port] = value
     fx_graph.output(results[0].node if len(results) == 1 else tuple(r.node for r in results))
+    for fx_node in reversed(list(fx_graph.nodes)):  # e.g. the final state of a recurrent block nothing reads
+        if fx_node.op in ("call_function", "call_method", "get_attr") and not fx_node.users:
+            fx_graph.erase_node(fx_node)
     return Traced(fx_graph, constructs, [n.name for n in inputs], [n.name for n in outputs])
 
 
 def _module_call(tracer, name: str):
-    def call(*args):
-        return tracer.create_proxy("call_module", name, args, {}, name=name)
+    def call(*args, **kwargs):
+        return tracer.create_proxy("call_module", name, args, kwargs, name=name)
 
     return call

@@ -42,6 +42,20 @@ LAYERS = [
                case((5, 16), (5, 16), 0, elementwise_affine=False)),
     ),
     LayerSpec(
+        "LocalResponseNorm", "norm",
+        "Divides each value by the energy of its neighbouring channels (AlexNet, GoogLeNet).",
+        params=(
+            Int("size", 5, 1, 1024, help="how many neighbouring channels"),
+            Float("alpha", 1e-4, 0.0, 1e6, help="multiplies the mean square of the neighbours"),
+            Float("beta", 0.75, 0.0, 100.0, help="the exponent"),
+            Float("k", 1.0, 0.0, 1e6, help="added before the exponent"),
+        ),
+        build=lambda p, s: module("LocalResponseNorm", p["size"], alpha=p["alpha"], beta=p["beta"], k=p["k"]),
+        ranks=(2, 3), rank_words="channels x length, or channels x height x width", prefix="lrn",
+        summary=lambda p: f"size {p['size']}",
+        cases=(case((8, 5, 5), (8, 5, 5)), case((4, 6), (4, 6), size=3, alpha=1e-3, beta=0.5, k=2.0)),
+    ),
+    LayerSpec(
         "Dropout", "norm", "While training, zeroes each value with probability p (and scales the rest).",
         params=(Float("p", 0.5, 0.0, 1.0, help="probability of zeroing a value"),),
         build=lambda p, s: module("Dropout", p["p"]), summary=lambda p: f"p={p['p']:g}",
