@@ -114,6 +114,14 @@ def infer_shapes(graph: Graph) -> ShapeReport:
     return ShapeReport(nodes)
 
 
+def evaluate_block(node: Node, inputs: list[tuple[Shape, str]]) -> NodeShapes:
+    """What one block makes of inputs of the given (shape, dtype), without the rest of its graph (an importer
+    building a graph block by block); cached like infer_shapes."""
+    if node.type == "Input":
+        return _input_result(node)
+    return replace(_evaluate(node.type, _frozen(node), tuple((tuple(s), d) for s, d in inputs)), label=node.label)
+
+
 def _input_result(node: Node) -> NodeShapes:
     shape = tuple(node.params["shape"])
     if math.prod(shape) > MAX_INPUT_VALUES:

@@ -14,8 +14,11 @@ def _pool_params(n: int) -> tuple:
 
 
 def _pool(cls: str):
-    return lambda p, s: module(cls, p["kernel_size"], stride=p["stride"], padding=p["padding"],
-                               ceil_mode=p["ceil_mode"])
+    def build(p: dict, s: list):
+        extra = {"count_include_pad": p["count_include_pad"]} if "count_include_pad" in p else {}
+        return module(cls, p["kernel_size"], stride=p["stride"], padding=p["padding"], ceil_mode=p["ceil_mode"],
+                      **extra)
+    return build
 
 
 def _pool_summary(n: int):
@@ -49,10 +52,12 @@ LAYERS = [
     ),
     LayerSpec(
         "AvgPool2d", "pool", "Averages each window of an image.",
-        params=_pool_params(2), build=_pool("AvgPool2d"), summary=_pool_summary(2),
+        params=(*_pool_params(2), Bool("count_include_pad", True, help="count padded zeros in the average")),
+        build=_pool("AvgPool2d"), summary=_pool_summary(2),
         ranks=(3,), rank_words="channels x height x width", prefix="pool",
         cases=(case((3, 16, 16), (3, 8, 8)),
-               case((2, 5, 5), (2, 5, 5), kernel_size=3, stride=1, padding=1)),
+               case((2, 5, 5), (2, 5, 5), kernel_size=3, stride=1, padding=1),
+               case((2, 5, 5), (2, 3, 3), kernel_size=3, stride=2, padding=1, count_include_pad=False)),
     ),
     LayerSpec(
         "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
