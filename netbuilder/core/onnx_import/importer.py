@@ -225,13 +225,13 @@ class Importer:
         shuffle = self._channel_shuffle(view, live, dims)
         if shuffle:
             return self.add("ChannelShuffle", {"groups": shuffle}, [port], node)
-        cut = [a.size for a in order[1:]]
-        if cut != list(self.shape_of(port)):
-            port = self.add("Reshape", {"shape": cut}, [port], node)
         perm = [order.index(a) for a in wanted]
-        if perm != list(range(len(perm))):
+        if perm != list(range(len(perm))):  # cut the axes, reorder them, merge them again
+            cut = [a.size for a in order[1:]]
+            if cut != list(self.shape_of(port)):
+                port = self.add("Reshape", {"shape": cut}, [port], node)
             port = self.add("Permute", {"dims": perm}, [port], node)
-        if [a.size for a in wanted[1:]] != dims:
+        if dims != list(self.shape_of(port)):
             port = self.add("Flatten", {"start_dim": 1}, [port], node) if len(dims) == 1 else \
                 self.add("Reshape", {"shape": dims}, [port], node)
         return port

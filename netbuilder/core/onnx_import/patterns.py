@@ -175,7 +175,7 @@ def _gated(g: _Graph, mul):
         return None
     for x, gate in (tuple(mul.input), tuple(reversed(mul.input))):
         inner = g.producer.get(gate)
-        if inner is None or g.only_user(gate) is not mul or (inner.op_type != "Tanh" and inner.input[0] != x):
+        if inner is None or g.only_user(gate) is not mul or (inner.op_type != "Tanh" and list(inner.input[:1]) != [x]):
             continue
         if inner.op_type == "Sigmoid":
             return [inner, mul], _node("SiLU", [x], mul.output[0], inner.name)

@@ -109,6 +109,8 @@ def expand(imp, node):
 def concat(imp, node):
     axis = int(node.attr("axis"))
     parts = node.ins
+    if len(parts) == 1 and isinstance(parts[0], View):
+        return parts[0]
     if all(isinstance(v, View) for v in parts):
         canons = [imp.canonical(v, node) for v in parts]
         first = canons[0]
