@@ -128,6 +128,17 @@ def _positional_check(p: dict, shapes: list) -> str | None:
     return None
 
 
+HIDDEN = -3.4028234663852886e38  # the lowest float32: a hidden score, exp() of it after softmax's shift is 0
+
+
+def _causal_scores(m, x, **_params):
+    import torch
+
+    rows = torch.arange(x.shape[-2], device=x.device)
+    columns = torch.arange(x.shape[-1], device=x.device)
+    return x.masked_fill(columns.unsqueeze(0) > rows.unsqueeze(1), HIDDEN)
+
+
 def _class_token(m, x, **_params):
     import torch
 
@@ -176,6 +187,13 @@ LAYERS = [
         build=_positional_build, forward=_positional, check=_positional_check,
         ranks=(2,), rank_words="sequence x features", prefix="pos", summary=lambda p: p["kind"],
         cases=(case((10, 8), (10, 8)), case((5, 6), (5, 6), 5 * 6, kind="learned")),
+    ),
+    LayerSpec(
+        "CausalMask", "attention",
+        "Hides later positions in attention scores (queries x keys): those above the diagonal become the lowest "
+        "number, so that a following Softmax gives them no weight. For attention built from MatMul and Softmax.",
+        forward=_causal_scores, ranks=(2, 3, 4), rank_words="queries x keys (after any heads)", prefix="mask",
+        cases=(case((4, 4), (4, 4)), case((2, 5, 5), (2, 5, 5))),
     ),
     LayerSpec(
         "ClassToken", "attention",

@@ -60,6 +60,8 @@ class OnnxNode:
         self.attrs = {}
         for a in proto.attribute:
             value = helper.get_attribute_value(a)
+            if isinstance(value, list):
+                value = [v.decode() if isinstance(v, bytes) else v for v in value]
             self.attrs[a.name] = value.decode() if isinstance(value, bytes) else value
 
     def attr(self, name: str, default=None):

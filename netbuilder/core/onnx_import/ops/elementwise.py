@@ -78,11 +78,14 @@ def with_constant(imp, node, view: View, c: np.ndarray, constant_first: bool) ->
     c = aligned(c, view, canon)
     if _fused(imp, canon.port, c, op):
         return imp.rewrap(canon.port, canon)
-    if not np.isfinite(c).all():
-        raise Refusal("its constant holds infinite values (an attention mask?)")
     shape = imp.shape_of(canon.port)
+    if op == "Add" and is_causal_mask(c, shape):
+        return imp.rewrap(imp.add("CausalMask", {}, [canon.port], node), canon)
+    if not np.isfinite(c).all():
+        raise Refusal("adds a constant with infinite values that is not a causal mask")
     if op == "Add" and len(shape) == 2 and c.shape == shape:
-        kind = "sinusoidal" if np.allclose(c, sinusoid_table(*shape), atol=1e-5) else "learned"
+        table = sinusoid_table(*shape)
+        kind = "sinusoidal" if table is not None and np.allclose(c, table, atol=1e-5) else "learned"
         port = imp.add("PositionalEncoding", {"kind": kind}, [canon.port], node, {"": c} if kind == "learned" else {})
         return imp.rewrap(port, canon)
     over, weight = _learned(c, shape)
@@ -129,11 +132,38 @@ def _fused(imp, port, c: np.ndarray, op: str) -> bool:
     return True
 
 
-def sinusoid_table(length: int, features: int) -> np.ndarray:
+def sinusoid_table(length: int, features: int) -> np.ndarray | None:
     """The table of PositionalEncoding(sinusoidal): sin and cos of position / 10000^(2i / features)."""
+    if features % 2:
+        return None
     position = np.arange(length, dtype=np.float64)[:, None]
     rate = np.exp(np.arange(0, features, 2, dtype=np.float64) * (-math.log(10000.0) / features))
     angles = position * rate
-    if features % 2:
-        return np.zeros((length, features))
     return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(length, features)
+
+
+def causal_hidden(rows: int, columns: int) -> np.ndarray:
+    return np.arange(columns)[None, :] > np.arange(rows)[:, None]
+
+
+def is_causal_mask(c: np.ndarray, shape: tuple, hidden_value: np.ndarray | None = None) -> bool:
+    """0 on and below the diagonal of the last two axes, minus infinity (or below -1e9) above it."""
+    if len(shape) < 2 or c.ndim < 2 or c.shape[-2:] != tuple(shape[-2:]) or any(d != 1 for d in c.shape[:-2]):
+        return False
+    hidden = causal_hidden(*shape[-2:])
+    values = c.reshape(shape[-2:])
+    return bool(hidden.any() and (values[~hidden] == 0).all() and (values[hidden] <= -1e9).all())
+
+
+@handles("Where", inputs=3)
+def where(imp, node):
+    """x.masked_fill(mask, -inf): Where(mask, -inf, x) with a causal mask."""
+    condition, fill, x = node.const(0), node.const(1), node.input(2)
+    if condition is None or fill is None or not isinstance(x, View) or fill.size != 1 or float(fill.reshape(-1)[0]) > -1e9:
+        raise Refusal("only hiding attention scores behind a constant causal mask has a block")
+    canon = imp.canonical(x, node)
+    shape = imp.shape_of(canon.port)
+    mask = aligned(condition.astype(np.float32), x, canon)
+    if not is_causal_mask(np.where(mask > 0, -np.inf, 0.0), shape):
+        raise Refusal("hides scores behind a mask that is not causal")
+    return imp.rewrap(imp.add("CausalMask", {}, [canon.port], node), canon)

@@ -30,11 +30,15 @@ def reshape(imp, node):
     if dims.count(-1) == 1:
         known = math.prod(d for d in dims if d != -1)
         dims[dims.index(-1)] = math.prod(view.shape) // known if known else 0
-    return _reshaped(view, dims, node)
+    return _reshaped(view, dims, node, imp)
 
 
-def _reshaped(view: View, dims: list[int], node) -> View:
+def _reshaped(view: View, dims: list[int], node, imp=None) -> View:
     result = views.reshape(view, dims) if math.prod(dims) == math.prod(view.shape) else None
+    if result is None and imp is not None and dims and dims[0] == imp.batch and view.batch_axis() == 0 \
+            and math.prod(dims[1:]) == math.prod(view.shape) // imp.batch:
+        port = imp.block(view, node)  # 4x3x3 to 9x4: no cut of the axes gives it, a Reshape block does
+        return imp.view_of(imp.add("Reshape", {"shape": dims[1:]}, [port], node))
     if result is None:
         raise Refusal(f"reshapes {shape_text(view.shape)} to {shape_text(dims)}, which cuts across the batch")
     return _from(result, node)
@@ -49,7 +53,7 @@ def _from(view: View, node) -> View:
 def flatten(imp, node):
     view = node.view()
     axis = int(node.attr("axis", 1)) % (view.rank + 1) if view.rank else 0
-    return _reshaped(view, [math.prod(view.shape[:axis]), math.prod(view.shape[axis:])], node)
+    return _reshaped(view, [math.prod(view.shape[:axis]), math.prod(view.shape[axis:])], node, imp)
 
 
 @handles("Transpose", attrs={"perm"})
