@@ -25,6 +25,8 @@ def _pool(imp, node, kind: str):
     pads = list(node.attr("pads", [0] * 2 * rank))
     ceil = bool(node.attr("ceil_mode", 0))
     include = bool(node.attr("count_include_pad", 0))
+    if kind == "AvgPool" and rank == 2 and not include and _one_window_over_all(sizes, kernel, strides, pads):
+        return imp.view_of(imp.add("AdaptiveAvgPool2d", {"output_size": 1}, [port], node))  # Caffe's last pool
     if pads[:rank] != pads[rank:]:
         if kind == "AvgPool" and include and not ceil:  # zeros that count: a Pad block first
             padding = [p for b, e in zip(pads[:rank][::-1], pads[rank:][::-1]) for p in (b, e)]
@@ -39,6 +41,13 @@ def _pool(imp, node, kind: str):
         params["count_include_pad"] = include or not any(pads)
     out = imp.add(f"{kind}{rank}d", params, [port], node)
     return imp.view_of(out)
+
+
+def _one_window_over_all(sizes, kernel, strides, pads) -> bool:
+    """A padded pooling with a single window that covers the whole input: a global average."""
+    rank = len(kernel)
+    return any(pads) and all(0 <= size + b + e - k < s and k - b >= size
+                             for size, k, s, b, e in zip(sizes, kernel, strides, pads[:rank], pads[rank:]))
 
 
 def _ceil_equivalent(sizes, kernel, strides, pads) -> bool:
