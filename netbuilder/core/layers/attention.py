@@ -154,7 +154,8 @@ LAYERS = [
         build=_attention_build, forward=_attention, check=_attention_check,
         inputs=lambda p: ["in", "memory"] if p["cross"] else ["in"],
         ranks=(2,), rank_words="sequence x features", prefix="attn",
-        summary=lambda p: f"{p['heads']} heads" + (", causal" if p["causal"] else "") + (", cross" if p["cross"] else ""),
+        summary=lambda p: f"{p['heads']} heads" + (", causal" if p["causal"] else "")
+                          + (", cross" if p["cross"] else ""),
         cases=(case((5, 8), (5, 8), 4 * 8 * 8 + 4 * 8),  # q, k, v, out projections with biases
                case((6, 12), (6, 12), 4 * 12 * 12, heads=3, bias=False, causal=True),
                # keys and values from a 7-step memory of 6 features: q and out are 8x8, k and v 8x6

@@ -178,7 +178,8 @@ LAYERS += [
     LayerSpec(
         "Slice", "shape", "Keeps start:end (every step-th) along a dimension, as x[:, start:end:step].",
         params=(_DIM, Int("start", 0, -1_000_000, 1_000_000, help="first index kept; negative counts from the end"),
-                Int("end", None, -1_000_000, 1_000_000, optional=True, help="index after the last kept; empty: the end"),
+                Int("end", None, -1_000_000, 1_000_000, optional=True,
+                    help="index after the last kept; empty: the end"),
                 Int("step", 1, 1, 1_000_000, help="keep every step-th")),
         forward=_slice, check=_slice_check, prefix="slice",
         summary=lambda p: f"{p['start']}:{'' if p['end'] is None else p['end']}"

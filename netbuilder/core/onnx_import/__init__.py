@@ -27,6 +27,7 @@ from ..layout import apply_layout
 from ..weights import apply_state, save_weights
 from . import parity, simplify
 from .importer import Importer
+from .ops import handler_for
 from .reading import read_model
 from .refusals import OnnxImportError
 
@@ -43,7 +44,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     OnnxImportError names what cannot be imported; nothing is written here."""
     file = read_model(path)
     importer = Importer(file)
-    importer.run()
+    importer.run(handler_for)
     if importer.refusals:
         raise OnnxImportError(importer.refusals.message(file.path.name))
     simplify.last_steps(importer)

@@ -271,8 +271,8 @@ class Importer:
 
     # ----- the walk
 
-    def run(self) -> None:
-        from .ops import handler_for
+    def run(self, handler_for) -> None:
+        """Walk the graph; handler_for(node) gives each node's handler (ops/), or raises Refusal."""
         from .patterns import fuse
 
         graph = self.file.model.graph

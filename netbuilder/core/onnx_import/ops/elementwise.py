@@ -159,7 +159,8 @@ def is_causal_mask(c: np.ndarray, shape: tuple, hidden_value: np.ndarray | None 
 def where(imp, node):
     """x.masked_fill(mask, -inf): Where(mask, -inf, x) with a causal mask."""
     condition, fill, x = node.const(0), node.const(1), node.input(2)
-    if condition is None or fill is None or not isinstance(x, View) or fill.size != 1 or float(fill.reshape(-1)[0]) > -1e9:
+    if condition is None or fill is None or not isinstance(x, View) or fill.size != 1 \
+            or float(fill.reshape(-1)[0]) > -1e9:
         raise Refusal("only hiding attention scores behind a constant causal mask has a block")
     canon = imp.canonical(x, node)
     shape = imp.shape_of(canon.port)
