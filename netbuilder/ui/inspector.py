@@ -234,7 +234,8 @@ class Inspector(QScrollArea):
                 for port, shape in zip(ports, info.inputs)]
         outs = self.node.output_ports()
         if len(outs) > 1:
-            rows += [f"out {port}: <b>{format_shape(info.outputs.get(port))}</b>" for port in outs]
+            rows += [f"{'out' if port == 'out' else f'out {port}'}: <b>{format_shape(info.outputs.get(port))}</b>"
+                     for port in outs]
         else:
             rows.append(f"out: <b>{format_shape(info.output)}</b>")
         rows.append(f"parameters: <b>{info.params:,}</b>")
