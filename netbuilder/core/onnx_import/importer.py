@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import first_line
 from ..graph import Graph, GraphError
 from ..shapes import clashes_with_torch, evaluate_block
 from . import views
@@ -98,10 +99,6 @@ class Importer:
         self.refusals = Refusals()
         self.shapes: dict[str, object] = {}  # node id -> NodeShapes
         self.weight_users: dict[str, str] = {}  # initializer -> the ONNX node whose block holds it
-        self.uses: dict[str, int] = {}
-        for node in file.model.graph.node:
-            for name in node.input:
-                self.uses[name] = self.uses.get(name, 0) + 1
 
     @property
     def batch(self) -> int:
@@ -295,6 +292,9 @@ class Importer:
                     outputs = self._outputs(node, handler_for)
             except (Refusal, GraphError) as e:
                 reason = e.reason if isinstance(e, Refusal) else str(e)
+                outputs = [self.refusals.add(node.op, node.label, reason)] * len(proto.output)
+            except (ValueError, TypeError, KeyError, IndexError) as e:  # a node unlike any we were shown
+                reason = f"netbuilder could not read it ({type(e).__name__}: {first_line(e)[:100]}); please report this"
                 outputs = [self.refusals.add(node.op, node.label, reason)] * len(proto.output)
             for name, value in zip(proto.output, outputs):
                 if name:
