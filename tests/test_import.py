@@ -180,13 +180,15 @@ def test_the_dynamo_exporter_s_output_imports_too(tmp_path):
 
 
 class Unsupported(nn.Module):
+    """Two things without a block, side by side: a running sum and a flip."""
+
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(1, 2, 3)
-        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
 
     def forward(self, x):
-        return torch.abs(self.up(self.conv(x)))
+        x = self.conv(x)
+        return torch.cumsum(x, dim=2) + x.flip(3)
 
 
 def test_every_unsupported_operator_is_named_and_nothing_is_written(tmp_path, capsys):
@@ -194,10 +196,11 @@ def test_every_unsupported_operator_is_named_and_nothing_is_written(tmp_path, ca
     with pytest.raises(OnnxImportError) as caught:
         import_onnx(path)
     message = str(caught.value)
-    assert message.startswith("odd.onnx: netbuilder has no block for 2 operator(s): ")
-    assert "Resize (/up/Resize)" in message and "Abs (/Abs)" in message
+    assert message.startswith("odd.onnx: netbuilder cannot import 2 operators of this model:\n")
+    assert "- CumSum (first at /CumSum): netbuilder has no block for this operator" in message
+    assert "- Slice (first at /Slice): slices backwards (a negative step)" in message
     assert main(["import", str(path), "-o", str(tmp_path / "out" / "odd.json")]) == 1
-    assert "Resize (/up/Resize)" in capsys.readouterr().err
+    assert "CumSum (first at /CumSum)" in capsys.readouterr().err
     assert not (tmp_path / "out" / "odd.json").exists() and not (tmp_path / "out" / "odd.pt").exists()
 
 

@@ -3,6 +3,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from netbuilder.core.layers import LAYERS
 from tests.conftest import EXAMPLES
 from tests.ui_helpers import click, drag, port_pos
 
@@ -40,10 +41,8 @@ def test_a_palette_drop_creates_the_block_where_it_is_dropped(window, qtbot):
 def test_the_palette_filters_as_you_type_and_double_click_adds_and_wires(window, qtbot):
     qtbot.keyClicks(window.palette.search, "pool")
     assert set(window.palette.visible_types()) == {"MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-                                                   "GlobalAvgPool2d", "Upsample"}
+                                                   "GlobalAvgPool2d", "Upsample", "Resize"}
     window.palette.search.clear()
-    from netbuilder.core.layers import LAYERS
-
     assert sorted(window.palette.visible_types()) == sorted(LAYERS)
     tree = window.palette.tree
     item = palette_item(window, "Input")

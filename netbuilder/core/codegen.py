@@ -24,7 +24,8 @@ from .layers import Construct
 from .pysource import comment, docstring, identifier, is_identifier, literal
 
 RESERVED = {"self", "torch", "nn", "F", "super"}
-INFIX = {operator.add: "+", operator.mul: "*", operator.sub: "-", operator.truediv: "/"}
+INFIX = {operator.add: "+", operator.mul: "*", operator.sub: "-", operator.truediv: "/", operator.gt: ">",
+         operator.lt: "<", operator.ge: ">=", operator.le: "<="}
 
 
 def _signature(cls) -> list[inspect.Parameter]:
@@ -37,8 +38,14 @@ def _signature(cls) -> list[inspect.Parameter]:
 
 
 def construct_source(construct: Construct) -> str:
-    """`nn.Conv2d(1, 32, kernel_size=5)`: arguments equal to PyTorch's defaults are left out."""
+    """`nn.Conv2d(1, 32, kernel_size=5)`: arguments equal to PyTorch's defaults are left out.
+    A learned tensor of its own is `nn.Parameter(torch.zeros(1, 1, 64))`."""
     import torch.nn
+
+    if construct.cls == "Parameter":
+        from .layers.spec import parameter_source
+
+        return f"nn.Parameter({parameter_source(construct.args[0], construct.kwargs['init'])})"
 
     params = _signature(getattr(torch.nn, construct.cls))
     defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
@@ -100,6 +107,8 @@ def forward_source(traced: Traced) -> list[str]:
         kwargs = [f"{k}={ref(v)}" for k, v in node.kwargs.items()]
         if node.op == "call_module":
             return f"self.{identifier(node.target)}({', '.join(args + kwargs)})"
+        if node.op == "get_attr":
+            return f"self.{identifier(node.target)}"
         if node.op == "call_method":
             return f"{args[0]}.{identifier(node.target)}({', '.join(args[1:] + kwargs)})"
         if node.target in INFIX:
@@ -111,7 +120,8 @@ def forward_source(traced: Traced) -> list[str]:
         if node.target is getattr:
             return f"{args[0]}.{identifier(node.args[1])}"
         module = getattr(node.target, "__module__", "") or ""
-        prefix = "torch." if module.startswith("torch") else ""
+        prefix = "torch.nn.functional." if module == "torch.nn.functional" else (
+            "torch." if module.startswith("torch") else "")
         return f"{prefix}{identifier(node.target.__name__)}({', '.join(args + kwargs)})"
 
     def roots(node) -> list:
@@ -119,6 +129,13 @@ def forward_source(traced: Traced) -> list[str]:
         if node in inline:
             return [r for a in node.all_input_nodes for r in roots(a)]
         return [node]
+
+    def consume(value) -> None:
+        """One use of a value is written; an inlined expression is used where its own user is written."""
+        remaining[value] -= 1
+        if value in inline and remaining[value] == 0:
+            for a in value.all_input_nodes:
+                consume(a)
 
     born = {}  # name -> when it was first given, so that the oldest name (the input's) wins
     for node in nodes:
@@ -135,12 +152,12 @@ def forward_source(traced: Traced) -> list[str]:
             lines.append("return " + ", ".join(ref(v) for v in values))
             continue
         text = expression(node)
-        for a in node.all_input_nodes:
-            remaining[a] -= 1
         cheap = node.target in (operator.getitem, getattr) and node.op == "call_function"
-        if cheap and len(node.users) == 1 and next(iter(node.users)).op != "output":
+        if node.op == "get_attr" or cheap and len(node.users) == 1 and next(iter(node.users)).op != "output":
             inline[node] = text  # x.shape[0] and the like read best inside the statement that uses them
             continue
+        for a in node.all_input_nodes:
+            consume(a)
         done = {r for a in node.all_input_nodes for r in roots(a) if remaining[r] == 0 and r in var}
         done_names = sorted({var[r] for r in done}, key=lambda n: born.get(n, 1 << 30))
         if done_names:

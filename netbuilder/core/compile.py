@@ -56,7 +56,8 @@ def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: s
             made[name] = modules[name]
         else:
             made[name] = construct.make()
-            initialize(made[name], traced.inits.get(name, "default"))
+            if isinstance(made[name], torch.nn.Module):
+                initialize(made[name], traced.inits.get(name, "default"))
     buffers = {attr: torch.as_tensor(value, dtype=torch.float32).clone()
                for attr, value in traced.buffers.items()}
     return fx.GraphModule({**made, **buffers}, traced.fx_graph, class_name=class_name)
@@ -117,13 +118,13 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
 
     fx_graph = fx.Graph()
     tracer = fx.proxy.GraphAppendingTracer(fx_graph)
-    values: dict[str, fx.Proxy] = {}
+    values: dict[tuple[str, str], fx.Proxy] = {}  # (node id, output port) -> the value it carries
     traced = Traced(fx_graph, {}, [], [n.name for n in ends], [n.name for n in losses])
     placeholders = [node for node in graph.nodes if node.type == "Input" and node.id in used]
     # a generator's noise is an input of the exported model (and a VAE's latent code, to generate)
     placeholders += [node for node in graph.nodes if node.type != "Input" and node.id in used and is_placeholder(node)]
     for node in placeholders:  # placeholders first, in document order: the forward's signature
-        values[node.id] = fx.Proxy(fx_graph.placeholder(node.name), tracer)
+        values[node.id, "out"] = fx.Proxy(fx_graph.placeholder(node.name), tracer)
         traced.inputs.append(node.name)
     for node in placeholders:
         stats = (normalization or {}).get(node.name)
@@ -133,13 +134,14 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
             traced.normalized[node.name] = (mean_attr, std_attr)
             mean = fx.Proxy(fx_graph.get_attr(mean_attr), tracer)
             std = fx.Proxy(fx_graph.get_attr(std_attr), tracer)
-            values[node.id] = (values[node.id] - mean) / std
-    reference = next((values[node.id] for node in placeholders), None)  # batch size and device for Noise
+            values[node.id, "out"] = (values[node.id, "out"] - mean) / std
+    reference = next((values[node.id, "out"] for node in placeholders), None)  # batch size and device for Noise
+    placeholder_ids = {node.id for node in placeholders}
     results, terms = [], {}
     for node in order:
-        if node.id in values:
+        if node.id in placeholder_ids:
             continue
-        args = [values[edge.src] for edge in graph.input_edges(node.id)]
+        args = [values[edge.src, edge.src_port] for edge in graph.input_edges(node.id)]
         if node.type == "Output":
             results.append(args[0])
             continue
@@ -149,12 +151,15 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
         call = None
         if spec.build is not None:
             owner = graph.node(node.shares) if node.shares is not None else node
-            if owner.name not in traced.constructs:
-                traced.constructs[owner.name] = spec.build(params, report.nodes[owner.id].inputs)
-                if owner.init != "default":
-                    traced.inits[owner.name] = owner.init
-            call = _module_call(tracer, owner.name)
-        forward = spec.infer_forward if mode == "infer" and spec.infer_forward is not None else spec.forward
+            construct = traced.constructs.get(owner.name) or spec.build(params, report.nodes[owner.id].inputs)
+            if construct is not None:
+                if owner.name not in traced.constructs:
+                    traced.constructs[owner.name] = construct
+                    if owner.init != "default":
+                        traced.inits[owner.name] = owner.init
+                call = (tracer.create_proxy("get_attr", owner.name, (), {}) if construct.cls == "Parameter"
+                        else _module_call(tracer, owner.name))
+        forward = spec.infer_forward if mode != "train" and spec.infer_forward is not None else spec.forward
         if spec.role == "source":
             if reference is None:
                 raise CompileError([f"{node.label}: noise needs an Input in the graph, whose batch it follows"])
@@ -163,8 +168,10 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
         if spec.role == "loss":
             results.append(value)
             terms[node.name] = tuple(args)
-        else:
-            values[node.id] = value
+            continue
+        ports = node.output_ports()
+        for port, port_value in zip(ports, value if len(ports) > 1 else (value,)):
+            values[node.id, port] = port_value
     if losses:
         fx_graph.output({"losses": {name: r.node for name, r in zip(traced.losses, results)},
                          "terms": {name: tuple(a.node for a in args) for name, args in terms.items()}})
@@ -175,12 +182,13 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
 
 
 def _drop_unused(traced: Traced) -> None:
-    """Leave out what the outputs do not use (a VAE's log-variance in inference, where Sample gives its mean)."""
+    """Leave out what the outputs do not use (a VAE's log-variance in inference, where Sample gives its mean;
+    the final state of a recurrent block nothing reads)."""
     for node in reversed(list(traced.fx_graph.nodes)):
         if node.op in ("call_module", "call_function", "call_method", "get_attr") and not node.users:
             traced.fx_graph.erase_node(node)
-    called = {node.target for node in traced.fx_graph.nodes if node.op == "call_module"}
-    traced.constructs = {name: c for name, c in traced.constructs.items() if name in called}
+    used = {node.target for node in traced.fx_graph.nodes if node.op in ("call_module", "get_attr")}
+    traced.constructs = {name: c for name, c in traced.constructs.items() if name in used}
 
 
 def _needed(graph: Graph, ends: list[Node], is_placeholder) -> set[str]:
@@ -198,8 +206,8 @@ def _needed(graph: Graph, ends: list[Node], is_placeholder) -> set[str]:
 
 
 def _module_call(tracer, name: str):
-    def call(*args):
-        return tracer.create_proxy("call_module", name, args, {}, name=name)
+    def call(*args, **kwargs):
+        return tracer.create_proxy("call_module", name, args, kwargs, name=name)
 
     return call
 

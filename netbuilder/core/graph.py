@@ -75,7 +75,7 @@ class Node:
         return self.spec.input_ports(self.params)
 
     def output_ports(self) -> list[str]:
-        return self.spec.output_ports()
+        return self.spec.output_ports(self.params)
 
 
 @dataclass(frozen=True)
@@ -237,8 +237,11 @@ class Graph:
         self.node_removed.emit(node)
         return node
 
-    def connect(self, src: str, dst: str, *, src_port: str = "out", dst_port: str | None = None) -> Edge:
-        """Wire src's output port to dst's input port (the first free one when dst_port is None)."""
+    def connect(self, src: str, dst: str, *, src_port: str | None = None, dst_port: str | None = None) -> Edge:
+        """Wire src's output port (its first when src_port is None) to dst's input port (the first free one
+        when dst_port is None)."""
+        if src_port is None:
+            src_port = next(iter(self.node(src).output_ports()), "out")
         return self._connect(src, dst, src_port, dst_port, check_cycle=True)
 
     def _connect(self, src: str, dst: str, src_port: Any, dst_port: Any, check_cycle: bool) -> Edge:
@@ -291,6 +294,11 @@ class Graph:
             lost = [e.dst_port for e in self.input_edges(node_id) if e and e.dst_port not in kept]
             if lost:
                 raise GraphError(f"disconnect {', '.join(lost)} before removing the port", node.label)
+        if spec.outputs == name or callable(spec.outputs):
+            kept = spec.output_ports({**node.params, name: value})
+            lost = sorted({e.src_port for e in self.output_edges(node_id) if e.src_port not in kept})
+            if lost:
+                raise GraphError(f"disconnect output {', '.join(lost)} before removing the port", node.label)
         node.params[name] = value
         self.param_changed.emit(node, name)
 
@@ -647,27 +655,31 @@ def _check_pos(pos: Any) -> tuple[float, float]:
 
 
 def single_layer_graph(type_name: str, params: dict[str, Any] | None = None,
-                       input_shape: Iterable[int] | None = None,
+                       input_shape: Iterable[int] | dict[str, Iterable[int]] | None = None,
                        ports: dict[str, tuple] | None = None) -> tuple[Graph, str]:
-    """Input (of `input_shape`, else the layer's first case's) -> the layer -> Output, every input port
-    wired to the Input; or, with `ports` ({port: (shape, dtype)}), an Input per port. How a layer is tried
-    on its own (the layer harness, the start-up warm-up). Returns the graph and the layer's node id."""
+    """Input (of `input_shape`, else the layer's first case's) -> the layer -> an Output per output port,
+    every input port wired to the Input: how a layer is tried on its own (the layer harness, the start-up
+    warm-up). `input_shape` may map input ports to shapes: each port then gets an Input of its own
+    (x1, x2, ...); `ports` ({port: (shape, dtype)}) does the same with a dtype per port (a loss's labels).
+    Returns the graph and the layer's node id."""
     spec = get_layer(type_name)
     graph = Graph()
-    if ports is None and spec.cases and spec.cases[0].ports and input_shape is None:
-        ports = spec.cases[0].ports
-    layer = graph.add_node(type_name, params)
+    if input_shape is None and ports is None and spec.cases:
+        input_shape, ports = spec.cases[0].inputs or None, spec.cases[0].ports
+    dtype = "int64" if spec.int_input else "float32"
+    names = spec.input_ports({**spec.defaults(), **(params or {})})
     if ports:
-        for i, port in enumerate(layer.input_ports()):
-            shape, dtype = ports[port]
-            x = graph.add_node("Input", {"shape": list(shape), "dtype": dtype}, name="x" if i == 0 else f"x_{port}")
-            graph.connect(x.id, layer.id, dst_port=port)
-    elif layer.input_ports():
+        sources = [graph.add_node("Input", {"shape": list(ports[port][0]), "dtype": ports[port][1]},
+                                  name=f"x{i}").id for i, port in enumerate(names, start=1)]
+    elif isinstance(input_shape, dict):
+        sources = [graph.add_node("Input", {"shape": list(input_shape[port]), "dtype": dtype}, name=f"x{i}").id
+                   for i, port in enumerate(names, start=1)]
+    else:
         shape = list(input_shape) if input_shape is not None else list(spec.example)
-        x = graph.add_node("Input", {"shape": shape, "dtype": "int64" if spec.int_input else "float32"}, name="x",
-                           index=0)
-        for _ in layer.input_ports():
-            graph.connect(x.id, layer.id)
-    if layer.output_ports():
-        graph.connect(layer.id, graph.add_node("Output").id)
+        sources = [graph.add_node("Input", {"shape": shape, "dtype": dtype}, name="x").id] * len(names)
+    layer = graph.add_node(type_name, params)
+    for source, port in zip(sources, names):
+        graph.connect(source, layer.id, dst_port=port)
+    for port in layer.output_ports():
+        graph.connect(layer.id, graph.add_node("Output").id, src_port=port)
     return graph, layer.id

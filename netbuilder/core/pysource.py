@@ -22,6 +22,10 @@ def literal(value: object) -> str:
     slices, and lists, tuples and dicts of these. Anything else is refused."""
     if value is None or isinstance(value, (bool, int, str)):
         return repr(value)
+    if value is Ellipsis:
+        return "..."
+    if type(value).__name__ == "dtype" and type(value).__module__ == "torch":  # torch.float32 and the like
+        return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise GeneratedCodeError(f"{value!r} cannot be written as a number in generated code")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .errors import first_line
 from .graph import Graph, Node, share_problem, single_layer_graph
@@ -23,7 +23,9 @@ MAX_INPUT_VALUES = 2**31  # values per sample an Input may hold
 class NodeShapes:
     """What one block makes of its inputs: output shape and dtype, parameter and multiply-accumulate
     counts, or the reason it cannot run (`error`, in words, without the block's name: `label` holds that).
-    Blocks downstream of a failure have no output shape and no error of their own."""
+    Blocks downstream of a failure have no output shape and no error of their own.
+    `outputs` and `dtypes` give the shape and dtype of every output port by name; `output` and `dtype`
+    are the first port's (a block's only one, for most layers)."""
 
     inputs: tuple[Shape | None, ...] = ()
     output: Shape | None = None
@@ -32,6 +34,8 @@ class NodeShapes:
     macs: int = 0
     error: str | None = None
     label: str = ""  # how messages name the block: `conv1 (Conv2d)`
+    outputs: dict = field(default_factory=dict)  # output port -> shape
+    dtypes: dict = field(default_factory=dict)  # output port -> dtype
 
     @property
     def message(self) -> str | None:
@@ -91,18 +95,18 @@ def infer_shapes(graph: Graph) -> ShapeReport:
     nodes: dict[str, NodeShapes] = {}
     for node in graph.topological_order():
         edges = graph.input_edges(node.id)
-        upstream = [nodes[e.src] if e else None for e in edges]
-        inputs = tuple(u.output if u else None for u in upstream)
+        signature = tuple((nodes[e.src].outputs.get(e.src_port), nodes[e.src].dtypes.get(e.src_port)) if e else None
+                          for e in edges)
+        inputs = tuple(s[0] if s else None for s in signature)
         unwired = [port for port, e in zip(node.input_ports(), edges) if e is None]
         if unwired:
             what = "its input is" if unwired == ["in"] else f"input {', '.join(unwired)} is"
             result = NodeShapes(error=f"{what} not connected")
-        elif any(u.output is None for u in upstream):
+        elif any(shape is None for shape in inputs):
             result = NodeShapes()  # waiting for a block upstream that failed
         elif node.type == "Input":
             result = _input_result(node)
         else:
-            signature = tuple((u.output, u.dtype) for u in upstream)
             result = _evaluate(node.type, _frozen(node), signature)
             if result.error is None and node.spec.build is not None and clashes_with_torch(node.name):
                 result = NodeShapes(error=f"the name '{node.name}' is taken by PyTorch's Module; rename the block")
@@ -129,12 +133,21 @@ def _shapes_text(shapes: tuple) -> str:
     return ", ".join(format_shape(s) for s in shapes)
 
 
+def evaluate_block(node: Node, inputs: list[tuple[Shape, str]]) -> NodeShapes:
+    """What one block makes of inputs of the given (shape, dtype), without the rest of its graph (an importer
+    building a graph block by block); cached like infer_shapes."""
+    if node.type == "Input":
+        return _input_result(node)
+    return replace(_evaluate(node.type, _frozen(node), tuple((tuple(s), d) for s, d in inputs)), label=node.label)
+
+
 def _input_result(node: Node) -> NodeShapes:
     shape = tuple(node.params["shape"])
     if math.prod(shape) > MAX_INPUT_VALUES:
         return NodeShapes(error=f"{format_shape(shape)} is {math.prod(shape):,} values a sample; "
                                 f"at most {MAX_INPUT_VALUES:,} are allowed")
-    return NodeShapes(output=shape, dtype=node.params["dtype"])
+    return NodeShapes(output=shape, dtype=node.params["dtype"], outputs={"out": shape},
+                      dtypes={"out": node.params["dtype"]})
 
 
 def _frozen(node: Node) -> tuple:
@@ -178,21 +191,31 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> NodeSha
     extra = {"input_shapes": shapes} if spec.shape_aware else {}
     try:
         with torch.device("meta"):
-            module = spec.build(params, shapes).make().eval() if spec.build else None
+            construct = spec.build(params, shapes) if spec.build else None
+            module = construct.make() if construct is not None else None
+            if isinstance(module, torch.nn.Module):
+                module.eval()
             inputs = [torch.empty((1, *shape), dtype=getattr(torch, dtype)) for shape, dtype in signature]
             with FlopCounterMode(display=False) as counter:
                 output = spec.forward(module, *inputs, **params, **extra)
     except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
         return NodeShapes(error=first_line(e))
-    if not isinstance(output, torch.Tensor):
+    results = output if isinstance(output, tuple) else (output,)
+    if not all(isinstance(t, torch.Tensor) for t in results):
         return NodeShapes(error=f"makes a {type(output).__name__}, not a tensor")
-    if 0 in output.shape[1:]:
-        return NodeShapes(error=f"makes an empty output ({format_shape(tuple(output.shape[1:]))}): "
+    empty = [t for t in results if 0 in t.shape[1:]]
+    if empty:
+        return NodeShapes(error=f"makes an empty output ({format_shape(tuple(empty[0].shape[1:]))}): "
                                 "every size must be at least 1")
-    count = sum(p.numel() for p in module.parameters() if p.requires_grad) if module is not None else 0
-    dtype = str(output.dtype).removeprefix("torch.")
-    return NodeShapes(output=tuple(output.shape[1:]), dtype=dtype, params=count,
-                      macs=counter.get_total_flops() // 2)
+    if isinstance(module, torch.nn.Module):
+        count = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    else:
+        count = module.numel() if module is not None and module.requires_grad else 0
+    ports = spec.output_ports(params) or ["out"]
+    outputs = {port: tuple(t.shape[1:]) for port, t in zip(ports, results)}
+    dtypes = {port: str(t.dtype).removeprefix("torch.") for port, t in zip(ports, results)}
+    return NodeShapes(output=outputs[ports[0]], dtype=dtypes[ports[0]], params=count,
+                      macs=counter.get_total_flops() // 2, outputs=outputs, dtypes=dtypes)
 
 
 def warm_up() -> None:

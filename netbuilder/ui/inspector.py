@@ -244,7 +244,12 @@ class Inspector(QScrollArea):
         ports = self.node.input_ports()
         rows = [f"{'in' if port == 'in' else f'in {port}'}: <b>{format_shape(shape)}</b>"
                 for port, shape in zip(ports, info.inputs)]
-        rows.append(f"out: <b>{format_shape(info.output)}</b>")
+        outs = self.node.output_ports()
+        if len(outs) > 1:
+            rows += [f"{'out' if port == 'out' else f'out {port}'}: <b>{format_shape(info.outputs.get(port))}</b>"
+                     for port in outs]
+        else:
+            rows.append(f"out: <b>{format_shape(info.output)}</b>")
         rows.append(f"parameters: <b>{info.params:,}</b>")
         rows.append(f"multiply-accumulates: <b>{format_count(info.macs)}</b>")
         if info.error:

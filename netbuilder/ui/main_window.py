@@ -252,7 +252,8 @@ class MainWindow(QMainWindow):
         fragment = graph.prepare_paste(single)
         new = fragment["nodes"][0]
         if wire_from is not None and single.nodes[0].input_ports() and graph.node(wire_from).output_ports():
-            fragment["edges"] = [{"src": wire_from, "src_port": "out", "dst": new["id"],
+            first = graph.node(wire_from).output_ports()[0]
+            fragment["edges"] = [{"src": wire_from, "src_port": first, "dst": new["id"],
                                   "dst_port": single.nodes[0].input_ports()[0]}]
         if not self.document.push(AddItems(graph, fragment, f"Add {new['name']}")):
             return None

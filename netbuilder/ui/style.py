@@ -17,6 +17,8 @@ CATEGORY_COLOURS = {
     "shape": "#5f7388",
     "merge": "#cf3f84",
     "recurrent": "#b8860b",
+    "attention": "#c0392b",
+    "math": "#7a6a3a",
 }
 CANVAS = QColor("#f4f5f7")
 GRID_MINOR = QColor("#e8eaee")

@@ -4,7 +4,7 @@ Palette, inspector, shape inference, compiler, code export and ONNX import all r
 """
 from __future__ import annotations
 
-from . import activation, conv, dense, io, losses, merge, norm, pool, recurrent, sampling, shape
+from . import activation, arithmetic, attention, conv, dense, io, losses, merge, norm, pool, recurrent, sampling, shape
 from .spec import Construct, LayerSpec, Param, ParamError, Shape
 
 CATEGORIES = {
@@ -17,12 +17,15 @@ CATEGORIES = {
     "shape": "Shape",
     "merge": "Merge",
     "recurrent": "Recurrent",
+    "attention": "Attention & transformers",
+    "math": "Math",
     "sampling": "Noise & sampling",
     "loss": "Loss",
 }
 
 LAYERS: dict[str, LayerSpec] = {}
-for _family in (io, dense, conv, pool, norm, activation, shape, merge, recurrent, sampling, losses):
+for _family in (io, dense, conv, pool, norm, activation, shape, merge, recurrent, attention, arithmetic, sampling,
+                losses):
     for _spec in _family.LAYERS:
         assert _spec.type not in LAYERS, f"layer type {_spec.type} declared twice"
         assert _spec.category in CATEGORIES, f"{_spec.type}: unknown category {_spec.category}"

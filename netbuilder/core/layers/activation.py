@@ -13,8 +13,9 @@ def _dim_check(p: dict, shapes: list) -> str | None:
 _SAME = (case((8,), (8,)), case((3, 4, 4), (3, 4, 4)))  # an elementwise function keeps the shape
 
 
-def _simple(name: str, help: str) -> LayerSpec:
-    return LayerSpec(name, "activation", help, build=lambda p, s: module(name), prefix=name.lower(), cases=_SAME)
+def _simple(name: str, help: str, cls: str | None = None) -> LayerSpec:
+    return LayerSpec(name, "activation", help, build=lambda p, s: module(cls or name), prefix=name.lower(),
+                     cases=_SAME)
 
 
 LAYERS = [
@@ -44,6 +45,10 @@ LAYERS = [
         cases=(*_SAME, case((8,), (8,), approximate="tanh")),
     ),
     _simple("Sigmoid", "1 / (1 + exp(-x)): squashes values into (0, 1)."),
+    _simple("HardSigmoid", "A piecewise-linear sigmoid: min(max(x + 3, 0), 6) / 6 (MobileNetV3).", "Hardsigmoid"),
+    _simple("HardSwish", "x times HardSigmoid(x): a cheap Swish (MobileNetV3).", "Hardswish"),
+    _simple("SiLU", "x * sigmoid(x), also called Swish (EfficientNet)."),
+    _simple("Mish", "x * tanh(softplus(x)): a smooth ReLU (YOLOv4)."),
     _simple("Tanh", "Hyperbolic tangent: squashes values into (-1, 1)."),
     LayerSpec(
         "Softmax", "activation", "Turns scores into probabilities that sum to 1 along a dimension.",

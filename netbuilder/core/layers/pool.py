@@ -16,8 +16,11 @@ def _pool_params(n: int) -> tuple:
 
 
 def _pool(cls: str):
-    return lambda p, s: module(cls, p["kernel_size"], stride=p["stride"], padding=p["padding"],
-                               ceil_mode=p["ceil_mode"])
+    def build(p: dict, s: list):
+        extra = {"count_include_pad": p["count_include_pad"]} if "count_include_pad" in p else {}
+        return module(cls, p["kernel_size"], stride=p["stride"], padding=p["padding"], ceil_mode=p["ceil_mode"],
+                      **extra)
+    return build
 
 
 def _pool_summary(n: int):
@@ -71,10 +74,12 @@ LAYERS = [
     ),
     LayerSpec(
         "AvgPool2d", "pool", "Averages each window of an image.",
-        params=_pool_params(2), build=_pool("AvgPool2d"), summary=_pool_summary(2),
+        params=(*_pool_params(2), Bool("count_include_pad", True, help="count padded zeros in the average")),
+        build=_pool("AvgPool2d"), summary=_pool_summary(2),
         ranks=(3,), rank_words="channels x height x width", prefix="pool",
         cases=(case((3, 16, 16), (3, 8, 8)),
-               case((2, 5, 5), (2, 5, 5), kernel_size=3, stride=1, padding=1)),
+               case((2, 5, 5), (2, 5, 5), kernel_size=3, stride=1, padding=1),
+               case((2, 5, 5), (2, 3, 3), kernel_size=3, stride=2, padding=1, count_include_pad=False)),
     ),
     LayerSpec(
         "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
@@ -105,3 +110,38 @@ LAYERS = [
                case((2, 4, 4), (2, 6, 6), scale_factor=1.5, mode="bilinear")),
     ),
 ]
+
+
+def _resize_build(p: dict, shapes: list):
+    align = {"align_corners": p["align_corners"]} if p["mode"] == "bilinear" else {}
+    if p["by"] == "size":
+        return module("Upsample", size=p["size"], mode=p["mode"], **align)
+    return module("Upsample", scale_factor=p["scale_factor"], mode=p["mode"], **align)
+
+
+def _resize_check(p: dict, shapes: list) -> str | None:
+    if p["align_corners"] and p["mode"] != "bilinear":
+        return "align_corners applies to bilinear resizing only"
+    return None
+
+
+def _resize_summary(p: dict) -> str:
+    how = f"to {format_value(p['size'], 2)}" if p["by"] == "size" else f"x{p['scale_factor']:g}"
+    return f"{how}, {p['mode']}" + (", corners" if p["align_corners"] else "")
+
+
+LAYERS.append(LayerSpec(
+    "Resize", "pool", "Resizes an image to a given size, or by a factor (FCN and U-Net decoders).",
+    params=(
+        Choice("by", "factor", ("factor", "size"), help="scale by a factor, or resize to a fixed size"),
+        Float("scale_factor", 2.0, 0.01, 64.0, help="how many times larger (when by factor)"),
+        Ints("size", [32, 32], 2, 1, 65536, help="height and width of the output (when by size)"),
+        Choice("mode", "bilinear", ("nearest", "bilinear"), help="how new pixels are filled in"),
+        Bool("align_corners", False, help="bilinear: align the corner pixels of input and output"),
+    ),
+    build=_resize_build, check=_resize_check, summary=_resize_summary,
+    ranks=(3,), rank_words="channels x height x width", prefix="resize",
+    cases=(case((3, 8, 8), (3, 16, 16)),
+           case((2, 5, 7), (2, 20, 14), by="size", size=[20, 14], mode="nearest"),
+           case((2, 4, 4), (2, 6, 6), scale_factor=1.5, align_corners=True)),
+))

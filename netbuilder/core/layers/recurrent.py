@@ -1,7 +1,12 @@
-"""Recurrent layers over batch-first sequences (sequence x features). input_size comes from the input."""
+"""Recurrent layers over batch-first sequences (sequence x features). input_size comes from the input.
+
+Besides the output sequence (or its last step), each gives its final state on ports of its own: `hidden`
+(and `cell` for an LSTM), batch first, (layers x directions) x hidden size. With initial_state on, the
+same ports appear as inputs, so that an encoder's final state can start a decoder.
+"""
 from __future__ import annotations
 
-from .spec import Bool, Choice, Float, Int, LayerSpec, case, module
+from .spec import Bool, Choice, Float, Int, LayerSpec, case, format_shape, module
 
 
 def _params(extra: tuple = ()) -> tuple:
@@ -13,20 +18,50 @@ def _params(extra: tuple = ()) -> tuple:
         Choice("output", "sequence", ("sequence", "last"),
                help="'sequence': every step's output; 'last': only the last step's"),
         *extra,
+        Bool("bias", True, help="learn additive biases"),
+        Bool("initial_state", False, help="take the starting state on input ports (e.g. an encoder's final "
+                                          "state); otherwise it starts at zero"),
     )
+
+
+def _states(cls: str) -> list[str]:
+    return ["hidden", "cell"] if cls == "LSTM" else ["hidden"]
 
 
 def _recurrent(cls: str):
     def build(p: dict, shapes: list):
         kwargs = {"nonlinearity": p["nonlinearity"]} if "nonlinearity" in p else {}
-        return module(cls, shapes[0][-1], p["hidden_size"], num_layers=p["num_layers"], batch_first=True,
-                      bidirectional=p["bidirectional"], dropout=p["dropout"], **kwargs)
+        return module(cls, shapes[0][-1], p["hidden_size"], num_layers=p["num_layers"], bias=p["bias"],
+                      batch_first=True, bidirectional=p["bidirectional"], dropout=p["dropout"], **kwargs)
     return build
 
 
-def _forward(m, x, output, **_params):
-    sequence = m(x)[0]
-    return sequence[:, -1] if output == "last" else sequence
+def _forward_for(cls: str):
+    def forward(m, x, *start, output, **_params):
+        """The state ports are batch first; torch's are (layers x directions, batch, hidden). Results are
+        indexed, not unpacked: a traced value cannot be iterated."""
+        if start:
+            first = tuple(s.transpose(0, 1).contiguous() for s in start)
+            result = m(x, first if len(first) > 1 else first[0])
+        else:
+            result = m(x)
+        sequence, final = result[0], result[1]
+        out = sequence[:, -1] if output == "last" else sequence
+        finals = (final[0], final[1]) if cls == "LSTM" else (final,)
+        return (out, *(f.transpose(0, 1) for f in finals))
+    return forward
+
+
+def _state_check(cls: str):
+    def check(p: dict, shapes: list) -> str | None:
+        layers = p["num_layers"] * (2 if p["bidirectional"] else 1)
+        wanted = (layers, p["hidden_size"])
+        for port, shape in zip(_states(cls), shapes[1:]):
+            if tuple(shape) != wanted:
+                return (f"the initial {port} state must be {format_shape(wanted)} (layers x directions, hidden "
+                        f"size), gets {format_shape(shape)}")
+        return None
+    return check
 
 
 def _summary(p: dict) -> str:
@@ -35,25 +70,40 @@ def _summary(p: dict) -> str:
 
 
 def _spec(cls: str, help: str, extra: tuple = (), cases: tuple = ()) -> LayerSpec:
-    return LayerSpec(cls, "recurrent", help, params=_params(extra), build=_recurrent(cls), forward=_forward,
+    states = _states(cls)
+    return LayerSpec(cls, "recurrent", help, params=_params(extra), build=_recurrent(cls), forward=_forward_for(cls),
+                     inputs=lambda p: ["in", *states] if p["initial_state"] else ["in"],
+                     outputs=("out", *states), check=_state_check(cls),
                      ranks=(2,), rank_words="sequence x features", prefix=cls.lower(), summary=_summary, cases=cases)
 
 
-def _weights(gates: int, inputs: int, hidden: int) -> int:
+def _weights(gates: int, inputs: int, hidden: int, bias: bool = True) -> int:
     """One layer, one direction: input and hidden weights and two biases per gate."""
-    return gates * (hidden * inputs + hidden * hidden + 2 * hidden)
+    return gates * (hidden * inputs + hidden * hidden + (2 * hidden if bias else 0))
 
 
 LAYERS = [
     _spec("RNN", "Plain recurrent layer (Elman).", (Choice("nonlinearity", "tanh", ("tanh", "relu")),),
-          cases=(case((5, 8), (5, 64), _weights(1, 8, 64)),
-                 case((5, 8), (4,), _weights(1, 8, 4), hidden_size=4, output="last", nonlinearity="relu"),
-                 case((5, 3), (5, 8), 2 * _weights(1, 3, 4), hidden_size=4, bidirectional=True))),
+          cases=(case((5, 8), {"out": (5, 64), "hidden": (1, 64)}, _weights(1, 8, 64)),
+                 case((5, 8), {"out": (4,), "hidden": (1, 4)}, _weights(1, 8, 4), hidden_size=4, output="last",
+                      nonlinearity="relu"),
+                 case((5, 3), {"out": (5, 8), "hidden": (2, 4)}, 2 * _weights(1, 3, 4), hidden_size=4,
+                      bidirectional=True))),
     _spec("LSTM", "Long short-term memory: remembers over long sequences.",
-          cases=(case((5, 8), (5, 64), _weights(4, 8, 64)),
-                 case((6, 2), (3,), _weights(4, 2, 3) + _weights(4, 3, 3), hidden_size=3, num_layers=2,
-                      output="last"))),
+          cases=(case((5, 8), {"out": (5, 64), "hidden": (1, 64), "cell": (1, 64)}, _weights(4, 8, 64)),
+                 case((6, 2), {"out": (3,), "hidden": (2, 3), "cell": (2, 3)},
+                      _weights(4, 2, 3) + _weights(4, 3, 3), hidden_size=3, num_layers=2, output="last"),
+                 case((5, 4), {"out": (5, 3), "hidden": (1, 3), "cell": (1, 3)}, _weights(4, 4, 3, bias=False),
+                      hidden_size=3, bias=False),
+                 # a decoder started by an encoder's state: the state ports are inputs too
+                 case({"in": (5, 4), "hidden": (1, 3), "cell": (1, 3)},
+                      {"out": (5, 3), "hidden": (1, 3), "cell": (1, 3)}, _weights(4, 4, 3), hidden_size=3,
+                      initial_state=True))),
     _spec("GRU", "Gated recurrent unit: a lighter LSTM.",
-          cases=(case((5, 8), (5, 64), _weights(3, 8, 64)),
-                 case((4, 3), (10,), 2 * _weights(3, 3, 5), hidden_size=5, bidirectional=True, output="last"))),
+          cases=(case((5, 8), {"out": (5, 64), "hidden": (1, 64)}, _weights(3, 8, 64)),
+                 case((4, 3), {"out": (10,), "hidden": (2, 5)}, 2 * _weights(3, 3, 5), hidden_size=5,
+                      bidirectional=True, output="last"),
+                 case({"in": (6, 2), "hidden": (2, 4)}, {"out": (6, 4), "hidden": (2, 4)},
+                      _weights(3, 2, 4, bias=False) + _weights(3, 4, 4, bias=False), hidden_size=4, num_layers=2,
+                      bias=False, initial_state=True))),
 ]

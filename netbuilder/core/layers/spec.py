@@ -187,11 +187,39 @@ class Construct:
     def make(self):
         import torch.nn
 
+        if self.cls == "Parameter":
+            return _make_parameter(*self.args, **self.kwargs)
         return getattr(torch.nn, self.cls)(*self.args, **self.kwargs)
 
 
 def module(cls: str, *args: Any, **kwargs: Any) -> Construct:
     return Construct(cls, args, kwargs)
+
+
+PARAMETER_INITS = {"zeros": "torch.zeros({})", "ones": "torch.ones({})", "normal": "torch.randn({}) * 0.02"}
+
+
+def parameter(shape: Shape, init: str | float = "zeros") -> Construct:
+    """A learned tensor that is not a module (a class token, a learned position table): the block's forward
+    receives the tensor itself, and code export writes `nn.Parameter(torch.zeros(1, 1, 64))`.
+    init: "zeros", "ones", "normal" (standard deviation 0.02) or a number to fill it with."""
+    return Construct("Parameter", (tuple(shape),), {"init": init})
+
+
+def parameter_source(shape: Shape, init: str | float) -> str:
+    dims = ", ".join(str(d) for d in shape)
+    if isinstance(init, str):
+        return PARAMETER_INITS[init].format(dims)
+    return f"torch.full(({dims}{',' if len(shape) == 1 else ''}), {init!r})"
+
+
+def _make_parameter(shape: Shape, init: str | float):
+    import torch
+
+    if not isinstance(init, str):
+        return torch.nn.Parameter(torch.full(shape, float(init)))
+    data = {"zeros": torch.zeros, "ones": torch.ones}[init](shape) if init != "normal" else torch.randn(shape) * 0.02
+    return torch.nn.Parameter(data)
 
 
 def check_dim(dim: int, shape: Shape) -> str | None:
@@ -212,24 +240,33 @@ def call_module(m, x, **_params):
 class Case:
     """A layer tried on its own (as Keras' run_layer_test): its params (the rest at their defaults), an input
     shape (batch excluded), and the output shape and number of weights that must come out. Every case is
-    run through shapes, compilation, a real forward pass, the JSON round trip and both exports."""
+    run through shapes, compilation, a real forward pass, the JSON round trip and both exports.
+    A layer with several ports gives a shape per port: `inputs` and `outputs` map port names to shapes
+    (`input` and `output` are then the first port's)."""
 
     params: dict
     input: Shape
     output: Shape
     weights: int = 0
-    ports: dict | None = None  # {port: (shape, dtype)} where the ports take different inputs (a loss)
+    inputs: dict = field(default_factory=dict)  # {port: shape} for a layer with several ports
+    outputs: dict = field(default_factory=dict)
+    ports: dict | None = None  # {port: (shape, dtype)} where the ports take different dtypes (a loss)
 
 
-def case(input_shape: Shape, output_shape: Shape, weights: int = 0, /, **params: Any) -> Case:
-    return Case(params, tuple(input_shape), tuple(output_shape), weights)
+def case(input_shape: Shape | dict, output_shape: Shape | dict, weights: int = 0, /, **params: Any) -> Case:
+    """input_shape / output_shape: one shape, or {port: shape} for a layer with several ports."""
+    inputs = {k: tuple(v) for k, v in input_shape.items()} if isinstance(input_shape, dict) else {}
+    outputs = {k: tuple(v) for k, v in output_shape.items()} if isinstance(output_shape, dict) else {}
+    first_in = next(iter(inputs.values())) if inputs else tuple(input_shape)
+    first_out = next(iter(outputs.values())) if outputs else tuple(output_shape)
+    return Case(params, first_in, first_out, weights, inputs, outputs)
 
 
 def ports_case(ports: dict, output_shape: Shape, weights: int = 0, /, **params: Any) -> Case:
     """A case whose ports take different inputs: {port: (shape, dtype)}."""
     first = next(iter(ports.values()))[0] if ports else ()
     return Case(params, tuple(first), tuple(output_shape), weights,
-                {port: (tuple(shape), dtype) for port, (shape, dtype) in ports.items()})
+                ports={port: (tuple(shape), dtype) for port, (shape, dtype) in ports.items()})
 
 
 @dataclass(frozen=True)
@@ -237,9 +274,13 @@ class LayerSpec:
     """A layer type, declared once. Palette, inspector, shapes, compiler and exporters all read this.
 
     build(params, input_shapes) -> Construct, or None for layers that are a pure function.
-    forward(module, *inputs, **params) -> output; module is None when build is None. It runs on
-    meta tensors (shape inference), real tensors, and torch.fx proxies (compilation), so it may
-    only branch on params, never on tensor values.
+    forward(module, *inputs, **params) -> output; module is None when build is None (or returns None),
+    the tensor itself for a `parameter` construct. It runs on meta tensors (shape inference), real
+    tensors, and torch.fx proxies (compilation), so it may only branch on params, never on tensor values.
+    A layer with several output ports returns a tuple, one tensor per port in port order.
+
+    Ports: `inputs` is a count, the name of the int param that sets it (in1..inN), or a function of the
+    params giving the port names; `outputs` likewise, or a tuple of port names (e.g. ("out", "hidden")).
     """
 
     type: str
@@ -248,10 +289,10 @@ class LayerSpec:
     params: tuple[Param, ...] = ()
     build: Callable[[dict, list[Shape]], Construct] | None = None
     forward: Callable = call_module
-    # input ports: a count, the name of the int param that sets the count (in1..inN), the ports' names,
-    # or a function of the params giving the names (ports that come and go with a param)
+    # ports: a count, the name of the param that sets the count (in1..inN), the ports' names, or a function of
+    # the params giving the names (ports that come and go with a param); see the docstring
     inputs: int | str | tuple[str, ...] | Callable[[dict], list[str]] = 1
-    outputs: int = 1
+    outputs: int | str | tuple[str, ...] | Callable[[dict], list[str]] = 1
     ranks: tuple[int, ...] | None = None  # accepted input ranks (batch excluded); None: any
     rank_words: str = ""  # what an accepted input is, e.g. "channels x height x width"
     int_input: bool = False  # expects integer ids (Embedding)
@@ -281,17 +322,10 @@ class LayerSpec:
         return {p.name: p.default for p in self.params}
 
     def input_ports(self, params: dict[str, Any]) -> list[str]:
-        if callable(self.inputs):
-            return list(self.inputs(params))
-        if isinstance(self.inputs, tuple):
-            return list(self.inputs)
-        count = params[self.inputs] if isinstance(self.inputs, str) else self.inputs
-        if count == 1 and not isinstance(self.inputs, str):
-            return ["in"]
-        return [f"in{i}" for i in range(1, count + 1)]
+        return _ports(self.inputs, params, "in")
 
-    def output_ports(self) -> list[str]:
-        return ["out"] * self.outputs
+    def output_ports(self, params: dict[str, Any] | None = None) -> list[str]:
+        return _ports(self.outputs, params if params is not None else self.defaults(), "out")
 
     def describe(self, params: dict[str, Any]) -> str:
         """The key params for a block's face: the layer's own summary, else the params off their default."""
@@ -303,3 +337,17 @@ class LayerSpec:
     def torch_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Params as PyTorch wants them: lists become tuples."""
         return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+def _ports(declared: Any, params: dict[str, Any], stem: str) -> list[str]:
+    """Port names: `in` / `out` for one, in1..inN for a count (or an int param), else as declared."""
+    if callable(declared):
+        return list(declared(params))
+    if isinstance(declared, tuple):
+        return list(declared)
+    count = params[declared] if isinstance(declared, str) else declared
+    if isinstance(count, (list, tuple)):  # a list param (Split's sizes): one port per entry
+        count = len(count)
+    if count == 1 and not isinstance(declared, str):
+        return [stem]
+    return [f"{stem}{i}" for i in range(1, count + 1)]

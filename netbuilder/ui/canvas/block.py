@@ -132,7 +132,9 @@ class BlockItem(QGraphicsItem):
         lines = [f"<b>{html.escape(self.node.name)}</b> &nbsp;<i>{spec.type}</i>", html.escape(spec.help)]
         if self.info is not None:
             ins = ", ".join(format_shape(s) for s in self.info.inputs) or "-"
-            lines.append(f"in: {ins} &nbsp; out: {format_shape(self.info.output)}")
+            outs = ", ".join(format_shape(self.info.outputs.get(p)) for p in self.node.output_ports()) \
+                if len(self.node.output_ports()) > 1 else format_shape(self.info.output)
+            lines.append(f"in: {ins} &nbsp; out: {outs}")
             lines.append(f"{self.info.params:,} parameters, {format_count(self.info.macs)} MACs")
             if self.info.error:
                 lines.append(f"<span style='color:{style.ERROR.name()}'>{html.escape(self.info.error)}</span>")
@@ -172,7 +174,11 @@ class BlockItem(QGraphicsItem):
         if self.error:
             shape, colour = "⚠ " + self.error, style.ERROR
         else:
-            shape = "→ " + format_shape(self.info.output if self.info else None)
+            ports = self.node.output_ports()
+            if self.info is not None and len(ports) > 1:
+                shape = "→ " + ", ".join(format_shape(self.info.outputs.get(p)) for p in ports)
+            else:
+                shape = "→ " + format_shape(self.info.output if self.info else None)
             colour = self.colour.darker(115)
         mono = QFont(small)
         mono.setFamily("monospace")

@@ -97,7 +97,8 @@ class GraphScene(QGraphicsScene):
     @staticmethod
     def _label(wire: WireItem, report: ShapeReport) -> None:
         info = report.nodes.get(wire.edge.src)
-        wire.set_shape_text(format_shape(info.output) if info and info.output is not None else "")
+        shape = info.outputs.get(wire.edge.src_port) if info else None  # the shape of the wire's own port
+        wire.set_shape_text(format_shape(shape) if shape is not None else "")
 
     # ----- selection
 
