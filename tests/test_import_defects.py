@@ -12,6 +12,7 @@ from torch import nn
 
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.onnx_import import OnnxImportError, import_onnx
+from netbuilder.core.shapes import infer_shapes
 
 
 def export_fixed(model: nn.Module, example, path, opset=17, dynamic=False):
@@ -233,7 +234,12 @@ class Siamese(nn.Module):
         return (self.encoder(a) - self.encoder(b)).abs()
 
 
-def test_weights_used_twice_are_refused_by_name_not_copied(tmp_path):
-    path = export_fixed(Siamese(), (torch.randn(2, 6), torch.randn(2, 6)), tmp_path / "siamese.onnx", dynamic=True)
-    with pytest.raises(OnnxImportError, match="weights shared by nodes .*encoder.* and .*encoder.*: not supported yet"):
-        import_onnx(path)
+def test_weights_used_twice_stay_one_shared_tensor(tmp_path):
+    model = Siamese()
+    path = export_fixed(model, (torch.randn(2, 6), torch.randn(2, 6)), tmp_path / "siamese.onnx", dynamic=True)
+    imported = import_onnx(path)
+    linears = [n for n in imported.graph.nodes if n.type == "Linear"]
+    assert len(linears) == 2 and linears[1].shares == linears[0].id, "the second tower uses the first's weights"
+    assert infer_shapes(imported.graph).total_params == sum(p.numel() for p in model.parameters())
+    assert sorted(imported.state) == [f"{linears[0].name}.bias", f"{linears[0].name}.weight"]
+    assert imported.max_abs_diff < 1e-5

@@ -98,7 +98,7 @@ class Importer:
         self.values: dict[str, object] = {}
         self.refusals = Refusals()
         self.shapes: dict[str, object] = {}  # node id -> NodeShapes
-        self.weight_users: dict[str, str] = {}  # initializer -> the ONNX node whose block holds it
+        self.weight_users: dict[str, tuple[str, str]] = {}  # initializer -> (ONNX node, block id) holding it
 
     @property
     def batch(self) -> int:
@@ -109,30 +109,46 @@ class Importer:
     def add(self, layer: str, params: dict, sources: list, node: OnnxNode | None, weights: dict | None = None,
             hint: str | None = None, shares: str | None = None) -> Port:
         """A block fed by `sources` (Ports, in its input ports' order), its weights (key -> array; "" for a
-        block whose weight is a tensor of its own). `shares`: the initializer of its main weight, refused
-        when another block holds it already. Refusal when the block cannot work on these inputs."""
-        if shares is not None:
-            self._claim(shares, node)
-        created = self.graph.add_node(layer, params, name=self._name(node, hint))
+        block whose weight is a tensor of its own). `shares`: the initializer of its main weight: a block made
+        earlier from the same initializer lends it its weights (one tensor, as in the file: a Siamese tower, a
+        discriminator applied twice). Refusal when the block cannot work on these inputs."""
+        owner = self._owner(shares, node, layer, weights or {}) if shares is not None else None
+        created = self.graph.add_node(layer, params, name=self._name(node, hint),
+                                      settings={"shares": owner.id} if owner is not None else None)
         try:
+            if owner is not None and owner.params != created.params:
+                raise Refusal(f"it uses the weights of {owner.name} with other settings ({layer})")
             for source, port in zip(sources, created.input_ports()):
                 self.graph.connect(source.node_id, created.id, src_port=source.port, dst_port=port)
             info = self._infer(created.id)
         except (GraphError, Refusal):
             self.graph.remove_node(created.id)
             raise
-        for key, value in (weights or {}).items():
-            self.state[f"{created.name}.{key}" if key else created.name] = torch.from_numpy(
-                np.array(value, dtype=np.int64 if key == "num_batches_tracked" else np.float32, copy=True))
+        if owner is None:
+            for key, value in (weights or {}).items():
+                self.state[f"{created.name}.{key}" if key else created.name] = torch.from_numpy(
+                    np.array(value, dtype=np.int64 if key == "num_batches_tracked" else np.float32, copy=True))
+            if shares is not None:
+                self.weight_users.setdefault(shares, (node.label if node is not None else "?", created.id))
         return Port(created.id, next(iter(info.outputs), "out"))
 
-    def _claim(self, initializer: str, node: OnnxNode | None) -> None:
+    def _owner(self, initializer: str, node: OnnxNode | None, layer: str, weights: dict):
+        """The block that already holds this initializer's weights, when this node uses the same ones; None
+        for the first user. Refusal when the weights are only partly the same (a shared matrix, its own bias)."""
         array = self.values.get(initializer)
         first = self.weight_users.get(initializer)
         label = node.label if node is not None else "?"
-        if first is not None and first != label and isinstance(array, np.ndarray) and array.ndim >= 2:
-            raise Refusal(f"weights shared by nodes {first} and {label}: not supported yet")
-        self.weight_users.setdefault(initializer, label)
+        if first is None or first[0] == label or not isinstance(array, np.ndarray) or array.ndim < 2:
+            return None
+        owner = self.graph.node(first[1])
+        same = owner.type == layer and all(
+            f"{owner.name}.{key}" in self.state and np.array_equal(self.state[f"{owner.name}.{key}"].numpy(),
+                                                                   np.asarray(value, dtype=np.float32))
+            for key, value in weights.items() if key)
+        if not same:
+            raise Refusal(f"weights shared in part by nodes {first[0]} and {label}: a block shares all of another "
+                          "block's weights or none")
+        return owner
 
     def _infer(self, node_id: str):
         node = self.graph.node(node_id)
