@@ -140,8 +140,8 @@ def test_a_failing_block_is_outlined_in_red_with_the_reason_in_its_tooltip(windo
     window.inspector.editors["kernel_size"].widget.editingFinished.emit()
     wait_shapes(qtbot, window)
     block = window.scene.blocks[g.find("conv2").id]
-    assert block.error.startswith("Calculated padded input size per channel: (8 x 8)")
-    assert "Kernel size can&#x27;t be greater than actual input size" in block.toolTip()
+    assert block.error == "the 9x9 kernel is larger than its 8x8 input; lower the kernel or the pooling above it"
+    assert "the 9x9 kernel is larger than its 8x8 input" in block.toolTip()
     assert window.summary_label.text().startswith("1 problem: conv2 (Conv2d)")
     assert window.summary_label.property("problem") is True
 

@@ -11,7 +11,7 @@ import functools
 import math
 from dataclasses import dataclass, replace
 
-from .errors import first_line
+from .messages import empty_output, explain
 from .graph import Graph, Node, single_layer_graph
 from .layers import LayerSpec, Shape, get_layer
 from .layers.spec import format_shape
@@ -157,8 +157,11 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> NodeSha
             inputs = [torch.empty((1, *shape), dtype=getattr(torch, dtype)) for shape, dtype in signature]
         with FlopCounterMode(display=False) as counter:
             output = spec.forward(module, *inputs, **params)
-    except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
-        return NodeShapes(error=first_line(e))
+    except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message, in words
+        return NodeShapes(error=explain(str(e), type_name, params, [shape for shape, _ in signature]))
+    empty = empty_output(tuple(output.shape[1:]), [shape for shape, _ in signature])
+    if empty:
+        return NodeShapes(error=empty)
     count = sum(p.numel() for p in module.parameters() if p.requires_grad) if module is not None else 0
     dtype = str(output.dtype).removeprefix("torch.")
     return NodeShapes(output=tuple(output.shape[1:]), dtype=dtype, params=count,
