@@ -1,4 +1,4 @@
-"""Write the example graphs in examples/ with netbuilder's own Graph API.
+"""Write the example graphs in netbuilder/examples/ with netbuilder's own Graph API.
 
     python tools/make_examples.py [OUT_DIR]
 
@@ -8,6 +8,7 @@ The architectures follow the papers and torchvision, so parameter totals match t
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from netbuilder.core.graph import Graph
@@ -19,12 +20,25 @@ class Builder:
 
     def __init__(self, title: str, description: str) -> None:
         self.graph = Graph({"title": title, "description": description})
+        self.groups: dict[str, list[str]] = {}
+        self._group: list[str] | None = None
 
     def add(self, type: str, *sources: str, name: str | None = None, **params) -> str:
         node = self.graph.add_node(type, params, name=name)
         for src in sources:
             self.graph.connect(src, node.id)
+        if self._group is not None:
+            self._group.append(node.id)
         return node.id
+
+    @contextmanager
+    def group(self, name: str):
+        """The blocks added inside the `with` form one group (a residual block, an Inception module)."""
+        self._group = self.groups[name] = []
+        try:
+            yield
+        finally:
+            self._group = None
 
     def chain(self, src: str, *layers: tuple) -> str:
         """Add layers one after another: each layer is (type, name, params)."""
@@ -34,6 +48,8 @@ class Builder:
 
     def done(self) -> Graph:
         apply_layout(self.graph)
+        for name, ids in self.groups.items():
+            self.graph.add_group(ids, name)
         return self.graph
 
 
@@ -122,10 +138,11 @@ def vgg16() -> Graph:
     b = Builder("VGG16", "Simonyan & Zisserman 2014 (configuration D), as in torchvision: 13 3x3 convolutions.")
     y = b.add("Input", name="x", shape=[3, 224, 224])
     for stage, (channels, repeat) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], start=1):
-        for i in range(1, repeat + 1):
-            y = b.chain(y, ("Conv2d", f"conv{stage}_{i}", dict(out_channels=channels, kernel_size=3, padding=1)),
-                        ("ReLU", f"relu{stage}_{i}", {}))
-        y = b.add("MaxPool2d", y, name=f"pool{stage}", kernel_size=2)
+        with b.group(f"block{stage}"):
+            for i in range(1, repeat + 1):
+                y = b.chain(y, ("Conv2d", f"conv{stage}_{i}", dict(out_channels=channels, kernel_size=3, padding=1)),
+                            ("ReLU", f"relu{stage}_{i}", {}))
+            y = b.add("MaxPool2d", y, name=f"pool{stage}", kernel_size=2)
     y = b.chain(y, ("AdaptiveAvgPool2d", "avgpool", dict(output_size=7)), ("Flatten", "flatten", {}),
                 ("Linear", "fc6", dict(out_features=4096)), ("ReLU", "relu6", {}), ("Dropout", "drop6", {}),
                 ("Linear", "fc7", dict(out_features=4096)), ("ReLU", "relu7", {}), ("Dropout", "drop7", {}),
@@ -138,25 +155,28 @@ def resnet18() -> Graph:
     b = Builder("ResNet-18", "He et al. 2015, as in torchvision: residual blocks of two 3x3 convolutions with "
                              "BatchNorm, and 1x1 strided shortcuts where the size changes.")
     x = b.add("Input", name="x", shape=[3, 224, 224])
-    y = b.chain(x, ("Conv2d", "conv1", dict(out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)),
-                ("BatchNorm2d", "bn1", {}), ("ReLU", "relu", {}),
-                ("MaxPool2d", "maxpool", dict(kernel_size=3, stride=2, padding=1)))
+    with b.group("stem"):
+        y = b.chain(x, ("Conv2d", "conv1", dict(out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)),
+                    ("BatchNorm2d", "bn1", {}), ("ReLU", "relu", {}),
+                    ("MaxPool2d", "maxpool", dict(kernel_size=3, stride=2, padding=1)))
     for stage, channels in enumerate([64, 128, 256, 512], start=1):
         for block in range(2):
             stride = 2 if stage > 1 and block == 0 else 1
             n = f"layer{stage}_{block}_"
-            main = b.chain(y, ("Conv2d", n + "conv1", dict(out_channels=channels, kernel_size=3, stride=stride,
-                                                            padding=1, bias=False)),
-                           ("BatchNorm2d", n + "bn1", {}), ("ReLU", n + "relu1", {}),
-                           ("Conv2d", n + "conv2", dict(out_channels=channels, kernel_size=3, padding=1, bias=False)),
-                           ("BatchNorm2d", n + "bn2", {}))
-            shortcut = y
-            if stride != 1:
-                shortcut = b.chain(y, ("Conv2d", n + "downsample_conv",
-                                       dict(out_channels=channels, kernel_size=1, stride=stride, bias=False)),
-                                   ("BatchNorm2d", n + "downsample_bn", {}))
-            y = b.add("Add", main, shortcut, name=n + "add")
-            y = b.add("ReLU", y, name=n + "relu2")
+            with b.group(f"layer{stage}.{block}"):
+                main = b.chain(y, ("Conv2d", n + "conv1", dict(out_channels=channels, kernel_size=3, stride=stride,
+                                                                padding=1, bias=False)),
+                               ("BatchNorm2d", n + "bn1", {}), ("ReLU", n + "relu1", {}),
+                               ("Conv2d", n + "conv2", dict(out_channels=channels, kernel_size=3, padding=1,
+                                                            bias=False)),
+                               ("BatchNorm2d", n + "bn2", {}))
+                shortcut = y
+                if stride != 1:
+                    shortcut = b.chain(y, ("Conv2d", n + "downsample_conv",
+                                           dict(out_channels=channels, kernel_size=1, stride=stride, bias=False)),
+                                       ("BatchNorm2d", n + "downsample_bn", {}))
+                y = b.add("Add", main, shortcut, name=n + "add")
+                y = b.add("ReLU", y, name=n + "relu2")
     y = b.chain(y, ("GlobalAvgPool2d", "avgpool", {}), ("Linear", "fc", dict(out_features=1000)))
     b.add("Output", y, name="logits")
     return b.done()
@@ -167,11 +187,18 @@ def googlenet() -> Graph:
                              "classifiers: nine Inception modules, each a Concat of four branches.")
 
     def basic_conv(src: str, name: str, channels: int, kernel: int, **kwargs) -> str:
+        if b._group is None:  # a convolution of the stem: a group of its own
+            with b.group(name):
+                return basic_conv(src, name, channels, kernel, **kwargs)
         return b.chain(src, ("Conv2d", f"{name}_conv", dict(out_channels=channels, kernel_size=kernel, bias=False,
                                                             **kwargs)),
                        ("BatchNorm2d", f"{name}_bn", dict(eps=0.001)), ("ReLU", f"{name}_relu", {}))
 
     def inception(src: str, name: str, c1: int, c3r: int, c3: int, c5r: int, c5: int, pool_proj: int) -> str:
+        with b.group(name):
+            return inception_module(src, name, c1, c3r, c3, c5r, c5, pool_proj)
+
+    def inception_module(src: str, name: str, c1: int, c3r: int, c3: int, c5r: int, c5: int, pool_proj: int) -> str:
         branch1 = basic_conv(src, f"{name}_b1", c1, 1)
         branch2 = basic_conv(basic_conv(src, f"{name}_b2a", c3r, 1), f"{name}_b2b", c3, 3, padding=1)
         # torchvision uses a 3x3 (not 5x5) convolution here; keep it so the weights fit.
@@ -207,13 +234,18 @@ def autoencoder() -> Graph:
     b = Builder("Convolutional autoencoder", "Compresses a 1x28x28 image to 32x7x7 with strided convolutions and "
                                              "rebuilds it with transposed convolutions.")
     x = b.add("Input", name="x", shape=[1, 28, 28])
-    y = b.chain(x,
-                ("Conv2d", "enc1", dict(out_channels=16, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu1", {}),
-                ("Conv2d", "enc2", dict(out_channels=32, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu2", {}),
-                ("ConvTranspose2d", "dec1", dict(out_channels=16, kernel_size=3, stride=2, padding=1,
-                                                 output_padding=1)), ("ReLU", "relu3", {}),
-                ("ConvTranspose2d", "dec2", dict(out_channels=1, kernel_size=3, stride=2, padding=1,
-                                                 output_padding=1)), ("Sigmoid", "sigmoid", {}))
+    with b.group("encoder"):
+        y = b.chain(x,
+                    ("Conv2d", "enc1", dict(out_channels=16, kernel_size=3, stride=2, padding=1)),
+                    ("ReLU", "relu1", {}),
+                    ("Conv2d", "enc2", dict(out_channels=32, kernel_size=3, stride=2, padding=1)),
+                    ("ReLU", "relu2", {}))
+    with b.group("decoder"):
+        y = b.chain(y,
+                    ("ConvTranspose2d", "dec1", dict(out_channels=16, kernel_size=3, stride=2, padding=1,
+                                                     output_padding=1)), ("ReLU", "relu3", {}),
+                    ("ConvTranspose2d", "dec2", dict(out_channels=1, kernel_size=3, stride=2, padding=1,
+                                                     output_padding=1)), ("Sigmoid", "sigmoid", {}))
     b.add("Output", y, name="reconstruction")
     return b.done()
 
@@ -237,7 +269,7 @@ EXAMPLES = {
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / "examples")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / "netbuilder" / "examples")
     out.mkdir(parents=True, exist_ok=True)
     for name, make in EXAMPLES.items():
         make().save(out / f"{name}.json")

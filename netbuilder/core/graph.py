@@ -77,12 +77,27 @@ class Edge:
         return {"src": self.src, "src_port": self.src_port, "dst": self.dst, "dst_port": self.dst_port}
 
 
+@dataclass
+class Group:
+    """Blocks drawn as one named box (an Inception module, a residual block), which may be collapsed.
+    A block belongs to at most one group; `nodes` are block ids in document order."""
+
+    id: str
+    name: str
+    nodes: list[str]
+    collapsed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "nodes": list(self.nodes), "collapsed": self.collapsed}
+
+
 class Graph:
     """A network as a networkx.MultiDiGraph of Nodes; edges are keyed by their destination port.
 
     Each change is announced after it is made, on its own event:
     node_added(node), node_removed(node), param_changed(node, param name), node_renamed(node, old name),
-    node_moved(node), edge_added(edge), edge_removed(edge).
+    node_moved(node), edge_added(edge), edge_removed(edge), group_added(group), group_removed(group),
+    group_changed(group) (renamed, collapsed or expanded, or its blocks changed).
     """
 
     def __init__(self, meta: dict[str, str] | None = None) -> None:
@@ -95,6 +110,11 @@ class Graph:
         self.node_moved = Event(Node)
         self.edge_added = Event(Edge)
         self.edge_removed = Event(Edge)
+        self._groups: dict[str, Group] = {}
+        self._group_of: dict[str, str] = {}  # block id -> group id
+        self.group_added = Event(Group)
+        self.group_removed = Event(Group)
+        self.group_changed = Event(Group)
 
     def __eq__(self, other: object) -> bool:
         """The same document: blocks, params, positions, wires, meta (events and their handlers aside)."""
@@ -200,6 +220,10 @@ class Graph:
         node = self.node(node_id)
         for edge in [e for e in self.input_edges(node_id) if e] + self.output_edges(node_id):
             self.disconnect(edge.dst, edge.dst_port)
+        group = self.group_of(node_id)
+        if group is not None:  # the group lets go of it first (and goes when it was its last block)
+            rest = [i for i in group.nodes if i != node_id]
+            self.set_group_nodes(group.id, rest) if rest else self.remove_group(group.id)
         self._g.remove_node(node_id)
         self.node_removed.emit(node)
         return node
@@ -308,6 +332,94 @@ class Graph:
         if any(node.name == name for node in self.nodes):
             raise GraphError(f"a block named '{name}' already exists")
 
+    # ----- groups
+
+    @property
+    def groups(self) -> list[Group]:
+        return list(self._groups.values())
+
+    def group(self, group_id: str) -> Group:
+        try:
+            return self._groups[group_id]
+        except KeyError:
+            raise GraphError(f"no group with id '{group_id}'") from None
+
+    def group_of(self, node_id: str) -> Group | None:
+        """The group a block belongs to, if any."""
+        group_id = self._group_of.get(node_id)
+        return self._groups[group_id] if group_id is not None else None
+
+    def add_group(self, nodes: Iterable[str], name: str | None = None, *, id: str | None = None,
+                  collapsed: bool = False) -> Group:
+        """Group blocks under a name (made up when None); each block may be in one group only."""
+        if id is None:
+            id = _next_free("g", self._groups, len(self._groups) + 1)
+        elif not isinstance(id, str) or not 0 < len(id) <= 64 or id in self._groups:
+            raise GraphError(f"a group id must be a new string of 1 to 64 characters, got {id!r}")
+        name = _next_free("group", {g.name for g in self.groups}) if name is None else name
+        self._check_group_name(name)
+        if not isinstance(collapsed, bool):
+            raise GraphError(f"'collapsed' must be true or false, got {collapsed!r}")
+        group = Group(id, name, self._check_group_nodes(nodes, None), collapsed)
+        self._groups[id] = group
+        self._group_of.update((node_id, id) for node_id in group.nodes)
+        self.group_added.emit(group)
+        return group
+
+    def remove_group(self, group_id: str) -> Group:
+        """Ungroup: the blocks stay, the group goes."""
+        group = self.group(group_id)
+        del self._groups[group_id]
+        for node_id in group.nodes:
+            self._group_of.pop(node_id, None)
+        self.group_removed.emit(group)
+        return group
+
+    def rename_group(self, group_id: str, name: str) -> None:
+        group = self.group(group_id)
+        if name != group.name:
+            self._check_group_name(name)
+            group.name = name
+            self.group_changed.emit(group)
+
+    def set_collapsed(self, group_id: str, collapsed: bool) -> None:
+        group = self.group(group_id)
+        if bool(collapsed) != group.collapsed:
+            group.collapsed = bool(collapsed)
+            self.group_changed.emit(group)
+
+    def set_group_nodes(self, group_id: str, nodes: Iterable[str]) -> None:
+        """Give a group another set of blocks (at least one)."""
+        group = self.group(group_id)
+        checked = self._check_group_nodes(nodes, group_id)
+        for node_id in group.nodes:
+            self._group_of.pop(node_id, None)
+        group.nodes = checked
+        self._group_of.update((node_id, group_id) for node_id in checked)
+        self.group_changed.emit(group)
+
+    def _check_group_name(self, name: Any) -> None:
+        if not isinstance(name, str) or not 0 < len(name) <= 64 or not name.isprintable() or name != name.strip():
+            raise GraphError(f"{name!r} is not a valid group name: 1 to 64 printable characters")
+        if any(g.name == name for g in self.groups):
+            raise GraphError(f"a group named '{name}' already exists")
+
+    def _check_group_nodes(self, nodes: Iterable[str], group_id: str | None) -> list[str]:
+        if isinstance(nodes, str) or not isinstance(nodes, Iterable):
+            raise GraphError(f"a group's blocks must be a list of block ids, got {nodes!r}")
+        wanted = list(nodes)
+        for node_id in wanted:
+            node = self.node(node_id) if isinstance(node_id, str) else None
+            if node is None:
+                raise GraphError(f"a group's blocks must be block ids, got {node_id!r}")
+            other = self._group_of.get(node_id)
+            if other is not None and other != group_id:
+                raise GraphError(f"{node.label} is already in group '{self._groups[other].name}'")
+        if not wanted or len(set(wanted)) != len(wanted):
+            raise GraphError("a group needs at least one block, each listed once")
+        order = {node_id: i for i, node_id in enumerate(self._g)}
+        return sorted(wanted, key=order.__getitem__)
+
     # ----- documents
 
     def to_dict(self) -> dict[str, Any]:
@@ -320,7 +432,7 @@ class Graph:
                 for n in self.nodes
             ],
             "edges": [edge.to_dict() for edge in self.edges],
-        }
+        } | ({"groups": [group.to_dict() for group in self.groups]} if self._groups else {})
 
     @classmethod
     def from_dict(cls, data: Any) -> Graph:
@@ -334,7 +446,8 @@ class Graph:
             raise GraphError(f"'version' must be a positive whole number, got {version!r}")
         if version > VERSION:
             raise GraphError(f"saved by a newer netbuilder (format version {version}; this one reads {VERSION})")
-        _check_keys(data, "the document", required={"format", "version", "nodes", "edges"}, optional={"meta"})
+        _check_keys(data, "the document", required={"format", "version", "nodes", "edges"},
+                    optional={"meta", "groups"})
         meta = data.get("meta", {})
         if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
             raise GraphError("'meta' must map names to strings")
@@ -375,9 +488,20 @@ class Graph:
         try:
             cycle = nx.find_cycle(graph._g)
         except nx.NetworkXNoCycle:
+            graph._load_groups(data.get("groups", []))
             return graph
         loop = " -> ".join(graph.node(src).name for src, *_ in cycle)
         raise GraphError(f"the wires form a cycle: {loop} -> {graph.node(cycle[0][0]).name}")
+
+    def _load_groups(self, groups: Any) -> None:
+        if not isinstance(groups, list):
+            raise GraphError("'groups' must be a list")
+        for i, raw in enumerate(groups):
+            _check_keys(raw, f"groups[{i}]", required={"id", "name", "nodes"}, optional={"collapsed"})
+            try:
+                self.add_group(raw["nodes"], raw["name"], id=raw["id"], collapsed=raw.get("collapsed", False))
+            except GraphError as e:
+                raise GraphError(f"groups[{i}]: {e}") from None
 
     def copy(self) -> Graph:
         return Graph.from_dict(self.to_dict())
@@ -389,12 +513,14 @@ class Graph:
         data["meta"] = {}
         data["nodes"] = [n for n in data["nodes"] if n["id"] in keep]
         data["edges"] = [e for e in data["edges"] if e["src"] in keep and e["dst"] in keep]
+        data.pop("groups", None)
         return data
 
     def prepare_paste(self, fragment: Graph, offset: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
         """The fragment's blocks and wires with ids and names that are free in this graph, shifted by
         `offset`: a document whose nodes and edges can be added here as they are."""
         data = fragment.to_dict()
+        data.pop("groups", None)
         ids: dict[str, str] = {}
         taken_ids, taken_names = set(self._g), {node.name for node in self.nodes}
         for raw in data["nodes"]:

@@ -22,6 +22,7 @@ from .compile import CompileError, compile_graph
 from .errors import NetbuilderError, first_line
 from .files import atomic_write_text
 from .graph import Graph, GraphError
+from .groups import add_groups, groups_from_scopes
 from .layout import apply_layout
 from .shapes import clashes_with_torch, infer_shapes
 from .weights import apply_state, save_weights
@@ -102,6 +103,7 @@ class _Importer:
         self.values: dict[str, object] = {}
         self.unsupported: list[str] = []
         self._report = None
+        self.scopes: dict[str, str] = {}  # block id -> the exporter's name of its node (its module scope)
         uses: dict[str, int] = {}
         for node in model.graph.node:
             for name in node.input:
@@ -123,6 +125,7 @@ class _Importer:
             hint: str | None = None) -> Block:
         name = self._block_name(layer, onnx_node, hint)
         node = self.graph.add_node(layer, params, name=name)
+        self.scopes[node.id] = onnx_node.name or ""
         for source in sources:
             self.graph.connect(source.node_id, node.id)
         for key, value in (weights or {}).items():
@@ -629,6 +632,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
                               f"{len(importer.unsupported)} operator(s): {'; '.join(importer.unsupported)}")
     graph, state = importer.graph, importer.state
     apply_layout(graph)
+    add_groups(graph, groups_from_scopes(importer.scopes))
     try:
         module = compile_graph(graph)
         apply_state(module, state, path.name)

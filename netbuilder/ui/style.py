@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"  # shipped inside the package
 
 CATEGORY_COLOURS = {
     "io": "#5b6472",
