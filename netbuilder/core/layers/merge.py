@@ -48,16 +48,25 @@ LAYERS = [
         "Add", "merge", "Adds its inputs element by element (e.g. a residual connection).",
         params=(_INPUTS,), forward=_add, inputs="inputs", check=_same_shapes, prefix="add",
         cases=(case((4, 6, 6), (4, 6, 6)), case((5,), (5,), inputs=3)),
+        doc=("Adds tensors of the same shape element by element. ResNet's residual connection: a block's "
+             "output plus its input lets very deep networks train."),
+        formula="y = in1 + in2 + …",
     ),
     LayerSpec(
         "Multiply", "merge", "Multiplies its inputs element by element (e.g. gating).",
         params=(_INPUTS,), forward=_multiply, inputs="inputs", check=_same_shapes, prefix="mul",
         cases=(case((4, 6, 6), (4, 6, 6)), case((5,), (5,), inputs=3)),
+        doc=("Multiplies tensors of the same shape element by element, e.g. to gate a signal by the "
+             "sigmoid of another."),
+        formula="y = in1 · in2 · …",
     ),
     LayerSpec(
         "Concat", "merge", "Joins its inputs along a dimension (1: channels), in port order.",
         params=(_INPUTS, Int("dim", 1, -8, 8, help="dimension to join along, counting the batch as 0")),
         forward=_concat, inputs="inputs", check=_concat_check, prefix="cat",
         cases=(case((4, 6, 6), (8, 6, 6)), case((2, 5), (2, 15), inputs=3, dim=-1)),
+        doc=("Joins its inputs along dim (1: channels), in port order: 64x28x28 and 32x28x28 give "
+             "96x28x28. The four branches of an Inception module meet this way. Every other dimension "
+             "must match."),
     ),
 ]

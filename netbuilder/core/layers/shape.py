@@ -41,6 +41,9 @@ LAYERS = [
         params=(Int("start_dim", 1, 1, 8, help="first dimension to flatten, counting the batch as 0"),),
         build=lambda p, s: module("Flatten", p["start_dim"]), prefix="flatten",
         cases=(case((4, 3, 3), (36,)), case((4, 3, 3), (4, 9), start_dim=2)),
+        doc=("Joins every dimension from start_dim on into one: 64x4x4 becomes 1024. Put it between the "
+             "last convolution or pooling and the first Linear."),
+        formula="C x H x W → C·H·W",
     ),
     LayerSpec(
         "Reshape", "shape", "Gives each sample a new shape with the same number of values; one size may be -1.",
@@ -48,6 +51,9 @@ LAYERS = [
         forward=_reshape, check=_reshape_check, prefix="reshape",
         cases=(case((4, 3, 3), (36,)), case((4, 3, 3), (9, 4), shape=[9, 4]), case((36,), (4, 3, 3), shape=[-1, 3, 3])),
         summary=lambda p: f"to {format_shape(p['shape'])}",
+        doc=("Rearranges each sample's values into a new shape with the same count; -1 stands for the "
+             "size that makes the count right. E.g. 1x28x28 → 28x28 to read an image row by row with an "
+             "LSTM."),
     ),
     LayerSpec(
         "Permute", "shape", "Reorders dimensions, e.g. 0,2,1 swaps the last two (the batch stays at 0).",
@@ -55,5 +61,7 @@ LAYERS = [
         forward=_permute, check=_permute_check, prefix="permute",
         cases=(case((4, 6), (6, 4)), case((2, 3, 4), (4, 2, 3), dims=[0, 3, 1, 2])),
         summary=lambda p: ",".join(map(str, p["dims"])),
+        doc=("Reorders dimensions without changing any value: 0,2,1 turns channels x length into length x"
+             " channels (e.g. before an LSTM that reads a Conv1d's output)."),
     ),
 ]
