@@ -318,11 +318,15 @@ class Graph:
 
     def name_is_free(self, name: Any) -> bool:
         """Whether a new block could take this name (valid and not in use)."""
+        return self.name_problem(name) is None
+
+    def name_problem(self, name: Any) -> str | None:
+        """Why a block could not take this name (invalid, or in use), or None."""
         try:
             self._check_name(name)
-        except GraphError:
-            return False
-        return True
+        except GraphError as e:
+            return str(e)
+        return None
 
     def _check_name(self, name: Any) -> None:
         if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
@@ -350,8 +354,9 @@ class Graph:
         return self._groups[group_id] if group_id is not None else None
 
     def add_group(self, nodes: Iterable[str], name: str | None = None, *, id: str | None = None,
-                  collapsed: bool = False) -> Group:
-        """Group blocks under a name (made up when None); each block may be in one group only."""
+                  collapsed: bool = False, index: int | None = None) -> Group:
+        """Group blocks under a name (made up when None); each block may be in one group only. `index` places
+        it among the groups (undo puts a removed group back where it was)."""
         if id is None:
             id = _next_free("g", self._groups, len(self._groups) + 1)
         elif not isinstance(id, str) or not 0 < len(id) <= 64 or id in self._groups:
@@ -362,9 +367,17 @@ class Graph:
             raise GraphError(f"'collapsed' must be true or false, got {collapsed!r}")
         group = Group(id, name, self._check_group_nodes(nodes, None), collapsed)
         self._groups[id] = group
+        if index is not None and index < len(self._groups) - 1:
+            order = list(self._groups)[:-1]
+            order.insert(index, id)
+            self._groups = {i: self._groups[i] for i in order}
         self._group_of.update((node_id, id) for node_id in group.nodes)
         self.group_added.emit(group)
         return group
+
+    def group_index(self, group_id: str) -> int:
+        self.group(group_id)
+        return list(self._groups).index(group_id)
 
     def remove_group(self, group_id: str) -> Group:
         """Ungroup: the blocks stay, the group goes."""

@@ -111,15 +111,33 @@ def box_position(graph: Graph, group: Group) -> tuple[float, float]:
 def fold_moves(graph: Graph, group: Group, collapse: bool) -> dict[str, tuple[float, float]]:
     """New positions for the blocks below a group: up by the group's height when it collapses (the rows it
     took close up), down by it when it expands. Its own blocks stay where they are (hidden when collapsed)."""
-    _, top, _, bottom = bounds(graph, group.nodes)
+    return fold_positions({node.id: node.pos for node in graph.nodes}, group.nodes, collapse)
+
+
+def fold_positions(positions: dict[str, tuple[float, float]], members: list[str],
+                   collapse: bool) -> dict[str, tuple[float, float]]:
+    """fold_moves on a {block id: position} map (e.g. a layout not yet applied)."""
+    ys = [positions[i][1] for i in members]
+    top, bottom = min(ys), max(ys)
     height = bottom - top
     if height <= 0:
         return {}
-    inside = set(group.nodes)
+    inside = set(members)
     threshold = bottom if collapse else top
     shift = -height if collapse else height
-    return {node.id: (node.pos[0], node.pos[1] + shift) for node in graph.nodes
-            if node.id not in inside and node.pos[1] > threshold + 1e-6}
+    return {node_id: (x, y + shift) for node_id, (x, y) in positions.items()
+            if node_id not in inside and y > threshold + 1e-6}
+
+
+def folded_layout(graph: Graph) -> dict[str, tuple[float, float]]:
+    """The automatic layout, with the collapsed groups folded as collapsing them would (bottom-most first)."""
+    from .layout import auto_layout
+
+    positions = auto_layout(graph)
+    collapsed = [g for g in graph.groups if g.collapsed]
+    for group in sorted(collapsed, key=lambda g: min(positions[i][1] for i in g.nodes), reverse=True):
+        positions.update(fold_positions(positions, group.nodes, collapse=True))
+    return positions
 
 
 def set_collapsed(graph: Graph, group_id: str, collapsed: bool) -> None:

@@ -42,7 +42,7 @@ class Journal:
         order = list(node.id for node in g.nodes)
         params = {node.id: copy.deepcopy(node.params) for node in g.nodes}
         positions = {node.id: node.pos for node in g.nodes}
-        groups = {group.id: _group_state(group) for group in g.groups}
+        groups = {group.id: _group_state(group) for group in g.groups}  # in the graph's order
 
         def added(node: Node) -> None:
             index = g.index_of(node.id)
@@ -68,11 +68,16 @@ class Journal:
             positions[node.id] = node.pos
 
         def group_added(group: Group) -> None:
+            index = g.group_index(group.id)
+            order = list(groups)
+            order.insert(index, group.id)
             groups[group.id] = _group_state(group)
-            self.steps.append(("group_add", _group_state(group)))
+            groups.update({i: groups.pop(i) for i in order})  # keep the graph's order
+            self.steps.append(("group_add", _group_state(group), index))
 
         def group_removed(group: Group) -> None:
-            self.steps.append(("group_remove", groups.pop(group.id)))
+            index = list(groups).index(group.id)
+            self.steps.append(("group_remove", groups.pop(group.id), index))
 
         def group_changed(group: Group) -> None:
             self.steps.append(("group_changed", groups[group.id], _group_state(group)))
@@ -131,9 +136,9 @@ class Journal:
             _, node_id, old, new = step
             g.move(node_id, new if forward else old)
         elif kind in ("group_add", "group_remove"):
-            state = step[1]
+            state, index = step[1], step[2]
             if (kind == "group_add") == forward:
-                g.add_group(state["nodes"], state["name"], id=state["id"], collapsed=state["collapsed"])
+                g.add_group(state["nodes"], state["name"], id=state["id"], collapsed=state["collapsed"], index=index)
             else:
                 g.remove_group(state["id"])
         elif kind == "group_changed":

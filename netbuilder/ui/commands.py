@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from ..core.graph import Edge, Graph
+from ..core.journal import Journal
 
 _SET_PARAM_ID = 1
 
@@ -84,6 +85,7 @@ class RemoveItems(GraphCommand):
         touching = [e for e in graph.edges if e.src in removed or e.dst in removed]
         self.lone_edges = [e for e in edges if e not in touching]
         self.edges = [e.to_dict() for e in touching + self.lone_edges]
+        self.groups = [(graph.group_index(g.id), g.to_dict()) for g in graph.groups if removed & set(g.nodes)]
 
     def do(self) -> None:
         for edge in self.lone_edges:
@@ -94,6 +96,12 @@ class RemoveItems(GraphCommand):
     def revert(self) -> None:
         _add_nodes(self.graph, self.nodes, with_index=True)
         _connect(self.graph, self.edges)
+        for index, raw in self.groups:  # the groups the blocks were in, as they were
+            if raw["id"] in {group.id for group in self.graph.groups}:
+                self.graph.set_group_nodes(raw["id"], raw["nodes"])
+            else:
+                self.graph.add_group(raw["nodes"], raw["name"], id=raw["id"], collapsed=raw["collapsed"],
+                                     index=index)
 
 
 class Connect(GraphCommand):
@@ -163,3 +171,24 @@ class MoveNodes(GraphCommand):
 
     def revert(self) -> None:
         self.graph.move_many(self.old)
+
+
+class RecordedEdit(GraphCommand):
+    """Any work done through the Graph's methods (an analysis fix, grouping, folding a group, inserting a
+    layer on a wire), made undoable by a Journal of what it changed. `changes_model` False: only moves and
+    folds (allowed while a run trains the graph)."""
+
+    def __init__(self, graph: Graph, text: str, work, changes_model: bool = True) -> None:
+        super().__init__(graph, text)
+        self.work = work
+        self.changes_model = changes_model
+        self.journal = None
+
+    def do(self) -> None:
+        if self.journal is None:
+            self.journal = Journal.record(self.graph, self.work)
+        else:
+            self.journal.redo()
+
+    def revert(self) -> None:
+        self.journal.undo()

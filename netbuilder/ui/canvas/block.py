@@ -9,7 +9,7 @@ import html
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsEllipseItem, QGraphicsItem
+from PySide6.QtWidgets import QApplication, QGraphicsEllipseItem, QGraphicsItem, QStyleOptionGraphicsItem
 
 from ...core.graph import Node
 from ...core.layers.spec import format_shape
@@ -19,6 +19,21 @@ from .. import style
 WIDTH, HEIGHT = 196.0, 66.0
 PORT_RADIUS = 5.5
 GRID = 10.0
+FAR = 0.5  # below this zoom a block shows only its name, drawn large enough to read
+
+
+def level_of_detail(painter: QPainter) -> float:
+    """How large the scene is drawn: 1 at actual size, 0.25 when zoomed far out."""
+    return QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+
+
+def draw_text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str,
+              align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft) -> None:
+    """One line of text in a rectangle, elided to fit."""
+    painter.setFont(font)
+    painter.setPen(colour)
+    elided = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()))
+    painter.drawText(rect, align | Qt.AlignmentFlag.AlignVCenter, elided)
 
 
 class PortItem(QGraphicsEllipseItem):
@@ -62,6 +77,7 @@ class BlockItem(QGraphicsItem):
         self.wires: set = set()
         self.ports: dict[tuple[bool, str], PortItem] = {}
         self.info: NodeShapes | None = None
+        self.findings: list = []  # core.analysis Findings about this block (warnings and advice; errors are in info)
         self.colour = style.category_colour(node.spec.category)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -107,9 +123,21 @@ class BlockItem(QGraphicsItem):
         self._update_tooltip()
         self.update()
 
+    def set_findings(self, findings: list) -> None:
+        if [f.line for f in findings] == [f.line for f in self.findings]:
+            return
+        self.findings = findings
+        self._update_tooltip()
+        self.update()
+
     @property
     def error(self) -> str | None:
         return self.info.error if self.info else None
+
+    @property
+    def advice(self) -> list:
+        """The analysis' findings that the red outline does not already show."""
+        return [f for f in self.findings if f.code != "shape"]
 
     def _update_tooltip(self) -> None:
         spec = self.node.spec
@@ -120,6 +148,11 @@ class BlockItem(QGraphicsItem):
             lines.append(f"{self.info.params:,} parameters, {format_count(self.info.macs)} MACs")
             if self.info.error:
                 lines.append(f"<span style='color:{style.ERROR.name()}'>{html.escape(self.info.error)}</span>")
+        for finding in self.advice:
+            colour = style.SEVERITY_COLOURS[finding.severity].name()
+            fix = f" <i>(fix: {html.escape(finding.fix.label)})</i>" if finding.fix else ""
+            lines.append(f"<span style='color:{colour}'>{html.escape(finding.message)}</span>{fix}")
+        lines.append("<span style='color:#6a7282'>F1: help on this layer · right-click: more</span>")
         self.setToolTip("<br>".join(lines))
 
     # ----- painting
@@ -144,10 +177,18 @@ class BlockItem(QGraphicsItem):
         painter.setBrush(self.colour)
         painter.drawRoundedRect(stripe.adjusted(1, 1, 0, -1), 3, 3)
 
-        text_left, text_width = rect.left() + 14, WIDTH - 22
+        advice = self.advice
+        if advice:
+            self._paint_badge(painter, rect, advice)
+        text_left, text_width = rect.left() + 14, WIDTH - 22 - (14 if advice else 0)
         bold = QFont(painter.font())
-        bold.setPointSizeF(9.5)
         bold.setBold(True)
+        lod = level_of_detail(painter)
+        if lod < FAR:
+            bold.setPointSizeF(min(40.0, 9.5 / max(lod, 0.05)))
+            self._text(painter, bold, style.TEXT, rect.adjusted(14, 2, -8, -2), self.node.name)
+            return
+        bold.setPointSizeF(9.5)
         small = QFont(painter.font())
         small.setPointSizeF(8.5)
         self._text(painter, bold, style.TEXT, QRectF(text_left, rect.top() + 7, text_width, 17), self.node.name)
@@ -165,10 +206,28 @@ class BlockItem(QGraphicsItem):
 
     @staticmethod
     def _text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str) -> None:
+        draw_text(painter, font, colour, rect, text)
+
+    @staticmethod
+    def _paint_badge(painter: QPainter, rect: QRectF, advice: list) -> None:
+        """A small sign in the top right corner: a triangle for a warning, a circle for advice."""
+        worst = "warning" if any(f.severity == "warning" for f in advice) else "info"
+        centre = QPointF(rect.right() - 13, rect.top() + 14)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(style.SEVERITY_COLOURS[worst])
+        if worst == "warning":
+            painter.drawPolygon([centre + QPointF(0, -7), centre + QPointF(7.5, 6), centre + QPointF(-7.5, 6)])
+            mark = "!"
+        else:
+            painter.drawEllipse(centre, 7, 7)
+            mark = "i"
+        font = QFont(painter.font())
+        font.setPointSizeF(7.5)
+        font.setBold(True)
         painter.setFont(font)
-        painter.setPen(colour)
-        elided = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
+        painter.setPen(QColor("white"))
+        painter.drawText(QRectF(centre.x() - 6, centre.y() - 6 + (1.5 if worst == "warning" else 0), 12, 12),
+                         Qt.AlignmentFlag.AlignCenter, mark)
 
     # ----- moving
 
