@@ -121,6 +121,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.autosave_timer.start(INTERVAL_MS)
         loader = torch_loader()
         loader.shapes_ready.connect(self._torch_ready)  # connected before asking, so that it cannot be missed
+        self.document.report_changed.connect(self._torch_ready)  # and shapes mean torch is here, in any case
         if loader.ready:
             self._torch_ready()
         self._update_title()
@@ -185,8 +186,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
 
     # ----- the training panel, once torch is here
 
-    def _torch_ready(self) -> None:
-        print("TORCH_READY", flush=True)
+    def _torch_ready(self, *_report) -> None:
         if self.stack.currentWidget() is self.start_page:
             self.start_page.count_parameters()
         if self.training is not None:
