@@ -265,6 +265,8 @@ def check_flatten(c: _Context) -> list[Finding]:
             continue
         shape, out = c.inputs(node.id)[0], c.output(node.id)
         producer = c.producer(node)
+        if producer is not None and producer.type == "Linear":
+            continue  # the dense layer above it is flagged already: a Flatten there mends both
         from_maps = producer is not None and producer.spec.category in ("conv", "pool")
         if len(shape) >= 3 or (len(shape) == 2 and from_maps):
             params = c.report.nodes[node.id].params

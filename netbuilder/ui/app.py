@@ -27,9 +27,9 @@ def run(path: str | None = None) -> int:
     configure(app)
     app.aboutToQuit.connect(torch_loader().wait)  # a quick quit must not cut torch's import short
     window = MainWindow()
+    window.show()
     if path:
         window.open_path(Path(path), ask=False)
     else:
         window.show_start_page()
-    window.show()
     return app.exec()

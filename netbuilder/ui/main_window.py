@@ -12,7 +12,8 @@ import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget,
+    QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
+    QWidget,
 )
 
 from ..core.files import list_examples
@@ -71,17 +72,18 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.setCentralWidget(self.stack)
 
         area = Qt.DockWidgetArea
+        self.setTabPosition(area.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # before any dock is tabbed
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.GroupedDragging)
         self.palette_dock = self._dock("Layers", self.palette, area.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", self.inspector, area.RightDockWidgetArea)
+        # docks in tabs are named by their tabs: a title bar too would only take room (set before tabbing them)
+        self.inspector_dock = self._dock("Inspector", self.inspector, area.RightDockWidgetArea, titled=False)
         self.training_dock = self._dock("Training", self._waiting("The training settings appear once PyTorch has "
-                                                                  "loaded…"), area.RightDockWidgetArea)
-        self.tabifyDockWidget(self.inspector_dock, self.training_dock)
-        self.curves_dock = self._dock("Curves", self._waiting("Training curves and results appear here."),
-                                      area.BottomDockWidgetArea)
-        self.analysis_dock = self._dock("Analysis", self.analysis, area.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.analysis_dock, self.curves_dock)
-        self.analysis_dock.raise_()
-        self.inspector_dock.raise_()
+                                                                  "loaded…"), None, titled=False)
+        self.analysis_dock = self._dock("Analysis", self.analysis, area.BottomDockWidgetArea, titled=False)
+        self.curves_dock = self._dock("Curves", self._waiting("Training curves and results appear here."), None,
+                                      titled=False)
+        self._docks_tabbed = False  # Training and Curves join their tabs when the window first shows
 
         self.summary_label = QLabel()
         self.summary_label.setObjectName("summary")
@@ -131,14 +133,29 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
 
     # ----- docks, sizes, the start page
 
-    def _dock(self, title: str, widget, area) -> QDockWidget:
+    def _dock(self, title: str, widget, area, titled: bool = True) -> QDockWidget:
         dock = QDockWidget(title, self)
+        if not titled:
+            dock.setTitleBarWidget(QWidget())
         dock.setObjectName(title)
         dock.setWidget(widget)
         features = QDockWidget.DockWidgetFeature
         dock.setFeatures(features.DockWidgetMovable | features.DockWidgetClosable | features.DockWidgetFloatable)
-        self.addDockWidget(area, dock)
+        if area is not None:  # else it is tabbed with another
+            self.addDockWidget(area, dock)
         return dock
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._docks_tabbed:
+            # Tabbed once shown: Qt 6 leaves a stray tab bar over the window when two dock areas are tabbed
+            # before it is first laid out.
+            self._docks_tabbed = True
+            self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+            self.tabifyDockWidget(self.analysis_dock, self.curves_dock)
+            self.inspector_dock.raise_()
+            self.analysis_dock.raise_()
+            self._size_docks()
 
     @staticmethod
     def _waiting(text: str) -> QLabel:
@@ -158,8 +175,11 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         else:
             width, height = min(1600, room.width()), min(1000, room.height())
         self.resize(width, height)
+        self._size_docks()
+
+    def _size_docks(self) -> None:
         self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.analysis_dock], [max(150, int(height * 0.24))], Qt.Orientation.Vertical)
+        self.resizeDocks([self.analysis_dock], [max(140, int(self.height() * 0.21))], Qt.Orientation.Vertical)
 
     def show_start_page(self) -> None:
         """The start page fills the window (docks and toolbar put away until a graph is chosen)."""
@@ -172,6 +192,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         for dock in self.findChildren(QDockWidget):
             dock.hide()
         self.toolbar.hide()
+        self.summary_label.hide()
         self.stack.setCurrentWidget(self.start_page)
         self.setWindowTitle("Start — netbuilder")
 
@@ -180,6 +201,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
             return
         self.stack.setCurrentWidget(self.stack.widget(0))
         self.toolbar.show()
+        self.summary_label.show()
         if self._dock_state is not None:
             self.restoreState(self._dock_state)
         self._update_title()

@@ -3,6 +3,7 @@ one line about it), Open, Import ONNX, and the recent files. It shows before PyT
 counts fill in once it has (worked out on a thread)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal
@@ -17,14 +18,17 @@ from ..core.graph import Graph, GraphError
 from ..core.groups import box_position, set_all_collapsed
 from . import style
 
-THUMB = QSize(220, 132)
-CARD_WIDTH = 244
+THUMB = QSize(206, 124)
+CARD_WIDTH, CARD_HEIGHT = 230, 274
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
+_SENTENCE_END = re.compile(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\.\s")  # not "et al. " nor "e.g. "
+
+
 def first_sentence(text: str) -> str:
-    head, dot, _ = text.partition(". ")
-    return head + "." if dot else text
+    found = _SENTENCE_END.search(text)
+    return text[:found.start() + 1] if found else text
 
 
 def thumbnail(graph: Graph, size: QSize = THUMB) -> QPixmap:
@@ -45,11 +49,12 @@ def thumbnail(graph: Graph, size: QSize = THUMB) -> QPixmap:
     ys = [p[1] for p, _ in spots.values()]
     width, height = max(xs) - min(xs) + 200, max(ys) - min(ys) + 70
     scale = min((size.width() - 16) / width, (size.height() - 16) / height)
-    origin = QPointF((size.width() - width * scale) / 2 - (min(xs) - 100) * scale,
+    across = min((size.width() - 16) / width, max(scale, 0.36))  # a tall graph keeps blocks wide enough to see
+    origin = QPointF((size.width() - width * across) / 2 - (min(xs) - 100) * across,
                      (size.height() - height * scale) / 2 - (min(ys) - 35) * scale)
 
     def at(pos) -> QPointF:
-        return QPointF(pos[0] * scale, pos[1] * scale) + origin
+        return QPointF(pos[0] * across, pos[1] * scale) + origin
 
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -59,7 +64,7 @@ def thumbnail(graph: Graph, size: QSize = THUMB) -> QPixmap:
         if a != b:
             painter.drawLine(a, b)
     painter.setPen(Qt.PenStyle.NoPen)
-    w, h = max(4.0, 196 * scale), max(2.5, 60 * scale)
+    w, h = max(4.0, 196 * across), max(2.5, 60 * scale)
     for pos, colour in dict.fromkeys((p, c.name()) for p, c in spots.values()):
         centre = at(pos)
         painter.setBrush(QColor(colour))
@@ -98,12 +103,13 @@ class Card(QFrame):
         self.path = path
         self.setObjectName("card")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setFixedWidth(CARD_WIDTH)
+        self.setFixedSize(CARD_WIDTH, CARD_HEIGHT)
         self.picture = QLabel()
         self.picture.setPixmap(thumbnail(graph))
         self.picture.setObjectName("thumbnail")
         title = QLabel(graph.meta.get("title", path.stem))
         title.setObjectName("cardTitle")
+        title.setWordWrap(True)
         self.params = QLabel("… parameters")
         self.params.setObjectName("cardParams")
         about = QLabel(first_sentence(graph.meta.get("description", "")))
@@ -154,8 +160,15 @@ class StartPage(QScrollArea):
         tagline.setWordWrap(True)
         column.addWidget(title)
         column.addWidget(tagline)
+        body = QHBoxLayout()
+        body.setSpacing(28)
+        column.addLayout(body, 1)
 
-        actions = QHBoxLayout()
+        side = QVBoxLayout()  # start something, or go back to something
+        side.setSpacing(8)
+        start = QLabel("Start")
+        start.setObjectName("startSection")
+        side.addWidget(start)
         for text, tip, signal in (("New blank network", "An empty canvas (Ctrl+N)", self.new_requested),
                                   ("Open…", "A graph you saved (Ctrl+O)", self.open_requested),
                                   ("Import ONNX model…", "An ONNX file as an editable graph", self.import_requested)):
@@ -163,13 +176,26 @@ class StartPage(QScrollArea):
             button.setObjectName("startAction")
             button.setToolTip(tip)
             button.clicked.connect(signal)
-            actions.addWidget(button)
-        actions.addStretch()
-        column.addLayout(actions)
+            side.addWidget(button)
+        recent = QLabel("Recent")
+        recent.setObjectName("startSection")
+        side.addSpacing(10)
+        side.addWidget(recent)
+        self.recent = QListWidget()
+        self.recent.setObjectName("recentFiles")
+        self.recent.itemActivated.connect(lambda item: self.recent_chosen.emit(Path(item.data(PATH_ROLE))))
+        self.recent.itemClicked.connect(lambda item: self.recent_chosen.emit(Path(item.data(PATH_ROLE))))
+        self.recent.setWordWrap(True)
+        side.addWidget(self.recent, 1)
+        sidebar = QWidget()
+        sidebar.setFixedWidth(250)
+        sidebar.setLayout(side)
+        body.addWidget(sidebar, 0)
 
-        section = QLabel("Examples")
+        examples = QVBoxLayout()
+        section = QLabel("Examples — classic networks to open, study and train")
         section.setObjectName("startSection")
-        column.addWidget(section)
+        examples.addWidget(section)
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(14)
         self.grid.setVerticalSpacing(14)
@@ -181,18 +207,9 @@ class StartPage(QScrollArea):
             card = Card(path, graph)
             card.chosen.connect(self.example_chosen)
             self.cards.append(card)
-        column.addLayout(self.grid)
-
-        recent = QLabel("Recent files")
-        recent.setObjectName("startSection")
-        column.addWidget(recent)
-        self.recent = QListWidget()
-        self.recent.setObjectName("recentFiles")
-        self.recent.itemActivated.connect(lambda item: self.recent_chosen.emit(Path(item.data(PATH_ROLE))))
-        self.recent.itemClicked.connect(lambda item: self.recent_chosen.emit(Path(item.data(PATH_ROLE))))
-        self.recent.setMaximumHeight(150)
-        column.addWidget(self.recent)
-        column.addStretch()
+        examples.addLayout(self.grid)
+        examples.addStretch()
+        body.addLayout(examples, 1)
         self.setWidget(page)
         self._columns = 0
         self._arrange()
@@ -200,7 +217,7 @@ class StartPage(QScrollArea):
     def show_recent(self, paths: list[str]) -> None:
         self.recent.clear()
         for path in paths:
-            item = QListWidgetItem(f"{Path(path).name}    —    {Path(path).parent}")
+            item = QListWidgetItem(f"{Path(path).name}\n{Path(path).parent}")
             item.setData(PATH_ROLE, path)
             item.setToolTip(path)
             self.recent.addItem(item)
@@ -235,7 +252,7 @@ class StartPage(QScrollArea):
         self._arrange()
 
     def _arrange(self) -> None:
-        columns = max(1, (self.viewport().width() - 72 + 14) // (CARD_WIDTH + 14))
+        columns = max(1, (self.viewport().width() - 72 - 250 - 28 + 14) // (CARD_WIDTH + 14))
         if columns == self._columns:
             return
         self._columns = columns

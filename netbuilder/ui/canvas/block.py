@@ -20,11 +20,23 @@ WIDTH, HEIGHT = 196.0, 66.0
 PORT_RADIUS = 5.5
 GRID = 10.0
 FAR = 0.5  # below this zoom a block shows only its name, drawn large enough to read
+VERY_FAR = 0.25  # below this, only its box: the view writes the names beside the boxes, in screen pixels
 
 
 def level_of_detail(painter: QPainter) -> float:
     """How large the scene is drawn: 1 at actual size, 0.25 when zoomed far out."""
     return QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+
+
+def draw_name_far(painter: QPainter, rect: QRectF, name: str, lod: float) -> None:
+    """A name alone in a box seen from far: as large as the box allows, up to 9.5 points on screen."""
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPointSizeF(9.5 / max(lod, 0.05))
+    width = QFontMetrics(font).horizontalAdvance(name)
+    if width > rect.width():
+        font.setPointSizeF(max(4.0, font.pointSizeF() * rect.width() / width))
+    draw_text(painter, font, style.TEXT, rect, name, Qt.AlignmentFlag.AlignHCenter)
 
 
 def draw_text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str,
@@ -163,6 +175,13 @@ class BlockItem(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         rect = QRectF(-WIDTH / 2, -HEIGHT / 2, WIDTH, HEIGHT)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if level_of_detail(painter) < VERY_FAR:  # a box in its category's colour; the view writes its name
+            fill = QColor(style.ERROR if self.error else self.colour)
+            fill.setAlpha(255 if self.isSelected() else 150)
+            painter.setPen(QPen(style.SELECTION, 6) if self.isSelected() else Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(rect, 7, 7)
+            return
         if self.error:
             border = QPen(style.ERROR, 2.2)
         elif self.isSelected():
@@ -184,9 +203,10 @@ class BlockItem(QGraphicsItem):
         bold = QFont(painter.font())
         bold.setBold(True)
         lod = level_of_detail(painter)
+        if lod < VERY_FAR:
+            return  # the view writes the name beside the box
         if lod < FAR:
-            bold.setPointSizeF(min(40.0, 9.5 / max(lod, 0.05)))
-            self._text(painter, bold, style.TEXT, rect.adjusted(14, 2, -8, -2), self.node.name)
+            draw_name_far(painter, rect.adjusted(12, 2, -8, -2), self.node.name, lod)
             return
         bold.setPointSizeF(9.5)
         small = QFont(painter.font())

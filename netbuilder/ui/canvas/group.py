@@ -16,7 +16,7 @@ from ...core.groups import GroupPorts
 from ...core.layers.spec import format_shape
 from ...core.shapes import format_count
 from .. import style
-from .block import GRID, PORT_RADIUS, draw_text, level_of_detail
+from .block import FAR, GRID, PORT_RADIUS, VERY_FAR, draw_name_far, draw_text, level_of_detail
 
 MARGIN, HEADER = 16.0, 26.0
 BOX_WIDTH, BOX_HEIGHT = 236.0, 78.0
@@ -130,6 +130,11 @@ class GroupItem(QGraphicsItem):
 
     def _paint_box(self, painter: QPainter) -> None:
         rect = self._rect
+        if level_of_detail(painter) < VERY_FAR:  # a box; the view writes its name
+            painter.setPen(QPen(style.SELECTION, 6) if self.isSelected() else Qt.PenStyle.NoPen)
+            painter.setBrush(style.GROUP_BORDER)
+            painter.drawRoundedRect(rect, 8, 8)
+            return
         for offset in (6.0, 3.0):  # a stack of cards: several blocks in one
             painter.setPen(QPen(style.BLOCK_BORDER, 1))
             painter.setBrush(style.BLOCK_FILL)
@@ -145,9 +150,10 @@ class GroupItem(QGraphicsItem):
         bold = QFont(painter.font())
         bold.setBold(True)
         lod = level_of_detail(painter)
-        if lod < 0.5:  # far away: only the name, large enough to read
-            bold.setPointSizeF(min(40.0, 9.5 / max(lod, 0.05)))
-            draw_text(painter, bold, style.TEXT, rect.adjusted(16, 2, -8, -2), f"▸ {self.group.name}")
+        if lod < VERY_FAR:
+            pass  # the view writes the name beside the box
+        elif lod < FAR:
+            draw_name_far(painter, rect.adjusted(14, 2, -8, -2), f"▸ {self.group.name}", lod)
         else:
             bold.setPointSizeF(9.5)
             draw_text(painter, bold, style.TEXT, QRectF(left, rect.top() + 7, width, 17), f"▸  {self.group.name}")

@@ -9,12 +9,14 @@ from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QLabel
 
 from .. import style
+from .block import VERY_FAR
 from .scene import GraphScene
 
 LAYER_MIME = "application/x-netbuilder-layer"
 MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
 READABLE_ZOOM = 0.8
-LEGIBLE_ZOOM = 0.3  # the smallest zoom Fit goes to: block names (drawn large when far) can still be read
+LEGIBLE_ZOOM = 0.12  # the smallest zoom Fit goes to: names (written beside the boxes when far) can still be read
+FAR_LABEL_POINTS = 8.5
 EMPTY_HINT = ("<p style='font-size:13pt; color:#3a4150'>An empty network</p>"
               "<p>Drag a layer here from the <b>Layers</b> palette on the left,<br>"
               "or double-click it (or type its name and press Enter).</p>"
@@ -200,6 +202,60 @@ class GraphView(QGraphicsView):
             while y < rect.bottom():
                 painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
                 y += step
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Seen from far (blocks too small for their text), each block's and collapsed group's name is written
+        beside its box at a fixed size on screen, skipping names that would overlap the one above."""
+        if self.zoom() >= VERY_FAR:
+            return
+        painter.save()
+        painter.resetTransform()
+        font = painter.font()
+        font.setPointSizeF(FAR_LABEL_POINTS)
+        painter.setFont(font)
+        painter.setPen(style.TEXT)
+        for text, box in self.far_labels(rect):
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
+
+    def far_labels(self, rect: QRectF | None = None) -> list[tuple[str, QRectF]]:
+        """(name, viewport rectangle) of the names written when zoomed far out: a block's or a collapsed
+        group's to the right of its box, an expanded group's to the left of its frame (its blocks' names would
+        crowd it). A name that would cover another name or another box is left out."""
+        from PySide6.QtGui import QFont, QFontMetricsF
+
+        font = QFont(self.font())
+        font.setPointSizeF(FAR_LABEL_POINTS)
+        metrics = QFontMetricsF(font)
+        scene = self.scene()
+        graph = scene.document.graph
+        area = rect if rect is not None else self.mapToScene(self.viewport().rect()).boundingRect()
+        boxes = [item for item in scene.blocks.values()
+                 if item.isVisible() and graph.group_of(item.node_id) is None]
+        boxes += [group for group in scene.groups.values() if group.collapsed]
+        frames = [group for group in scene.groups.values() if not group.collapsed]
+        shown = [self.mapFromScene(item.sceneBoundingRect()).boundingRect()
+                 for item in list(scene.blocks.values()) + boxes if item.isVisible()]
+        placed: list[QRectF] = []
+        labels = []
+        candidates = [(getattr(item, "node", None) and item.node.name or item.group.name, item, True) for item in boxes]
+        candidates += [(frame.group.name, frame, False) for frame in frames]
+        for text, item, right in sorted(candidates, key=lambda c: c[1].sceneBoundingRect().top()):
+            body = item.sceneBoundingRect()
+            if not body.intersects(area):
+                continue
+            box = QRectF(self.mapFromScene(body).boundingRect())
+            width, height = metrics.horizontalAdvance(text) + 2, metrics.height()
+            if right:
+                label = QRectF(box.right() + 4, box.center().y() - height / 2, width, height)
+            else:
+                label = QRectF(box.left() - 6 - width, box.top(), width, height)
+            if any(label.intersects(other) for other in placed) or any(
+                    label.intersects(QRectF(other)) for other in shown if not box.contains(QRectF(other))):
+                continue
+            placed.append(label)
+            labels.append((text, label))
+        return labels
 
     def contextMenuEvent(self, event) -> None:
         scene_pos = self.mapToScene(event.pos())

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from ...core.graph import Edge
 from .. import style
-from .block import HEIGHT, WIDTH, BlockItem, PortItem
+from .block import HEIGHT, VERY_FAR, WIDTH, BlockItem, PortItem, level_of_detail
 
 
 def wire_path(start: QPointF, end: QPointF, detour_x: float | None = None) -> QPainterPath:
@@ -54,6 +54,8 @@ class WireLabel(QGraphicsItem):
         return self.rect
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if level_of_detail(painter) < VERY_FAR:
+            return  # too small to read: the names beside the blocks say more
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("#d5d9e0"), 1))
         painter.setBrush(QColor("#ffffff"))
