@@ -10,6 +10,7 @@ from ..core.layers import CATEGORIES, LAYERS
 from .canvas.block import BlockItem
 from .canvas.group import GroupItem
 from .canvas.wire import WireItem, WireLabel
+from . import style
 from .commands import RecordedEdit
 
 ON_A_WIRE = ("ReLU", "BatchNorm2d", "BatchNorm1d", "Dropout", "Flatten", "MaxPool2d", "Conv2d", "Linear")
@@ -25,8 +26,9 @@ def build_menu(window, item, scene_pos: QPointF) -> QMenu:
         if not item.isSelected():
             window.scene.select_nodes([item.node_id])
         node = window.document.graph.node(item.node_id)
-        menu.addAction(a["help_layer"])
-        a["help_layer"].setText(f"Help on {node.type}")
+        help_action = menu.addAction(style.icon("help"), f"Help on {node.type}",
+                                     lambda t=node.type: window.show_layer_help(t))
+        help_action.setShortcut(a["help_layer"].shortcut())
         menu.addSeparator()
         menu.addAction("Rename…", lambda: window.inspector.focus_name())
         menu.addActions([a["cut"], a["copy"], a["duplicate"], a["delete"]])
