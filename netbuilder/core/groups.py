@@ -152,7 +152,15 @@ def set_collapsed(graph: Graph, group_id: str, collapsed: bool) -> None:
 
 
 def set_all_collapsed(graph: Graph, collapsed: bool) -> None:
-    """Collapse (bottom-most group first) or expand (top-most first) every group."""
-    groups = sorted(graph.groups, key=lambda g: bounds(graph, g.nodes)[1], reverse=collapsed)
-    for group in groups:
-        set_collapsed(graph, group.id, collapsed)
+    """Collapse (bottom-most group first) or expand (top-most first) every group: the folds are worked out on
+    the positions first, so that each block moves once."""
+    positions = {node.id: node.pos for node in graph.nodes}
+    targets = sorted((g for g in graph.groups if g.collapsed != collapsed),
+                     key=lambda g: min(positions[i][1] for i in g.nodes), reverse=collapsed)
+    for group in targets:
+        positions.update(fold_positions(positions, group.nodes, collapsed))
+    moved = {node_id: pos for node_id, pos in positions.items() if graph.node(node_id).pos != pos}
+    if moved:
+        graph.move_many(moved)
+    for group in targets:
+        graph.set_collapsed(group.id, collapsed)

@@ -128,12 +128,14 @@ class BlockItem(QGraphicsItem):
         for wire in self.wires:
             wire.update_path()
 
-    def set_info(self, info: NodeShapes | None) -> None:
+    def set_info(self, info: NodeShapes | None) -> bool:
+        """Show what shape inference says of the block; True when that changed."""
         if info == self.info:
-            return  # most blocks are untouched by an edit: skip the tooltip and the repaint
+            return False  # most blocks are untouched by an edit: skip the tooltip and the repaint
         self.info = info
         self._update_tooltip()
         self.update()
+        return True
 
     def set_findings(self, findings: list) -> None:
         if [f.line for f in findings] == [f.line for f in self.findings]:
@@ -255,8 +257,14 @@ class BlockItem(QGraphicsItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self._dragged_by_mouse():
             return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for wire in self.wires:
-                wire.update_path()
+            scene = self.scene()
+            if scene is not None:
+                scene.blocks_changed()
+            if scene is not None and scene.moving_by_edit:
+                scene.mark_stale([self.node_id])  # once the edit is done
+            else:
+                for wire in self.wires:
+                    wire.update_path()
         return super().itemChange(change, value)
 
     def _dragged_by_mouse(self) -> bool:

@@ -6,7 +6,7 @@ graph's notifications to update its items; it never edits items to reflect an ed
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
@@ -35,13 +35,21 @@ class GraphScene(QGraphicsScene):
         self.wires: dict[tuple[str, str], WireItem] = {}  # by (destination node, destination port)
         self.groups: dict[str, GroupItem] = {}  # by group id
         self._group_drag: dict[str, QPointF] = {}  # block id -> position when a group drag began
+        # What an edit made stale (group frames, wire paths), brought up to date once when the edit is done: a
+        # fold that moves 1,000 blocks redraws each wire once, not once per block moved.
+        self._stale_nodes: set[str] = set()
+        self._stale_groups: set[str] = set()
+        self._flush_pending = False
+        self.moving_by_edit = False  # blocks are being placed by an edit (their wires wait for the flush)
+        self._grid: dict[tuple[int, int], list[BlockItem]] | None = None  # visible blocks by cell, built on demand
+        document.undo_stack.indexChanged.connect(lambda _index: self.flush())
         self.snap_to_grid = True
         self._wire_start: PortItem | None = None
         self._wire_preview: QGraphicsPathItem | None = None
         self._press_positions: dict[str, QPointF] = {}
         self.setSceneRect(QRectF(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT))
         document.node_added.connect(self._add_block)
-        document.node_removed.connect(lambda node: self.removeItem(self.blocks.pop(node.id)))
+        document.node_removed.connect(self._remove_block)
         document.node_moved.connect(self._node_moved)
         document.param_changed.connect(lambda node, _name: self.blocks[node.id].refresh(node))
         document.node_renamed.connect(lambda node, _old: self.blocks[node.id].refresh(node))
@@ -59,6 +67,7 @@ class GraphScene(QGraphicsScene):
 
     def rebuild(self) -> None:
         self._cancel_wire()
+        self._grid = None
         self.clear()
         self.blocks, self.wires, self.groups = {}, {}, {}
         graph = self.document.graph
@@ -72,9 +81,14 @@ class GraphScene(QGraphicsScene):
             self.apply_report(self.document.report)
 
     def _add_block(self, node: Node) -> None:
+        self._grid = None
         block = BlockItem(node)
         self.blocks[node.id] = block
         self.addItem(block)
+
+    def _remove_block(self, node: Node) -> None:
+        self._grid = None
+        self.removeItem(self.blocks.pop(node.id))
 
     def _add_wire(self, edge: Edge) -> None:
         source = self.blocks[edge.src].port(True, edge.src_port)
@@ -86,27 +100,74 @@ class GraphScene(QGraphicsScene):
         wire.update_path()  # now that it is in the scene, it can see blocks in its way
         if self.document.report is not None:
             self._label(wire, self.document.report)
-        for node_id in (edge.src, edge.dst):
-            self._refresh_group_of(node_id)
+        self.mark_stale([edge.src, edge.dst])
 
     def _remove_wire(self, edge: Edge) -> None:
         wire = self.wires.pop((edge.dst, edge.dst_port))
         wire.detach()
         self.removeItem(wire)
-        for node_id in (edge.src, edge.dst):
-            if node_id in self.blocks:
-                self._refresh_group_of(node_id)
+        self.mark_stale([i for i in (edge.src, edge.dst) if i in self.blocks])
 
     def _node_moved(self, node: Node) -> None:
+        self.moving_by_edit = True
         self.blocks[node.id].setPos(*node.pos)
-        self._refresh_group_of(node.id)
+        self.moving_by_edit = False
+        self.mark_stale([node.id])
+
+    # ----- bringing frames and wires up to date, once per edit
+
+    # ----- where the visible blocks are (for wires finding their way and their labels a free spot)
+
+    def blocks_in(self, rect: QRectF) -> list[BlockItem]:
+        """Visible blocks that meet a scene rectangle. A coarse grid, rebuilt after blocks move, answers this
+        in constant time (QGraphicsScene.items() scans every item while it re-indexes a changing scene)."""
+        if self._grid is None:
+            self._grid = {}
+            for block in self.blocks.values():
+                if block.isVisible():
+                    for cell in _cells(block.sceneBoundingRect()):
+                        self._grid.setdefault(cell, []).append(block)
+        found = {block for cell in _cells(rect) for block in self._grid.get(cell, ())}
+        return [block for block in found if block.sceneBoundingRect().intersects(rect)]
+
+    def blocks_changed(self) -> None:
+        self._grid = None
+
+    def mark_stale(self, node_ids, group_ids=()) -> None:
+        graph = self.document.graph
+        for node_id in node_ids:
+            self._stale_nodes.add(node_id)
+            group = graph.group_of(node_id) if node_id in graph else None
+            if group is not None:
+                self._stale_groups.add(group.id)
+        self._stale_groups.update(group_ids)
+        if not self._flush_pending:
+            self._flush_pending = True
+            QTimer.singleShot(0, self.flush)  # edits made outside a command (and the undo stack) also settle
+
+    def flush(self) -> None:
+        self._flush_pending = False
+        groups, self._stale_groups = self._stale_groups, set()
+        for group_id in groups:
+            if group_id in self.groups and group_id in {g.id for g in self.document.graph.groups}:
+                self._refresh_group(group_id)
+                item = self.groups[group_id]
+                if item.collapsed:
+                    self._stale_nodes.update(item.group.nodes)
+        nodes, self._stale_nodes = self._stale_nodes, set()
+        if nodes:
+            for wire in self.wires.values():
+                if wire.edge.src in nodes or wire.edge.dst in nodes:
+                    wire.update_path()
 
     def apply_report(self, report: ShapeReport) -> None:
-        for node_id, block in self.blocks.items():
-            block.set_info(report.nodes.get(node_id))
+        changed = [node_id for node_id, block in self.blocks.items() if block.set_info(report.nodes.get(node_id))]
         for wire in self.wires.values():
             self._label(wire, report)
-        for group_id in self.groups:
+        graph = self.document.graph
+        touched = set(changed) | {e.dst for node_id in changed for e in graph.output_edges(node_id)}
+        stale = {group.id for group in map(graph.group_of, touched) if group is not None}  # counts, shapes around
+        for group_id in stale:
             self._refresh_group(group_id)
 
     def apply_findings(self, findings: list) -> None:
@@ -128,14 +189,16 @@ class GraphScene(QGraphicsScene):
     def _remove_group(self, group: Group) -> None:
         item = self.groups.pop(group.id)
         self.removeItem(item)
+        self._grid = None
         for node_id in group.nodes:
             if node_id in self.blocks:
                 self.blocks[node_id].setVisible(True)
-        self._update_wires(group.nodes)
+        self.mark_stale([i for i in group.nodes if i in self.blocks])
 
     def _group_changed(self, group: Group, update_wires: bool = True) -> None:
         """Names, blocks or folding changed: blocks of a collapsed group hide, the wires find their new ends."""
         item = self.groups[group.id]
+        self._grid = None
         touched = set(item.members) | set(group.nodes)  # blocks that left the group show again
         graph = self.document.graph
         for node_id in touched:
@@ -145,20 +208,13 @@ class GraphScene(QGraphicsScene):
         item.members = list(group.nodes)
         self._refresh_group(group.id)
         if update_wires:
-            self._update_wires(touched)
+            self.mark_stale(touched, [group.id])
 
     def _update_wires(self, node_ids) -> None:
         touched = set(node_ids)
         for wire in self.wires.values():
             if wire.edge.src in touched or wire.edge.dst in touched:
                 wire.update_path()
-
-    def _refresh_group_of(self, node_id: str) -> None:
-        group = self.document.graph.group_of(node_id) if node_id in self.document.graph else None
-        if group is not None and group.id in self.groups:
-            self._refresh_group(group.id)
-            if group.collapsed:
-                self._update_wires(group.nodes)
 
     def _refresh_group(self, group_id: str) -> None:
         graph = self.document.graph
@@ -325,3 +381,13 @@ class GraphScene(QGraphicsScene):
                 for node_id in moved:  # refused: put the blocks back where the graph has them
                     self.blocks[node_id].setPos(*self.document.graph.node(node_id).pos)
 
+
+
+GRID_CELL = 256.0
+
+
+def _cells(rect: QRectF):
+    """The grid cells a scene rectangle touches."""
+    for i in range(int(rect.left() // GRID_CELL), int(rect.right() // GRID_CELL) + 1):
+        for j in range(int(rect.top() // GRID_CELL), int(rect.bottom() // GRID_CELL) + 1):
+            yield i, j

@@ -103,7 +103,7 @@ class WireItem(QGraphicsPathItem):
         for t in LABEL_SPOTS:
             point = path.pointAtPercent(t)
             area = self.label.rect.translated(point) if not self.label.rect.isEmpty() else QRectF(point, point)
-            if not any(isinstance(item, BlockItem) and item.isVisible() for item in scene.items(area)):
+            if not scene.blocks_in(area):
                 return point
         return path.pointAtPercent(0.5)
 
@@ -115,8 +115,7 @@ class WireItem(QGraphicsPathItem):
         strip = QRectF(min(start.x(), end.x()) - 4, start.y() + 12, abs(end.x() - start.x()) + 8,
                        end.y() - start.y() - 24)
         ends = (self.source.block, self.target.block)
-        blocks = [item for item in scene.items(strip)
-                  if isinstance(item, BlockItem) and item not in ends and item.isVisible()]
+        blocks = [item for item in scene.blocks_in(strip) if item not in ends]
         if not blocks:
             return None
         return max(block.sceneBoundingRect().right() for block in blocks) + 18
