@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
@@ -17,6 +17,7 @@ from .document import Document
 
 SYMBOLS = {"error": "⛔", "warning": "⚠", "info": "ℹ"}
 FINDING_ROLE = Qt.ItemDataRole.UserRole
+ROW_HEIGHT = 30  # room for a Fix button
 
 
 class AnalysisPanel(QWidget):
@@ -68,6 +69,7 @@ class AnalysisPanel(QWidget):
             item.setData(0, FINDING_ROLE, finding)
             item.setForeground(0, QColor(style.SEVERITY_COLOURS[finding.severity]))
             item.setToolTip(1, f"<p>{html.escape(finding.message)}</p>")
+            item.setSizeHint(0, QSize(0, ROW_HEIGHT))
             self.tree.addTopLevelItem(item)
             if finding.fix is not None:
                 self.tree.setItemWidget(item, 2, self._fix_button(finding))
@@ -80,9 +82,9 @@ class AnalysisPanel(QWidget):
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(2, 1, 2, 1)
-        button = QPushButton("Fix")
+        button = QPushButton(f"Fix: {finding.fix.label}")
         button.setObjectName("fixButton")
-        button.setToolTip(finding.fix.label)
+        button.setToolTip("Apply this fix (Ctrl+Z takes it back)")
         button.clicked.connect(lambda: self.apply_fix(finding))
         row.addWidget(button)
         return box

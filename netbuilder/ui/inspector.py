@@ -201,7 +201,7 @@ class Inspector(QScrollArea):
         document.node_removed.connect(self._node_removed)
         document.param_changed.connect(self._param_changed)
         document.node_renamed.connect(self._node_renamed)
-        document.report_changed.connect(lambda report: self._show_shapes())
+        document.findings_changed.connect(lambda findings: self._show_shapes())
         document.replaced.connect(lambda: self.show_node(None))
         document.group_changed.connect(self._group_changed)
         document.group_removed.connect(lambda group: group is self.group and self.show_node(None))
@@ -341,6 +341,10 @@ class Inspector(QScrollArea):
         rows.append(f"multiply-accumulates: <b>{format_count(info.macs)}</b>")
         if info.error:
             rows.append(f"<span style='color:#d93025'>{html.escape(info.error)}</span>")
+        for finding in self.document.findings:
+            if finding.node_id == self.node.id and finding.code != "shape":
+                fix = f" <i>Fix in the Analysis panel: {html.escape(finding.fix.label)}.</i>" if finding.fix else ""
+                rows.append(f"<span style='color:#c77c02'>⚠ {html.escape(finding.message)}</span>{fix}")
         self.shapes.setText("<br>".join(rows))
 
     # ----- a group
@@ -397,7 +401,7 @@ class Inspector(QScrollArea):
             if report is None:
                 return "…"
             return ", ".join(format_shape(report.nodes[k].output) for k, _ in keys if k in report.nodes) or "-"
-        names = ", ".join(graph.node(i).name for i in group.nodes[:12]) + (" …" if len(group.nodes) > 12 else "")
+        names = ", ".join(graph.node(i).name for i in group.nodes[:6]) + (", …" if len(group.nodes) > 6 else "")
         self.group_info.setText(
             f"<b>{len(group.nodes)}</b> blocks: {html.escape(names)}<br>in: <b>{shapes(ports.sources())}</b>"
             f"<br>out: <b>{shapes(ports.exits())}</b><br>parameters: <b>{groups.group_params(group, report):,}</b>")

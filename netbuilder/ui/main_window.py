@@ -448,6 +448,8 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.show_canvas()
         self.curves_dock.show()
         self.curves_dock.raise_()
+        if self.curves_dock.height() < 0.38 * self.height():  # room for the curves while they are watched
+            self.resizeDocks([self.curves_dock], [int(0.4 * self.height())], Qt.Orientation.Vertical)
         if not self.training.start():
             self.training_dock.show()
             self.training_dock.raise_()

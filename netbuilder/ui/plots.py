@@ -56,13 +56,14 @@ class WholeNumberAxis(pg.AxisItem):
 def _plot(title: str, x_label: str, whole_x: bool = False) -> pg.PlotWidget:
     axes = {"bottom": WholeNumberAxis("bottom")} if whole_x else {}
     widget = pg.PlotWidget(axisItems=axes)  # no grid: its lines double the cost of a repaint during training
-    widget.setTitle(title, size="10pt")
+    widget.setTitle(title, size="9.5pt")  # the title names the x axis ("per epoch"): no axis label, more curve
     for side in ("left", "bottom"):
         widget.getAxis(side).setPen(pg.mkPen(AXIS))
         widget.getAxis(side).setTextPen(pg.mkPen(TEXT))
-    widget.setLabel("bottom", x_label)
+    widget.getAxis("bottom").setToolTip(x_label)
     plot = widget.plotItem
-    legend = pg.LegendItem(colCount=2, horSpacing=14, verSpacing=-8)  # above the curves, in the top axis' place
+    plot.titleLabel.setMaximumHeight(20)
+    legend = pg.LegendItem(colCount=2, horSpacing=14, verSpacing=-10, labelTextSize="8pt")  # above the curves
     top = plot.getAxis("top")
     plot.layout.removeItem(top)
     top.hide()
@@ -116,7 +117,7 @@ class RunCurves:
 class TrainingPlots(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.loss = _plot("Batch loss", "batch")
+        self.loss = _plot("Batch loss, per batch", "batch", whole_x=True)
         self.epoch_loss = _plot("Loss per epoch", "epoch", whole_x=True)
         self.metric = _plot("Accuracy per epoch", "epoch", whole_x=True)
         layout = QHBoxLayout(self)

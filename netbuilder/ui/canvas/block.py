@@ -20,6 +20,7 @@ WIDTH, HEIGHT = 196.0, 66.0
 PORT_RADIUS = 5.5
 GRID = 10.0
 FAR = 0.5  # below this zoom a block shows only its name, drawn large enough to read
+FAR_NAME_ROOM = "inception4a_b1"  # the name length that a block seen from far has room for
 VERY_FAR = 0.25  # below this, only its box: the view writes the names beside the boxes, in screen pixels
 
 
@@ -33,7 +34,7 @@ def draw_name_far(painter: QPainter, rect: QRectF, name: str, lod: float) -> Non
     font = QFont(painter.font())
     font.setBold(True)
     font.setPointSizeF(9.5 / max(lod, 0.05))
-    width = QFontMetrics(font).horizontalAdvance(name)
+    width = QFontMetrics(font).horizontalAdvance(FAR_NAME_ROOM)  # one size for every block: longer names elide
     if width > rect.width():
         font.setPointSizeF(max(4.0, font.pointSizeF() * rect.width() / width))
     draw_text(painter, font, style.TEXT, rect, name, Qt.AlignmentFlag.AlignHCenter)
