@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
 from netbuilder.core.analysis import remove_and_bridge
@@ -50,6 +53,10 @@ def main() -> None:
 
     app = QApplication(sys.argv[:1])
     configure(app)
+    app.setOrganizationName("netbuilder-screenshots")  # this machine's recent files stay out of the pictures
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    QCursor.setPos(0, 0)  # no hover highlight where the pointer happens to be
     window = MainWindow(offer_recovery=False)
     width, height = map(int, args.size.split("x"))
     window.resize(width, height)
@@ -113,13 +120,14 @@ def main() -> None:
         dock.show()
         dock.raise_()
     settle(app, 0.6)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.help_layer:
         window.show_layer_help(args.help_layer)
         settle(app)
-        window.layer_help.grab().save(args.out)
+        saved = window.layer_help.grab().save(args.out)
     else:
-        window.grab().save(args.out)
-    print(f"saved {args.out}")
+        saved = window.grab().save(args.out)
+    print(f"saved {args.out}" if saved else f"could not save {args.out}")
     window.document.undo_stack.setClean()
     window.close()
 

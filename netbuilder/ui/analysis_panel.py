@@ -38,7 +38,7 @@ class AnalysisPanel(QWidget):
         self.tree.setWordWrap(True)
         self.tree.setAlternatingRowColors(True)
         header = self.tree.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
@@ -73,6 +73,10 @@ class AnalysisPanel(QWidget):
             self.tree.addTopLevelItem(item)
             if finding.fix is not None:
                 self.tree.setItemWidget(item, 2, self._fix_button(finding))
+        metrics = self.tree.fontMetrics()
+        widest = max((metrics.horizontalAdvance(self.tree.topLevelItem(i).text(0))
+                      for i in range(self.tree.topLevelItemCount())), default=0)
+        self.tree.setColumnWidth(0, max(90, widest + 36))
 
     def _data_words(self) -> str:
         source = self.document.data_source

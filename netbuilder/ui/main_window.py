@@ -178,7 +178,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self._size_docks()
 
     def _size_docks(self) -> None:
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.analysis_dock], [max(140, int(self.height() * 0.21))], Qt.Orientation.Vertical)
 
     def show_start_page(self) -> None:

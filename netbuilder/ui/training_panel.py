@@ -75,6 +75,8 @@ class TrainingPanel(QWidget):
     def _settings(self) -> QWidget:
         d = TrainConfig()
         self.dataset = QComboBox()
+        self.dataset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.dataset.setMinimumContentsLength(12)  # long names elide: the column is narrow
         for kind in KINDS.values():
             self.dataset.addItem(kind.title, kind.name)
             self.dataset.setItemData(self.dataset.count() - 1, kind.help, Qt.ItemDataRole.ToolTipRole)
@@ -106,6 +108,7 @@ class TrainingPanel(QWidget):
         self.val_percent = self._spin(0, 50, 10)
         self.augment = {name: QCheckBox(name) for name in AUGMENTATIONS}
         augment_row = QHBoxLayout()
+        augment_row.setSpacing(4)
         for box in self.augment.values():
             augment_row.addWidget(box)
         self.device = self._combo(("auto", "cpu"), "auto")
@@ -168,7 +171,7 @@ class TrainingPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(240)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # a narrow dock clips nothing
         self._dataset_changed(self.dataset.currentText())
         pinned = QWidget()  # Start / Pause / Stop, the progress and what happened: always in view
         head = QVBoxLayout(pinned)
