@@ -2,7 +2,6 @@
 makes it go away (leaving a graph that works)."""
 import json
 
-import pytest
 
 from netbuilder.cli import main
 from netbuilder.core.analysis import analyze, data_facts

@@ -180,3 +180,14 @@ def test_add_groups_skips_blocks_already_grouped(chain):
     g.add_group([fc1], "first")
     made = add_groups(g, {"more": [fc1, relu, fc2]})
     assert [group.nodes for group in made] == [[relu, fc2]]
+
+
+def test_undo_puts_a_removed_group_back_in_its_place_among_the_groups(chain):
+    g, (x, fc1, relu, fc2, out) = three(chain)
+    for name, node_id in (("a", fc1), ("b", relu), ("c", fc2)):
+        g.add_group([node_id], name)
+    before = g.to_dict()
+    journal = Journal.record(g, lambda graph: graph.remove_node(relu))  # takes group "b", the middle one, with it
+    assert [group.name for group in g.groups] == ["a", "c"]
+    journal.undo()
+    assert g.to_dict() == before and [group.name for group in g.groups] == ["a", "b", "c"]

@@ -72,7 +72,7 @@ def test_deleting_a_grouped_block_and_undoing_puts_it_back_in_its_group(window, 
 
 
 def test_groups_are_saved_with_the_document(window, qtbot, tmp_path):
-    g = open_example(window, "googlenet")
+    open_example(window, "googlenet")
     window.set_all_collapsed(True)
     assert window.save_to(tmp_path / "folded.json")
     window.new_document()

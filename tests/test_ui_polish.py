@@ -8,7 +8,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 from tests.conftest import EXAMPLES
-from tests.test_ui_canvas import drop_layer, palette_item, wait_shapes
+from tests.test_ui_canvas import drop_layer, wait_shapes
 
 
 def open_example(window, name):

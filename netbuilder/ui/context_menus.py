@@ -7,10 +7,10 @@ from PySide6.QtWidgets import QMenu
 
 from ..core.analysis import insert_before
 from ..core.layers import CATEGORIES, LAYERS
+from . import style
 from .canvas.block import BlockItem
 from .canvas.group import GroupItem
 from .canvas.wire import WireItem, WireLabel
-from . import style
 from .commands import RecordedEdit
 
 ON_A_WIRE = ("ReLU", "BatchNorm2d", "BatchNorm1d", "Dropout", "Flatten", "MaxPool2d", "Conv2d", "Linear")

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from ...core.graph import Edge
 from .. import style
-from .block import HEIGHT, VERY_FAR, WIDTH, BlockItem, PortItem, level_of_detail
+from .block import HEIGHT, VERY_FAR, WIDTH, PortItem, level_of_detail
 
 
 def wire_path(start: QPointF, end: QPointF, detour_x: float | None = None) -> QPainterPath:
