@@ -50,7 +50,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.inspector = Inspector(self.document)
         self.analysis = AnalysisPanel(self.document)
         self.message_bar = MessageBar()
-        self.start_page = StartPage()
+        self.start_page: StartPage | None = None  # made when first shown (it reads and draws every example)
         self.recovery = RecoveryFile(recovery_directory)
         self.training = None  # the TrainingPanel, built once torch has loaded
         self.exchange = Exchange(self.document, None, self)
@@ -68,7 +68,6 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         column.addWidget(self.view, 1)
         self.stack = QStackedWidget()
         self.stack.addWidget(canvas)
-        self.stack.addWidget(self.start_page)
         self.setCentralWidget(self.stack)
 
         area = Qt.DockWidgetArea
@@ -113,11 +112,6 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.view.layer_dropped.connect(self.add_layer)
         self.palette.add_requested.connect(self._add_from_palette)
         self.analysis.block_chosen.connect(self.show_block)
-        self.start_page.new_requested.connect(self.new_document)
-        self.start_page.open_requested.connect(self.open_dialog)
-        self.start_page.import_requested.connect(self.exchange.import_dialog)
-        self.start_page.example_chosen.connect(self.open_example)
-        self.start_page.recent_chosen.connect(lambda path: self.open_path(path))
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(INTERVAL_MS)
@@ -181,8 +175,20 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.analysis_dock], [max(140, int(self.height() * 0.21))], Qt.Orientation.Vertical)
 
+    def _make_start_page(self) -> StartPage:
+        page = self.start_page = StartPage()
+        self.stack.addWidget(page)
+        page.new_requested.connect(self.new_document)
+        page.open_requested.connect(self.open_dialog)
+        page.import_requested.connect(self.exchange.import_dialog)
+        page.example_chosen.connect(self.open_example)
+        page.recent_chosen.connect(lambda path: self.open_path(path))
+        return page
+
     def show_start_page(self) -> None:
         """The start page fills the window (docks and toolbar put away until a graph is chosen)."""
+        if self.start_page is None:
+            self._make_start_page()
         if self.stack.currentWidget() is self.start_page:
             return
         self.start_page.show_recent(self.recent_files())
@@ -197,7 +203,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.setWindowTitle("Start — netbuilder")
 
     def show_canvas(self) -> None:
-        if self.stack.currentWidget() is not self.start_page:
+        if self.start_page is None or self.stack.currentWidget() is not self.start_page:
             return
         self.stack.setCurrentWidget(self.stack.widget(0))
         self.toolbar.show()
@@ -209,7 +215,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
     # ----- the training panel, once torch is here
 
     def _torch_ready(self, *_report) -> None:
-        if self.stack.currentWidget() is self.start_page:
+        if self.start_page is not None and self.stack.currentWidget() is self.start_page:
             self.start_page.count_parameters()
         if self.training is not None:
             return
@@ -381,7 +387,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.message_bar.show_message(text, "error")
 
     def _update_title(self) -> None:
-        if self.stack.currentWidget() is self.start_page:
+        if self.start_page is not None and self.stack.currentWidget() is self.start_page:
             return
         self.setWindowTitle(f"{self.document.display_name}[*] — netbuilder")
         self.setWindowModified(not self.document.undo_stack.isClean())
@@ -477,7 +483,8 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
             if self.training is not None:
                 self.training.wait()
             self.exchange.wait()
-            self.start_page.wait()
+            if self.start_page is not None:
+                self.start_page.wait()
             self.recovery.discard()
             event.accept()
         else:
