@@ -2,9 +2,11 @@
 
     python bench/bench_canvas.py        (offscreen; no display needed)
 
-Opens resnet18.json and a generated graph of 500 blocks into the real main window (blocks, wires,
-shape inference, one paint), then edits one param 20 times (a new value each time, as when typing)
-and times each refresh (shape inference, labels, one paint). Targets: open < 1 s, edit < 100 ms.
+Opens resnet18.json and generated graphs of 500 and 1,000 blocks (residual units, each a group) into the real
+main window (blocks, wires, groups, shape inference, analysis, one paint), then edits one param 20 times (a new
+value each time, as when typing) and times each refresh (shape inference, analysis, labels, one paint), and
+times collapsing all the groups of the 1,000-block graph (one command: fold, hide, rewire, one paint).
+Targets: open < 1 s, edit < 100 ms.
 """
 import os
 import statistics
@@ -48,7 +50,8 @@ def settle(window: MainWindow) -> None:
 
 
 def residual_mlp(blocks: int) -> Graph:
-    """An Input, then residual units of Linear, ReLU, Linear, Add, ReLU, until `blocks` blocks."""
+    """An Input, then residual units of Linear, ReLU, Linear, Add, ReLU (each unit a group), until `blocks`
+    blocks."""
     g = Graph({"title": f"generated, {blocks} blocks"})
     x = g.add_node("Input", {"shape": [64]}).id
     while len(g) + 5 <= blocks - 1:
@@ -59,6 +62,7 @@ def residual_mlp(blocks: int) -> Graph:
         out = g.add_node("ReLU").id
         for src, dst in ((x, a), (a, r), (r, b), (b, add), (x, add), (add, out)):
             g.connect(src, dst)
+        g.add_group([a, r, b, add, out], f"unit{len(g.groups) + 1}")
         x = out
     while len(g) < blocks - 1:
         nxt = g.add_node("Tanh").id
@@ -88,6 +92,16 @@ def time_edits(window: MainWindow, name: str, param: str, values) -> float:
     return statistics.median(times)
 
 
+def time_collapse_all(window: MainWindow) -> float:
+    start = time.perf_counter()
+    window.set_all_collapsed(True)
+    settle(window)
+    seconds = time.perf_counter() - start
+    window.document.undo_stack.undo()
+    settle(window)
+    return seconds
+
+
 def main() -> None:
     app = QApplication(sys.argv[:1])
     window = MainWindow(offer_recovery=False)
@@ -99,6 +113,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         generated = Path(tmp) / "generated_500.json"
         residual_mlp(500).save(generated)
+        thousand = Path(tmp) / "generated_1000.json"
+        residual_mlp(1000).save(thousand)
         window.open_path(EXAMPLES / "mnist_convnet.json", ask=False)  # warm-up: first paint, first inference
         settle(window)
         results = [
@@ -106,6 +122,9 @@ def main() -> None:
             ("edit + refresh, resnet18", time_edits(window, "layer3_0_conv1", "out_channels", range(200, 220))),
             ("open generated graph (500 blocks)", time_open(window, generated)),
             ("edit + refresh, 500 blocks", time_edits(window, "fc1", "out_features", range(100, 120))),
+            ("open generated graph (1,000 blocks)", time_open(window, thousand)),
+            ("edit + refresh, 1,000 blocks", time_edits(window, "fc1", "out_features", range(100, 120))),
+            ("collapse all 199 groups, 1,000 blocks", time_collapse_all(window)),
         ]
     window.document.undo_stack.setClean()
     print(f"empty event-loop turn (median of 200): {turn * 1e6:.1f} us")

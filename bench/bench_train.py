@@ -2,7 +2,7 @@
 
     python bench/bench_train.py [--device cpu|cuda] [--epochs N] [--rounds R]
 
-The lecture's convnet (examples/mnist_convnet.json, compiled by netbuilder) is trained by the Trainer,
+The lecture's convnet (netbuilder/examples/mnist_convnet.json, compiled by netbuilder) is trained by the Trainer,
 and the same network written by hand is trained by the lecture's loop (no shuffling, narrow() batches,
 no metrics), on the same 4,000 mnist-5k samples, batch 100, plain SGD. The runs alternate, so drift in
 the machine's speed hits both alike (short runs, many rounds: this VM drifts by several % between

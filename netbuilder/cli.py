@@ -2,6 +2,7 @@
 
     netbuilder [gui [GRAPH]]           open the editor
     netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
+    netbuilder check GRAPH [--data SPEC] [--json]  errors and warnings, each with its fix (exit 1 on errors)
     netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
     netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
@@ -64,6 +65,34 @@ def cmd_info(args: argparse.Namespace) -> int:
     if report.errors:
         _fail(summarize(report.errors, 1, "more problems" if len(report.errors) > 2 else "more problem"))
     return 0 if report.ok else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .core.analysis import analyze, counts, data_facts
+    from .core.experiment import single_input
+    from .core.shapes import infer_shapes
+
+    graph = _load(args.graph)
+    report = infer_shapes(graph)
+    facts = None
+    if args.data:
+        from .core.data import load_dataset
+
+        source = single_input(graph)
+        shape = tuple(source.params["shape"]) if source is not None else None
+        facts = data_facts(load_dataset(args.data, shape), shape)
+    findings = analyze(graph, report, facts, batch_size=args.batch_size if args.data else None)
+    total = counts(findings)
+    if args.json:
+        print(json.dumps({"file": args.graph, **{f"{k}s": v for k, v in total.items()},
+                          "findings": [f.to_dict() for f in findings]}, indent=1))
+    else:
+        for f in findings:
+            fix = f"  [fix: {f.fix.label}]" if f.fix else ""
+            print(f"{f.severity:8s} {f.line}{fix}")
+        words = ", ".join(f"{n} {k}{'s' if n != 1 and k != 'info' else ''}" for k, n in total.items())
+        print(f"{Path(args.graph).name}: {words}")
+    return 1 if total["error"] else 0
 
 
 class ProgressLine:
@@ -186,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     info.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     info.set_defaults(run=cmd_info)
+    check = commands.add_parser("check", help="errors and warnings about a graph, each with its fix; exit status 1 "
+                                "when there are errors")
+    check.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    check.add_argument("--json", action="store_true", help="print a JSON object instead of lines")
+    check.set_defaults(run=cmd_check)
 
     from .core.data.specs import SPEC_HELP
     from .core.train import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
@@ -225,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
     train.set_defaults(run=cmd_train)
+    check.add_argument("--data", metavar="SPEC", help="check the graph against this dataset too: " + SPEC_HELP)
+    check.add_argument("--batch-size", type=int, default=d.batch_size, help="the batch size training will use")
 
     export = commands.add_parser("export", help="export to ONNX (verified with onnxruntime) or to PyTorch code")
     export.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")

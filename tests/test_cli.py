@@ -59,5 +59,6 @@ def test_a_graph_with_shape_errors_shows_the_table_and_exits_1(tmp_path, capsys)
     assert main(["info", str(tmp_path / "broken.json")]) == 1
     captured = capsys.readouterr()
     assert "conv2" in captured.out and "error" in captured.out
-    assert captured.err.startswith("netbuilder: error: conv2 (Conv2d): Calculated padded input size per channel: (8 x 8)")
+    assert captured.err.startswith("netbuilder: error: conv2 (Conv2d): the 9x9 kernel is larger than its 8x8 input; "
+                                   "lower the kernel or the pooling above it")
     assert len(captured.err.splitlines()) == 1

@@ -182,7 +182,8 @@ def test_samples_are_fitted_to_the_graph_input_when_unambiguous(input_shape, not
 
 @pytest.mark.parametrize("input_shape, output_shape, message", [
     ((3, 32, 32), (10,), "graph input is 3x32x32, dataset mnist-5k gives 1x28x28"),
-    ((1, 28, 28), (7,), "graph output is 7, dataset mnist-5k has 10 classes: the last layer needs 10 outputs"),
+    ((1, 28, 28), (7,), "graph output is 7, dataset mnist-5k has 10 classes: the output must be 10 values per sample, "
+                         "one score per class"),
 ])
 def test_a_dataset_that_does_not_fit_the_graph_is_refused_in_words(input_shape, output_shape, message):
     with pytest.raises(DataError) as caught:

@@ -38,12 +38,14 @@ def two_groups():
     g = Graph()
     x = g.add_node("Input", {"shape": [3]}, name="x")
     y = g.add_node("Input", {"shape": [1], "field": "y", "normalize": "none"}, name="y")
-    a = g.add_node("Linear", {"out_features": 8}, name="a", settings={"group": "first"})
+    a = g.add_node("Linear", {"out_features": 8}, name="a")
     relu = g.add_node("Tanh", name="act")
-    b = g.add_node("Linear", {"out_features": 1}, name="b", settings={"group": "second"})
+    b = g.add_node("Linear", {"out_features": 1}, name="b")
     loss = g.add_node("MSELoss", {"trains": "first"}, name="fit")
     for src, dst in ((x, a), (a, relu), (relu, b), (b, loss), (y, loss)):
         g.connect(src.id, dst.id)
+    g.add_group([a.id, relu.id], "first")
+    g.add_group([b.id], "second")
     return g
 
 

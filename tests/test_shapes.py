@@ -36,14 +36,15 @@ def test_a_param_edit_changes_the_downstream_shapes_and_counts(chain):
     ([("Input", {"shape": [1, 28, 28]}), ("Flatten", {}), ("Conv2d", {})],
      "conv1 (Conv2d): expects a channels x height x width input, receives 784"),
     ([("Input", {"shape": [3, 4, 4]}), ("Conv2d", {"kernel_size": 5})],
-     "conv1 (Conv2d): Calculated padded input size per channel: (4 x 4). Kernel size: (5 x 5). "
-     "Kernel size can't be greater than actual input size"),
+     "conv1 (Conv2d): the 5x5 kernel is larger than its 4x4 input; lower the kernel or the pooling above it"),
     ([("Input", {"shape": [3, 8, 8]}), ("Conv2d", {"padding": "same", "stride": 2})],
-     "conv1 (Conv2d): padding='same' is not supported for strided convolutions"),
+     "conv1 (Conv2d): padding 'same' works only with stride 1; set the stride to 1 or give the padding as a "
+     "number"),
     ([("Input", {"shape": [6, 8, 8]}), ("Conv2d", {"groups": 4})],
-     "conv1 (Conv2d): in_channels must be divisible by groups"),
+     "conv1 (Conv2d): its 6 input channels cannot be split into 4 groups; set groups to a number that divides 6"),
     ([("Input", {"shape": [3, 1, 1]}), ("MaxPool2d", {})],
-     "pool1 (MaxPool2d): Given input size: (3x1x1). Calculated output size: (3x0x0). Output size is too small"),
+     "pool1 (MaxPool2d): the 2x2 window is larger than its 1x1 input, so nothing is left; lower the kernel size, "
+     "or the pooling above it"),
     ([("Input", {"shape": [1024]}), ("Reshape", {"shape": [3, 5]})],
      "reshape1 (Reshape): cannot reshape 1024 values into 3x5 (15 values)"),
     ([("Input", {"shape": [10]}), ("Reshape", {"shape": [-1, 3]})],

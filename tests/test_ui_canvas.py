@@ -141,8 +141,8 @@ def test_a_failing_block_is_outlined_in_red_with_the_reason_in_its_tooltip(windo
     window.inspector.editors["kernel_size"].widget.editingFinished.emit()
     wait_shapes(qtbot, window)
     block = window.scene.blocks[g.find("conv2").id]
-    assert block.error.startswith("Calculated padded input size per channel: (8 x 8)")
-    assert "Kernel size can&#x27;t be greater than actual input size" in block.toolTip()
+    assert block.error == "the 9x9 kernel is larger than its 8x8 input; lower the kernel or the pooling above it"
+    assert "the 9x9 kernel is larger than its 8x8 input" in block.toolTip()
     assert window.summary_label.text().startswith("1 problem: conv2 (Conv2d)")
     assert window.summary_label.property("problem") is True
 
@@ -184,11 +184,16 @@ def test_zoom_keeps_the_point_under_the_cursor_and_panning_moves_the_view(window
     assert moved.x() > 50 and moved.y() > 20  # the canvas followed the hand: we now look further right and down
 
 
-def test_fit_to_view_shows_every_block(window, qtbot):
-    window.open_path(EXAMPLES / "resnet18.json")
+def test_fit_to_view_shows_every_block_of_a_graph_that_fits_legibly(window, qtbot):
+    window.open_path(EXAMPLES / "lenet5.json")
     window.view.fit_to_view()
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
-    assert visible.contains(window.scene.itemsBoundingRect())
+    assert visible.contains(window.scene.visible_bounds())
+    window.open_path(EXAMPLES / "resnet18.json")
+    window.set_all_collapsed(True)  # fits once its residual blocks are folded
+    window.view.fit_to_view()
+    visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+    assert visible.contains(window.scene.visible_bounds()) and window.view.zoom() >= 0.3
 
 
 def test_rubber_band_selects_and_delete_key_removes(window, qtbot):

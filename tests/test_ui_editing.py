@@ -111,9 +111,15 @@ def test_copy_paste_keeps_the_wires_inside_the_selection(window, qtbot):
     assert names == ["conv3", "pool3", "relu4"]
     inner = [(g.node(e.src).name, g.node(e.dst).name) for e in g.edges if e.dst in pasted]
     assert inner == [("conv3", "pool3"), ("pool3", "relu4")]  # the wire from relu1 into conv2 stays behind
-    assert g.node(pasted[0]).pos == (g.find("conv2").pos[0] + 40, g.find("conv2").pos[1] + 40)
+    # beside the originals, not on them: no pasted block covers an original one, and each paste goes further
+    originals = [window.scene.blocks[i].sceneBoundingRect() for i in picked]
+    assert not any(window.scene.blocks[i].sceneBoundingRect().intersects(r) for i in pasted for r in originals)
+    assert g.node(pasted[0]).pos[1] == g.find("conv2").pos[1] and g.node(pasted[0]).pos[0] > g.find("conv2").pos[0]
     window.paste()
-    assert len(g) == 12 + 6
+    again = window.scene.selected_node_ids()
+    assert len(g) == 12 + 6 and g.node(again[0]).pos[0] > g.node(pasted[0]).pos[0] + 150
+    visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+    assert visible.intersects(window.scene.blocks[again[0]].sceneBoundingRect()), "the view shows what was pasted"
 
 
 def test_cut_removes_and_paste_brings_back(window, qtbot):

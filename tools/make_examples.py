@@ -1,4 +1,4 @@
-"""Write the example graphs in examples/ with netbuilder's own Graph API.
+"""Write the example graphs in netbuilder/examples/ with netbuilder's own Graph API.
 
     python tools/make_examples.py [OUT_DIR]
 
@@ -8,6 +8,7 @@ The architectures follow the papers and torchvision, so parameter totals match t
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from netbuilder.core.graph import Graph
@@ -19,6 +20,8 @@ class Builder:
 
     def __init__(self, title: str, description: str) -> None:
         self.graph = Graph({"title": title, "description": description})
+        self.groups: dict[str, list[str]] = {}
+        self._group: list[str] | None = None
 
     def add(self, type: str, *sources: str, name: str | None = None, settings: dict | None = None,
             **params) -> str:
@@ -26,7 +29,19 @@ class Builder:
         node = self.graph.add_node(type, params, name=name, settings=settings)
         for src in sources:
             self.graph.connect(src, node.id)
+        if self._group is not None:
+            self._group.append(node.id)
         return node.id
+
+    @contextmanager
+    def group(self, name: str):
+        """The blocks added inside the `with` form one group (a residual block, an Inception module, a GAN's
+        generator)."""
+        self._group = self.groups[name] = []
+        try:
+            yield
+        finally:
+            self._group = None
 
     def chain(self, src: str, *layers: tuple, settings: dict | None = None) -> str:
         """Add layers one after another: each layer is (type, name, params)."""
@@ -48,8 +63,6 @@ class Builder:
         for block_id in blocks:
             original = self.graph.node(block_id)
             settings = {"shares": block_id} if original.spec.build is not None else {}
-            if original.group:
-                settings["group"] = original.group
             src = self.add(original.type, src, name=original.name + suffix, settings=settings, **original.params)
         return src
 
@@ -57,6 +70,8 @@ class Builder:
         if recipe:
             self.graph.set_recipe(recipe)
         apply_layout(self.graph)
+        for name, ids in self.groups.items():
+            self.graph.add_group(ids, name)
         return self.graph
 
 
@@ -145,10 +160,11 @@ def vgg16() -> Graph:
     b = Builder("VGG16", "Simonyan & Zisserman 2014 (configuration D), as in torchvision: 13 3x3 convolutions.")
     y = b.add("Input", name="x", shape=[3, 224, 224])
     for stage, (channels, repeat) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], start=1):
-        for i in range(1, repeat + 1):
-            y = b.chain(y, ("Conv2d", f"conv{stage}_{i}", dict(out_channels=channels, kernel_size=3, padding=1)),
-                        ("ReLU", f"relu{stage}_{i}", {}))
-        y = b.add("MaxPool2d", y, name=f"pool{stage}", kernel_size=2)
+        with b.group(f"block{stage}"):
+            for i in range(1, repeat + 1):
+                y = b.chain(y, ("Conv2d", f"conv{stage}_{i}", dict(out_channels=channels, kernel_size=3, padding=1)),
+                            ("ReLU", f"relu{stage}_{i}", {}))
+            y = b.add("MaxPool2d", y, name=f"pool{stage}", kernel_size=2)
     y = b.chain(y, ("AdaptiveAvgPool2d", "avgpool", dict(output_size=7)), ("Flatten", "flatten", {}),
                 ("Linear", "fc6", dict(out_features=4096)), ("ReLU", "relu6", {}), ("Dropout", "drop6", {}),
                 ("Linear", "fc7", dict(out_features=4096)), ("ReLU", "relu7", {}), ("Dropout", "drop7", {}),
@@ -161,25 +177,28 @@ def resnet18() -> Graph:
     b = Builder("ResNet-18", "He et al. 2015, as in torchvision: residual blocks of two 3x3 convolutions with "
                              "BatchNorm, and 1x1 strided shortcuts where the size changes.")
     x = b.add("Input", name="x", shape=[3, 224, 224])
-    y = b.chain(x, ("Conv2d", "conv1", dict(out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)),
-                ("BatchNorm2d", "bn1", {}), ("ReLU", "relu", {}),
-                ("MaxPool2d", "maxpool", dict(kernel_size=3, stride=2, padding=1)))
+    with b.group("stem"):
+        y = b.chain(x, ("Conv2d", "conv1", dict(out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)),
+                    ("BatchNorm2d", "bn1", {}), ("ReLU", "relu", {}),
+                    ("MaxPool2d", "maxpool", dict(kernel_size=3, stride=2, padding=1)))
     for stage, channels in enumerate([64, 128, 256, 512], start=1):
         for block in range(2):
             stride = 2 if stage > 1 and block == 0 else 1
             n = f"layer{stage}_{block}_"
-            main = b.chain(y, ("Conv2d", n + "conv1", dict(out_channels=channels, kernel_size=3, stride=stride,
-                                                            padding=1, bias=False)),
-                           ("BatchNorm2d", n + "bn1", {}), ("ReLU", n + "relu1", {}),
-                           ("Conv2d", n + "conv2", dict(out_channels=channels, kernel_size=3, padding=1, bias=False)),
-                           ("BatchNorm2d", n + "bn2", {}))
-            shortcut = y
-            if stride != 1:
-                shortcut = b.chain(y, ("Conv2d", n + "downsample_conv",
-                                       dict(out_channels=channels, kernel_size=1, stride=stride, bias=False)),
-                                   ("BatchNorm2d", n + "downsample_bn", {}))
-            y = b.add("Add", main, shortcut, name=n + "add")
-            y = b.add("ReLU", y, name=n + "relu2")
+            with b.group(f"layer{stage}.{block}"):
+                main = b.chain(y, ("Conv2d", n + "conv1", dict(out_channels=channels, kernel_size=3, stride=stride,
+                                                                padding=1, bias=False)),
+                               ("BatchNorm2d", n + "bn1", {}), ("ReLU", n + "relu1", {}),
+                               ("Conv2d", n + "conv2", dict(out_channels=channels, kernel_size=3, padding=1,
+                                                            bias=False)),
+                               ("BatchNorm2d", n + "bn2", {}))
+                shortcut = y
+                if stride != 1:
+                    shortcut = b.chain(y, ("Conv2d", n + "downsample_conv",
+                                           dict(out_channels=channels, kernel_size=1, stride=stride, bias=False)),
+                                       ("BatchNorm2d", n + "downsample_bn", {}))
+                y = b.add("Add", main, shortcut, name=n + "add")
+                y = b.add("ReLU", y, name=n + "relu2")
     y = b.chain(y, ("GlobalAvgPool2d", "avgpool", {}), ("Linear", "fc", dict(out_features=1000)))
     b.add("Output", y, name="logits")
     return b.done()
@@ -190,11 +209,18 @@ def googlenet() -> Graph:
                              "classifiers: nine Inception modules, each a Concat of four branches.")
 
     def basic_conv(src: str, name: str, channels: int, kernel: int, **kwargs) -> str:
+        if b._group is None:  # a convolution of the stem: a group of its own
+            with b.group(name):
+                return basic_conv(src, name, channels, kernel, **kwargs)
         return b.chain(src, ("Conv2d", f"{name}_conv", dict(out_channels=channels, kernel_size=kernel, bias=False,
                                                             **kwargs)),
                        ("BatchNorm2d", f"{name}_bn", dict(eps=0.001)), ("ReLU", f"{name}_relu", {}))
 
     def inception(src: str, name: str, c1: int, c3r: int, c3: int, c5r: int, c5: int, pool_proj: int) -> str:
+        with b.group(name):
+            return inception_module(src, name, c1, c3r, c3, c5r, c5, pool_proj)
+
+    def inception_module(src: str, name: str, c1: int, c3r: int, c3: int, c5r: int, c5: int, pool_proj: int) -> str:
         branch1 = basic_conv(src, f"{name}_b1", c1, 1)
         branch2 = basic_conv(basic_conv(src, f"{name}_b2a", c3r, 1), f"{name}_b2b", c3, 3, padding=1)
         # torchvision uses a 3x3 (not 5x5) convolution here; keep it so the weights fit.
@@ -228,13 +254,15 @@ def googlenet() -> Graph:
 
 def _conv_autoencoder(b: Builder, src: str) -> str:
     """1x28x28 -> 32x7x7 with strided convolutions -> back with transposed convolutions, in [0, 1]."""
-    return b.chain(src,
-                   ("Conv2d", "enc1", dict(out_channels=16, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu1", {}),
-                   ("Conv2d", "enc2", dict(out_channels=32, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu2", {}),
-                   ("ConvTranspose2d", "dec1", dict(out_channels=16, kernel_size=3, stride=2, padding=1,
-                                                    output_padding=1)), ("ReLU", "relu3", {}),
-                   ("ConvTranspose2d", "dec2", dict(out_channels=1, kernel_size=3, stride=2, padding=1,
-                                                    output_padding=1)), ("Sigmoid", "sigmoid", {}))
+    with b.group("encoder"):
+        y = b.chain(src, ("Conv2d", "enc1", dict(out_channels=16, kernel_size=3, stride=2, padding=1)),
+                    ("ReLU", "relu1", {}),
+                    ("Conv2d", "enc2", dict(out_channels=32, kernel_size=3, stride=2, padding=1)), ("ReLU", "relu2", {}))
+    with b.group("decoder"):
+        return b.chain(y, ("ConvTranspose2d", "dec1", dict(out_channels=16, kernel_size=3, stride=2, padding=1,
+                                                           output_padding=1)), ("ReLU", "relu3", {}),
+                       ("ConvTranspose2d", "dec2", dict(out_channels=1, kernel_size=3, stride=2, padding=1,
+                                                        output_padding=1)), ("Sigmoid", "sigmoid", {}))
 
 
 def autoencoder() -> Graph:
@@ -281,10 +309,12 @@ def _gan(b: Builder, real: str, noise: str, generator: list[tuple], discriminato
     """A generator and a discriminator applied to the real data and (sharing its weights) to the generated,
     with the three losses of the non-saturating GAN: the discriminator learns real -> 1 and fake -> 0, the
     generator learns to make the discriminator say 1."""
-    fake = b.chain(noise, *generator, settings={"group": "generator"})
+    with b.group("generator"):
+        fake = b.chain(noise, *generator)
     b.add("Output", fake, name="generated")
-    d_real = b.chain_ids(real, *discriminator, settings={"group": "discriminator"})
-    d_fake = b.twin(fake, d_real, "_fake")
+    with b.group("discriminator"):  # the discriminator and its twin, which uses its weights
+        d_real = b.chain_ids(real, *discriminator)
+        d_fake = b.twin(fake, d_real, "_fake")
     b.add("BCEWithLogitsLoss", d_real[-1], name="d_real", against="ones", trains="discriminator")
     b.add("BCEWithLogitsLoss", d_fake, name="d_fake", against="zeros", trains="discriminator")
     b.add("BCEWithLogitsLoss", d_fake, name="g_loss", against="ones", trains="generator")
@@ -346,6 +376,76 @@ def siamese_mnist() -> Graph:
     b.add("Output", twin[-1], name="embedding_out")
     b.add("ContrastiveLoss", twin[-1], other, same, name="contrastive", margin=2.0)
     return b.done({"data": "pairs:mnist-5k", "epochs": 10, "lr": 0.001})
+
+
+def transformer_classifier() -> Graph:
+    b = Builder("Transformer classifier (majority token)",
+                "Vaswani et al. 2017 in small: a sequence of 8 token ids is embedded, given sinusoidal positions, "
+                "read by a class token through two transformer encoder layers (self-attention and a feed-forward "
+                "block, each with a residual connection and LayerNorm); the class token's vector says which "
+                "token is the most frequent (generated data: majority).")
+    x = b.add("Input", name="tokens", shape=[8], dtype="int64")
+    with b.group("encoder"):
+        y = b.chain(x, ("Embedding", "embed", dict(num_embeddings=10, embedding_dim=32)),
+                    ("PositionalEncoding", "positions", {}), ("ClassToken", "cls", {}),
+                    ("TransformerEncoderLayer", "layer1", dict(heads=4, dim_feedforward=64, dropout=0.0)),
+                    ("TransformerEncoderLayer", "layer2", dict(heads=4, dim_feedforward=64, dropout=0.0)))
+    y = b.chain(y, ("Select", "first_token", dict(dim=1, index=0)), ("Linear", "classify", dict(out_features=10)))
+    b.add("Output", y, name="logits")
+    return b.done({"data": "majority:n=6000:length=8:vocab=10", "epochs": 30, "lr": 0.002})
+
+
+def seq2seq_reverse() -> Graph:
+    b = Builder("Sequence to sequence: reversing token sequences",
+                "Sutskever et al. 2014 in small: a GRU encoder reads 6 token ids; its final state starts a GRU "
+                "decoder, which reads the target shifted right behind a start token (teacher forcing) and "
+                "predicts each token of the reversed sequence, trained with a per-step cross-entropy.")
+    tokens = b.add("Input", name="tokens", shape=[6], dtype="int64", field="tokens")
+    previous = b.add("Input", name="target_in", shape=[6], dtype="int64", field="target_in")
+    target = b.add("Input", name="target", shape=[6], dtype="int64", field="target")
+    with b.group("encoder"):
+        encoder = b.chain(tokens, ("Embedding", "enc_embed", dict(num_embeddings=8, embedding_dim=32)),
+                          ("GRU", "encoder_gru", dict(hidden_size=128)))
+    with b.group("decoder"):
+        embedded = b.add("Embedding", previous, name="dec_embed", num_embeddings=9, embedding_dim=32)
+        decoder = b.graph.add_node("GRU", {"hidden_size": 128, "initial_state": True}, name="decoder_gru")
+        b.graph.connect(embedded, decoder.id, dst_port="in")
+        b.graph.connect(encoder, decoder.id, src_port="hidden", dst_port="hidden")
+        b._group.append(decoder.id)
+        logits = b.add("Linear", decoder.id, name="next_token", out_features=8)
+    b.add("Output", logits, name="token_logits")
+    b.add("CrossEntropyLoss", logits, target, name="token_loss")
+    return b.done({"data": "reverse:n=8000:length=6:vocab=8", "epochs": 25, "lr": 0.003})
+
+
+def unet_shapes() -> Graph:
+    b = Builder("U-Net segmentation of shapes", "Ronneberger et al. 2015 in small: an encoder halves the image "
+                                                "twice; the decoder enlarges it back with bilinear Resize and "
+                                                "joins the encoder's maps of the same size (skip connections) "
+                                                "before each convolution; a 1x1 convolution gives 4 class scores "
+                                                "per pixel.")
+    x = b.add("Input", name="x", shape=[1, 32, 32])
+    mask = b.add("Input", name="mask", shape=[32, 32], dtype="int64", field="mask")
+
+    def double_conv(src: str, name: str, channels: int) -> str:
+        return b.chain(src, ("Conv2d", f"{name}_conv1", dict(out_channels=channels, kernel_size=3, padding=1)),
+                       ("BatchNorm2d", f"{name}_bn1", {}), ("ReLU", f"{name}_relu1", {}),
+                       ("Conv2d", f"{name}_conv2", dict(out_channels=channels, kernel_size=3, padding=1)),
+                       ("BatchNorm2d", f"{name}_bn2", {}), ("ReLU", f"{name}_relu2", {}))
+
+    with b.group("encoder"):
+        e1 = double_conv(x, "down1", 16)
+        e2 = double_conv(b.add("MaxPool2d", e1, name="pool1", kernel_size=2), "down2", 32)
+        bottom = double_conv(b.add("MaxPool2d", e2, name="pool2", kernel_size=2), "bottom", 64)
+    with b.group("decoder"):
+        up2 = b.add("Resize", bottom, name="up2", mode="bilinear")
+        d2 = double_conv(b.add("Concat", up2, e2, name="skip2", inputs=2), "up2", 32)
+        up1 = b.add("Resize", d2, name="up1", mode="bilinear")
+        d1 = double_conv(b.add("Concat", up1, e1, name="skip1", inputs=2), "up1", 16)
+        y = b.add("Conv2d", d1, name="classes", out_channels=4, kernel_size=1)
+    b.add("Output", y, name="masks")
+    b.add("CrossEntropyLoss", y, mask, name="pixel_loss")
+    return b.done({"data": "shapes:n=2000", "epochs": 15, "batch_size": 50, "lr": 0.002})
 
 
 def transfer_learning() -> Graph:
@@ -504,11 +604,12 @@ EXAMPLES = {
     "denoising_autoencoder": denoising_autoencoder, "vae": vae, "gan_ring": gan_ring, "gan_mnist": gan_mnist,
     "siamese_mnist": siamese_mnist, "fcn_shapes": fcn_shapes, "transfer_learning": transfer_learning,
     "nin": nin, "densenet": densenet, "mobilenet_v3_small": mobilenet_v3_small,
+    "transformer_classifier": transformer_classifier, "seq2seq_reverse": seq2seq_reverse, "unet_shapes": unet_shapes,
 }
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / "examples")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / "netbuilder" / "examples")
     out.mkdir(parents=True, exist_ok=True)
     for name, make in EXAMPLES.items():
         make().save(out / f"{name}.json")

@@ -1,9 +1,9 @@
-"""Write examples/transfer_learning.pt: the convolutional body of the lecture's convnet, trained on mnist-5k.
+"""Write netbuilder/examples/transfer_learning.pt: the convolutional body of the lecture's convnet, trained on mnist-5k.
 
     python tools/make_pretrained.py
 
-It trains examples/mnist_convnet.json with its recipe (6 epochs, seed 0) and keeps the tensors of conv1 and
-conv2, the body that examples/transfer_learning.json freezes under a new head.
+It trains netbuilder/examples/mnist_convnet.json with its recipe (6 epochs, seed 0) and keeps the tensors of conv1 and
+conv2, the body that netbuilder/examples/transfer_learning.json freezes under a new head.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from netbuilder.core.graph import Graph
 from netbuilder.core.train import TrainConfig, Trainer
 from netbuilder.core.weights import save_state
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "netbuilder" / "examples"
 
 
 def main() -> None:

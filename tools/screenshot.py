@@ -1,73 +1,135 @@
 """Save a screenshot of the editor, as a person would see it (run under Xvfb on a machine without a screen).
 
-    xvfb-run -a -s "-screen 0 1280x800x24" python tools/screenshot.py OUT.png [GRAPH] [--layout] [--select NAME]
+    xvfb-run -a -s "-screen 0 1366x768x24" python tools/screenshot.py OUT.png [GRAPH] [--size 1366x768] [options]
+
+Options set the scene: --start (the start page), --layout, --collapse (all groups), --fit, --select NAME,
+--focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
+--fix (apply the first finding's fix), --train EPOCHS (mnist-5k, or --data SPEC), --tab Curves|Results|Data,
+--dock Training|Inspector|Analysis|Curves (raise it), --help-layer TYPE (the layer reference, saved instead).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
+from netbuilder.core.analysis import remove_and_bridge
 from netbuilder.ui.app import configure
 from netbuilder.ui.main_window import MainWindow
+
+
+def settle(app, seconds: float = 0.4) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.02)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("graph", nargs="?")
-    parser.add_argument("--layout", action="store_true", help="run auto layout first")
-    parser.add_argument("--select", help="select the block with this name")
-    parser.add_argument("--focus", help="centre the view on the block with this name, at actual size")
-    parser.add_argument("--train", type=int, metavar="EPOCHS", help="train this many epochs first (mnist-5k)")
-    parser.add_argument("--tab", help="show this tab of the training panel: Curves, Results or Data")
-    parser.add_argument("--size", default="1360x900")
+    parser.add_argument("--size", default="1366x768")
+    parser.add_argument("--start", action="store_true")
+    parser.add_argument("--layout", action="store_true")
+    parser.add_argument("--collapse", action="store_true")
+    parser.add_argument("--fit", action="store_true")
+    parser.add_argument("--select")
+    parser.add_argument("--focus")
+    parser.add_argument("--remove")
+    parser.add_argument("--fix", action="store_true")
+    parser.add_argument("--train", type=int, metavar="EPOCHS")
+    parser.add_argument("--data", default="mnist-5k")
+    parser.add_argument("--tab")
+    parser.add_argument("--dock")
+    parser.add_argument("--help-layer")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
     configure(app)
+    app.setOrganizationName("netbuilder-screenshots")  # this machine's recent files stay out of the pictures
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    QCursor.setPos(0, 0)  # no hover highlight where the pointer happens to be
     window = MainWindow(offer_recovery=False)
     width, height = map(int, args.size.split("x"))
     window.resize(width, height)
     window.show()
+    window._size_docks()
+    deadline = time.time() + 120
+    while (window.document.report is None or window.training is None) and time.time() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    if args.start:
+        window.show_start_page()
+        window.start_page.count_parameters()
+        if window.start_page._counter is not None:
+            window.start_page._counter.wait()
+        settle(app, 1.0)
     if args.graph:
         window.open_path(Path(args.graph), ask=False)
-    deadline = time.time() + 60
-    while window.document.report is None and time.time() < deadline:
-        app.processEvents()
-        time.sleep(0.02)
+        settle(app)
+    graph = window.document.graph
+    if args.remove:
+        from netbuilder.ui.commands import RecordedEdit
+
+        node_id = graph.find(args.remove).id
+        window.document.push(RecordedEdit(graph, f"Remove {args.remove}", lambda g: remove_and_bridge(g, node_id)))
+        settle(app)
     if args.layout:
         window.auto_layout()
+    if args.collapse:
+        window.set_all_collapsed(True)
+        settle(app)
+    if args.fix:
+        window.document.refresh_shapes()
+        finding = next(f for f in window.document.findings if f.fix is not None)
+        window.analysis.apply_fix(finding)
+        settle(app)
+    if args.fit:
+        window.view.fit_to_view()
     if args.select:
-        window.scene.select_nodes([window.document.graph.find(args.select).id])
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.02)
+        window.show_block(graph.find(args.select).id)
+    if args.focus:
+        window.view.reset_zoom()
+        window.view.centerOn(*graph.find(args.focus).pos)
+    settle(app)
     if args.train:
+        window.training.select_dataset(args.data)
         window.training.epochs.setValue(args.train)
-        window.training.start()
+        window.start_training()
         while window.training.is_running and time.time() < deadline + 600:
             app.processEvents()
             time.sleep(0.01)
     if args.tab:
+        window.curves_dock.raise_()
         tabs = window.training.tabs
         tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index(args.tab))
         if args.tab == "Data":
-            window.training.show_preview()
-            while window.training._preview_job.isRunning():
+            while window.training._preview_job is not None and window.training._preview_job.isRunning():
                 app.processEvents()
-            for _ in range(20):
-                app.processEvents()
-    if args.focus:
-        window.view.reset_zoom()
-        window.view.centerOn(*window.document.graph.find(args.focus).pos)
-    for _ in range(10):
-        app.processEvents()
-    window.grab().save(args.out)
-    print(f"saved {args.out}")
+    if args.dock:
+        dock = {"Training": window.training_dock, "Inspector": window.inspector_dock,
+                "Analysis": window.analysis_dock, "Curves": window.curves_dock}[args.dock]
+        dock.show()
+        dock.raise_()
+    settle(app, 0.6)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    if args.help_layer:
+        window.show_layer_help(args.help_layer)
+        settle(app)
+        saved = window.layer_help.grab().save(args.out)
+    else:
+        saved = window.grab().save(args.out)
+    print(f"saved {args.out}" if saved else f"could not save {args.out}")
+    window.document.undo_stack.setClean()
+    window.close()
 
 
 if __name__ == "__main__":

@@ -50,12 +50,20 @@ def describe(error: BaseException) -> str:
     elif isinstance(error, MemoryError):
         text = "out of memory: the machine cannot hold what this needs (try a smaller batch or model)"
     else:
-        text = f"unexpected error, a bug in netbuilder (please report it): {type(error).__name__}: {first_line(error)}"
+        from .messages import translate  # torch's complaints that a user can cause, in words
+
+        words = translate(str(error)) if isinstance(error, (RuntimeError, ValueError)) else None
+        text = words or (f"unexpected error, a bug in netbuilder (please report it): {type(error).__name__}: "
+                         f"{first_line(error)}")
     return shorten(text)
 
 
 def is_bug(error: BaseException) -> bool:
-    return not isinstance(error, (*EXPECTED, MemoryError))
+    if isinstance(error, (*EXPECTED, MemoryError)):
+        return False
+    from .messages import translate
+
+    return not (isinstance(error, (RuntimeError, ValueError)) and translate(str(error)) is not None)
 
 
 def summarize(items: list[str], limit: int = 3, noun: str = "more", width: int = 300) -> str:

@@ -38,15 +38,14 @@ class GraphError(NetbuilderError):
 
 
 INITS = ("default", "xavier", "kaiming", "normal", "zeros")  # weight initialization a block may ask for
-SETTINGS = {"frozen": False, "shares": None, "init": "default", "group": None}  # block settings, their defaults
+SETTINGS = {"frozen": False, "shares": None, "init": "default"}  # block settings, their defaults
 
 
 @dataclass
 class Node:
     """One layer block: its id (stable, never shown), type, user-visible name, params and canvas position,
     and how training treats its weights: frozen (never updated), shares (the id of the block whose weights
-    it uses: one tensor for both), init (how its weights start); group names the set of blocks it belongs to
-    (what a loss block may train)."""
+    it uses: one tensor for both), init (how its weights start)."""
 
     id: str
     type: str
@@ -56,7 +55,6 @@ class Node:
     frozen: bool = False
     shares: str | None = None
     init: str = "default"
-    group: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """The settings that differ from their defaults (as the document stores them)."""
@@ -91,16 +89,31 @@ class Edge:
         return {"src": self.src, "src_port": self.src_port, "dst": self.dst, "dst_port": self.dst_port}
 
 
+@dataclass
+class Group:
+    """Blocks drawn as one named box (an Inception module, a residual block), which may be collapsed.
+    A block belongs to at most one group; `nodes` are block ids in document order."""
+
+    id: str
+    name: str
+    nodes: list[str]
+    collapsed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "nodes": list(self.nodes), "collapsed": self.collapsed}
+
+
 class Graph:
     """A network as a networkx.MultiDiGraph of Nodes; edges are keyed by their destination port.
 
     Each change is announced after it is made, on its own event:
     node_added(node), node_removed(node), param_changed(node, param name), node_renamed(node, old name),
     node_moved(node), setting_changed(node, setting name), edge_added(edge), edge_removed(edge),
-    groups_changed(group name), recipe_changed().
+    group_added(group), group_removed(group), group_changed(group) (renamed, collapsed or expanded, or its
+    blocks changed), recipe_changed().
 
-    `groups` names sets of blocks (a generator, a discriminator: what a loss block trains); `recipe` holds
-    the training settings a document carries (dataset, epochs, optimizer, ...), as plain JSON values.
+    Groups are named boxes of blocks (an Inception module; a generator or a discriminator, which a loss block
+    may train by name); `recipe` holds the training settings a document carries (dataset, epochs, ...).
     """
 
     def __init__(self, meta: dict[str, str] | None = None) -> None:
@@ -115,7 +128,11 @@ class Graph:
         self.setting_changed = Event(Node, str)
         self.edge_added = Event(Edge)
         self.edge_removed = Event(Edge)
-        self.groups_changed = Event(str)
+        self._groups: dict[str, Group] = {}
+        self._group_of: dict[str, str] = {}  # block id -> group id
+        self.group_added = Event(Group)
+        self.group_removed = Event(Group)
+        self.group_changed = Event(Group)
         self.recipe_changed = Event()
         self.recipe: dict[str, Any] = {}
 
@@ -185,7 +202,7 @@ class Graph:
                  settings: dict[str, Any] | None = None) -> Node:
         """Add a block; missing params take their defaults, a missing name or id is made up.
         `index` places it in document order (undo puts a deleted block back where it was); `settings`
-        are frozen, shares, init and group (see SETTINGS)."""
+        are frozen, shares and init (see SETTINGS)."""
         if len(self._g) >= MAX_NODES:
             raise GraphError(f"a graph holds at most {MAX_NODES} blocks")
         if not isinstance(type, str) or type not in LAYERS:
@@ -232,6 +249,10 @@ class Graph:
         node = self.node(node_id)
         for edge in [e for e in self.input_edges(node_id) if e] + self.output_edges(node_id):
             self.disconnect(edge.dst, edge.dst_port)
+        group = self.group_of(node_id)
+        if group is not None:  # the group lets go of it first (and goes when it was its last block)
+            rest = [i for i in group.nodes if i != node_id]
+            self.set_group_nodes(group.id, rest) if rest else self.remove_group(group.id)
         self._g.remove_node(node_id)
         del self._names[node.name]
         self.node_removed.emit(node)
@@ -311,8 +332,7 @@ class Graph:
             self.node_renamed.emit(node, old)
 
     def set_setting(self, node_id: str, key: str, value: Any) -> None:
-        """Freeze a block, make it share another block's weights (or stop: None), choose its initialization,
-        or put it in a group (None: none)."""
+        """Freeze a block, make it share another block's weights (or stop: None), or choose its initialization."""
         node = self.node(node_id)
         try:
             value = _check_setting(key, value)
@@ -323,25 +343,22 @@ class Graph:
             problem = _share_problem(node, source)
             if problem:
                 raise GraphError(problem, node.label)
-        old = getattr(node, key)
-        if value != old:
+        if value != getattr(node, key):
             setattr(node, key, value)
             self.setting_changed.emit(node, key)
-            if key == "group":
-                for name in {old, value} - {None}:
-                    self.groups_changed.emit(name)
 
     def sharers(self, node_id: str) -> list[Node]:
         """The blocks that use this block's weights."""
         return [node for node in self.nodes if node.shares == node_id]
 
     def group_members(self, name: str) -> list[Node]:
-        return [node for node in self.nodes if node.group == name]
+        """The blocks of the group called `name` (what a loss block that trains it trains)."""
+        group = next((g for g in self._groups.values() if g.name == name), None)
+        return [self.node(i) for i in group.nodes] if group is not None else []
 
     @property
     def group_names(self) -> list[str]:
-        """The groups blocks belong to, in document order of their first block."""
-        return list(dict.fromkeys(node.group for node in self.nodes if node.group is not None))
+        return [g.name for g in self._groups.values()]
 
     def set_recipe(self, recipe: dict[str, Any]) -> None:
         """The training settings the document carries (see recipe.check_recipe)."""
@@ -376,11 +393,15 @@ class Graph:
 
     def name_is_free(self, name: Any) -> bool:
         """Whether a new block could take this name (valid and not in use)."""
+        return self.name_problem(name) is None
+
+    def name_problem(self, name: Any) -> str | None:
+        """Why a block could not take this name (invalid, or in use), or None."""
         try:
             self._check_name(name)
-        except GraphError:
-            return False
-        return True
+        except GraphError as e:
+            return str(e)
+        return None
 
     def _check_name(self, name: Any) -> None:
         if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
@@ -389,6 +410,103 @@ class Graph:
                 "at most 64 characters, not a Python keyword")
         if name in self._names:
             raise GraphError(f"a block named '{name}' already exists")
+
+    # ----- groups
+
+    @property
+    def groups(self) -> list[Group]:
+        return list(self._groups.values())
+
+    def group(self, group_id: str) -> Group:
+        try:
+            return self._groups[group_id]
+        except KeyError:
+            raise GraphError(f"no group with id '{group_id}'") from None
+
+    def group_of(self, node_id: str) -> Group | None:
+        """The group a block belongs to, if any."""
+        group_id = self._group_of.get(node_id)
+        return self._groups[group_id] if group_id is not None else None
+
+    def add_group(self, nodes: Iterable[str], name: str | None = None, *, id: str | None = None,
+                  collapsed: bool = False, index: int | None = None) -> Group:
+        """Group blocks under a name (made up when None); each block may be in one group only. `index` places
+        it among the groups (undo puts a removed group back where it was)."""
+        if id is None:
+            id = _next_free("g", self._groups, len(self._groups) + 1)
+        elif not isinstance(id, str) or not 0 < len(id) <= 64 or id in self._groups:
+            raise GraphError(f"a group id must be a new string of 1 to 64 characters, got {id!r}")
+        name = _next_free("group", {g.name for g in self.groups}) if name is None else name
+        self._check_group_name(name)
+        if not isinstance(collapsed, bool):
+            raise GraphError(f"'collapsed' must be true or false, got {collapsed!r}")
+        group = Group(id, name, self._check_group_nodes(nodes, None), collapsed)
+        self._groups[id] = group
+        if index is not None and index < len(self._groups) - 1:
+            order = list(self._groups)[:-1]
+            order.insert(index, id)
+            self._groups = {i: self._groups[i] for i in order}
+        self._group_of.update((node_id, id) for node_id in group.nodes)
+        self.group_added.emit(group)
+        return group
+
+    def group_index(self, group_id: str) -> int:
+        self.group(group_id)
+        return list(self._groups).index(group_id)
+
+    def remove_group(self, group_id: str) -> Group:
+        """Ungroup: the blocks stay, the group goes."""
+        group = self.group(group_id)
+        del self._groups[group_id]
+        for node_id in group.nodes:
+            self._group_of.pop(node_id, None)
+        self.group_removed.emit(group)
+        return group
+
+    def rename_group(self, group_id: str, name: str) -> None:
+        group = self.group(group_id)
+        if name != group.name:
+            self._check_group_name(name)
+            group.name = name
+            self.group_changed.emit(group)
+
+    def set_collapsed(self, group_id: str, collapsed: bool) -> None:
+        group = self.group(group_id)
+        if bool(collapsed) != group.collapsed:
+            group.collapsed = bool(collapsed)
+            self.group_changed.emit(group)
+
+    def set_group_nodes(self, group_id: str, nodes: Iterable[str]) -> None:
+        """Give a group another set of blocks (at least one)."""
+        group = self.group(group_id)
+        checked = self._check_group_nodes(nodes, group_id)
+        for node_id in group.nodes:
+            self._group_of.pop(node_id, None)
+        group.nodes = checked
+        self._group_of.update((node_id, group_id) for node_id in checked)
+        self.group_changed.emit(group)
+
+    def _check_group_name(self, name: Any) -> None:
+        if not isinstance(name, str) or not 0 < len(name) <= 64 or not name.isprintable() or name != name.strip():
+            raise GraphError(f"{name!r} is not a valid group name: 1 to 64 printable characters")
+        if any(g.name == name for g in self.groups):
+            raise GraphError(f"a group named '{name}' already exists")
+
+    def _check_group_nodes(self, nodes: Iterable[str], group_id: str | None) -> list[str]:
+        if isinstance(nodes, str) or not isinstance(nodes, Iterable):
+            raise GraphError(f"a group's blocks must be a list of block ids, got {nodes!r}")
+        wanted = list(nodes)
+        for node_id in wanted:
+            node = self.node(node_id) if isinstance(node_id, str) else None
+            if node is None:
+                raise GraphError(f"a group's blocks must be block ids, got {node_id!r}")
+            other = self._group_of.get(node_id)
+            if other is not None and other != group_id:
+                raise GraphError(f"{node.label} is already in group '{self._groups[other].name}'")
+        if not wanted or len(set(wanted)) != len(wanted):
+            raise GraphError("a group needs at least one block, each listed once")
+        order = {node_id: i for i, node_id in enumerate(self._g)}
+        return sorted(wanted, key=order.__getitem__)
 
     # ----- documents
 
@@ -405,7 +523,7 @@ class Graph:
             ],
             "edges": [edge.to_dict() for edge in self.edges],
             **({"recipe": dict(self.recipe)} if self.recipe else {}),
-        }
+        } | ({"groups": [group.to_dict() for group in self.groups]} if self._groups else {})
 
     @classmethod
     def from_dict(cls, data: Any) -> Graph:
@@ -420,7 +538,7 @@ class Graph:
         if version > VERSION:
             raise GraphError(f"saved by a newer netbuilder (format version {version}; this one reads {VERSION})")
         _check_keys(data, "the document", required={"format", "version", "nodes", "edges"},
-                    optional={"meta", "recipe"})
+                    optional={"meta", "recipe", "groups"})
         meta = data.get("meta", {})
         if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
             raise GraphError("'meta' must map names to strings")
@@ -470,7 +588,18 @@ class Graph:
         cycle = _find_cycle(graph._g)
         if cycle:
             raise GraphError(f"the wires form {summarize_path([graph.node(i).name for i in cycle])}")
+        graph._load_groups(data.get("groups", []))
         return graph
+
+    def _load_groups(self, groups: Any) -> None:
+        if not isinstance(groups, list):
+            raise GraphError("'groups' must be a list")
+        for i, raw in enumerate(groups):
+            _check_keys(raw, f"groups[{i}]", required={"id", "name", "nodes"}, optional={"collapsed"})
+            try:
+                self.add_group(raw["nodes"], raw["name"], id=raw["id"], collapsed=raw.get("collapsed", False))
+            except GraphError as e:
+                raise GraphError(f"groups[{i}]: {e}") from None
 
     def copy(self) -> Graph:
         return Graph.from_dict(self.to_dict())
@@ -483,12 +612,14 @@ class Graph:
         data.pop("recipe", None)
         data["nodes"] = [n for n in data["nodes"] if n["id"] in keep]
         data["edges"] = [e for e in data["edges"] if e["src"] in keep and e["dst"] in keep]
+        data.pop("groups", None)
         return data
 
     def prepare_paste(self, fragment: Graph, offset: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
         """The fragment's blocks and wires with ids and names that are free in this graph, shifted by
         `offset`: a document whose nodes and edges can be added here as they are."""
         data = fragment.to_dict()
+        data.pop("groups", None)
         ids: dict[str, str] = {}
         taken_ids, taken_names = set(self._g), {node.name for node in self.nodes}
         for raw in data["nodes"]:
@@ -614,8 +745,6 @@ def _check_setting(key: str, value: Any) -> Any:
         raise GraphError(f"'init' must be one of {', '.join(INITS)}; got {value!r}")
     if key == "shares" and value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
         raise GraphError(f"'shares' must be a block id or nothing, got {value!r:.80}")
-    if key == "group" and value is not None and (not isinstance(value, str) or not _NAME.fullmatch(value)):
-        raise GraphError(f"'group' must be a name of letters, digits and _, or nothing, got {value!r:.80}")
     return value
 
 

@@ -11,8 +11,8 @@ import functools
 import math
 from dataclasses import dataclass, field, replace
 
-from .errors import first_line
 from .graph import Graph, Node, share_problem, single_layer_graph
+from .messages import empty_output, explain
 from .layers import LayerSpec, Shape, get_layer
 from .layers.spec import format_shape
 
@@ -198,15 +198,15 @@ def _evaluate(type_name: str, frozen_params: tuple, signature: tuple) -> NodeSha
             inputs = [torch.empty((1, *shape), dtype=getattr(torch, dtype)) for shape, dtype in signature]
             with FlopCounterMode(display=False) as counter:
                 output = spec.forward(module, *inputs, **params, **extra)
-    except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message
-        return NodeShapes(error=first_line(e))
+    except Exception as e:  # noqa: BLE001 - any torch complaint becomes the block's message, in words
+        return NodeShapes(error=explain(str(e), type_name, params, shapes))
     results = output if isinstance(output, tuple) else (output,)
     if not all(isinstance(t, torch.Tensor) for t in results):
         return NodeShapes(error=f"makes a {type(output).__name__}, not a tensor")
-    empty = [t for t in results if 0 in t.shape[1:]]
-    if empty:
-        return NodeShapes(error=f"makes an empty output ({format_shape(tuple(empty[0].shape[1:]))}): "
-                                "every size must be at least 1")
+    for result in results:
+        empty = empty_output(tuple(result.shape[1:]), shapes)
+        if empty:
+            return NodeShapes(error=empty)
     if isinstance(module, torch.nn.Module):
         count = sum(p.numel() for p in module.parameters() if p.requires_grad)
     else:

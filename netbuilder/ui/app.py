@@ -30,4 +30,6 @@ def run(path: str | None = None) -> int:
     window.show()
     if path:
         window.open_path(Path(path), ask=False)
+    else:
+        window.show_start_page()
     return app.exec()

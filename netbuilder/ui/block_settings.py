@@ -1,8 +1,8 @@
 """The inspector's Training section: how training treats the selected block's weights.
 
 frozen (never updated), shares (use another block's weights: Siamese twins, one discriminator applied
-twice), init (how the weights start), group (the set of blocks a loss block may train). Each change is
-an undoable command; a refusal appears under the section.
+twice), init (how the weights start). Each change is an undoable command; a refusal appears under the
+section. (The group a loss block trains is a group of blocks on the canvas: Ctrl+G.)
 """
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from ..core.compile import INIT_WORDS
 from ..core.graph import INITS, Node
 from .commands import SetSetting
 from .document import Document
-
-NO_GROUP = "(none)"
-
 
 class BlockSettings(QWidget):
     def __init__(self, document: Document, node: Node) -> None:
@@ -36,12 +33,6 @@ class BlockSettings(QWidget):
             self.init.addItem(INIT_WORDS[name], name)
         self.init.setToolTip("how the weights start: PyTorch's default, Xavier/Glorot, He/Kaiming, normal, zeros")
         self.init.activated.connect(lambda i: self._push("init", self.init.itemData(i)))
-        self.group = QComboBox()
-        self.group.setEditable(True)
-        self.group.setToolTip("a named set of blocks, e.g. generator or discriminator: a loss block's 'trains' "
-                              "names the group it trains")
-        self.group.lineEdit().editingFinished.connect(self._group_typed)
-        self.group.activated.connect(lambda i: self._group_typed())
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -50,17 +41,15 @@ class BlockSettings(QWidget):
             form.addRow("frozen", self.frozen)
             form.addRow("weights of", self.shares)
             form.addRow("initialize", self.init)
-        form.addRow("group", self.group)
         form.addRow("", self.error)
         document.setting_changed.connect(self._changed)
-        document.groups_changed.connect(lambda _name: self.show_settings())
         self.show_settings()
 
     def show_settings(self) -> None:
         node, graph = self.node, self.document.graph
         if node.id not in graph:
             return
-        for box in (self.frozen, self.shares, self.init, self.group):
+        for box in (self.frozen, self.shares, self.init):
             box.blockSignals(True)
         self.frozen.setChecked(node.frozen)
         self.shares.clear()
@@ -71,21 +60,12 @@ class BlockSettings(QWidget):
         index = self.shares.findData(node.shares)
         self.shares.setCurrentIndex(max(index, 0))
         self.init.setCurrentIndex(max(self.init.findData(node.init), 0))
-        self.group.clear()
-        self.group.addItems([NO_GROUP, *graph.group_names])
-        self.group.setCurrentText(node.group or NO_GROUP)
-        for box in (self.frozen, self.shares, self.init, self.group):
+        for box in (self.frozen, self.shares, self.init):
             box.blockSignals(False)
 
     def _changed(self, node: Node, _key: str) -> None:
         if node is self.node:
             self.show_settings()
-
-    def _group_typed(self) -> None:
-        text = self.group.currentText().strip()
-        value = None if text in ("", NO_GROUP) else text
-        if value != self.node.group:
-            self._push("group", value)
 
     def _push(self, key: str, value) -> None:
         applied = self.document.push(SetSetting(self.document.graph, self.node.id, key, value))

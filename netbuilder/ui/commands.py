@@ -13,6 +13,7 @@ from typing import Any, Callable
 from PySide6.QtGui import QUndoCommand
 
 from ..core.graph import SETTINGS, Edge, Graph, GraphError
+from ..core.journal import Journal
 
 _SET_PARAM_ID = 1
 
@@ -109,6 +110,7 @@ class RemoveItems(GraphCommand):
         touched = set(touching)
         self.lone_edges = [e for e in dict.fromkeys(edges) if e not in touched]
         self.edges = [e.to_dict() for e in touching + self.lone_edges]
+        self.groups = [(graph.group_index(g.id), g.to_dict()) for g in graph.groups if removed & set(g.nodes)]
 
     def do(self) -> None:
         # Every block and wire is checked first (a wire counts only if it is the very wire, from the same
@@ -128,6 +130,12 @@ class RemoveItems(GraphCommand):
 
     def revert(self) -> None:
         _insert(self.graph, self.nodes, self.edges, with_index=True)
+        for index, raw in self.groups:  # the groups the blocks were in, as they were
+            if raw["id"] in {group.id for group in self.graph.groups}:
+                self.graph.set_group_nodes(raw["id"], raw["nodes"])
+            else:
+                self.graph.add_group(raw["nodes"], raw["name"], id=raw["id"], collapsed=raw["collapsed"],
+                                     index=index)
 
 
 class Connect(GraphCommand):
@@ -201,12 +209,11 @@ class MoveNodes(GraphCommand):
 
 
 class SetSetting(GraphCommand):
-    """Freeze a block, make it share another's weights, choose its initialization or its group."""
+    """Freeze a block, make it share another's weights, or choose its initialization."""
 
     def __init__(self, graph: Graph, node_id: str, key: str, value: Any) -> None:
         node = graph.node(node_id)
-        words = {"frozen": "Freeze" if value else "Unfreeze", "shares": "Share weights of",
-                 "init": "Initialize", "group": "Group"}
+        words = {"frozen": "Freeze" if value else "Unfreeze", "shares": "Share weights of", "init": "Initialize"}
         super().__init__(graph, f"{words.get(key, 'Set')} {node.name}")
         self.node_id, self.key = node_id, key
         self.old, self.new = getattr(node, key), value
@@ -232,3 +239,24 @@ class SetRecipe(GraphCommand):
 
     def revert(self) -> None:
         self.graph.set_recipe(self.old)
+
+
+class RecordedEdit(GraphCommand):
+    """Any work done through the Graph's methods (an analysis fix, grouping, folding a group, inserting a
+    layer on a wire), made undoable by a Journal of what it changed. `changes_model` False: only moves and
+    folds (allowed while a run trains the graph)."""
+
+    def __init__(self, graph: Graph, text: str, work, changes_model: bool = True) -> None:
+        super().__init__(graph, text)
+        self.work = work
+        self.changes_model = changes_model
+        self.journal = None
+
+    def do(self) -> None:
+        if self.journal is None:
+            self.journal = Journal.record(self.graph, self.work)
+        else:
+            self.journal.redo()
+
+    def revert(self) -> None:
+        self.journal.undo()

@@ -15,15 +15,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..core.graph import Edge, Graph, GraphError, Node
+from ..core.analysis import Finding, analyze, data_facts
+from ..core.graph import Edge, Graph, GraphError, Group, Node
 from ..core.shapes import ShapeReport, infer_shapes
 from .commands import GraphCommand
 
 
 class TorchLoader(QThread):
-    """Imports torch (seconds) off the GUI thread; `ready` is set, then `finished` is emitted."""
+    """Imports torch (seconds) off the GUI thread; `ready` is set and `shapes_ready` emitted as soon as shapes can
+    be inferred (and the training modules are imported); `finished` after a first training step has warmed up."""
 
     ready = False
+    shapes_ready = Signal()
 
     def run(self) -> None:
         import torch.fx  # noqa: F401
@@ -32,6 +35,7 @@ class TorchLoader(QThread):
 
         shapes.warm_up()  # the first inference of each layer is slow (torch sets up its kernels): do it here
         self.ready = True
+        self.shapes_ready.emit()
         train.warm_up()  # and a first training step, so that starting a run does not stall the window
         # torch, numpy and Qt leave ~350,000 long-lived objects; every full garbage collection would scan
         # them all, holding the GIL (and the window) for ~200 ms. They live until exit: take them out.
@@ -50,10 +54,10 @@ def torch_loader() -> TorchLoader:
     return _loader
 
 
-# the graph's events, re-emitted under the same names; all but node_moved and recipe_changed change the network
+# the graph's events, re-emitted under the same names; all but these change the network (and its shapes)
 GRAPH_EVENTS = ("node_added", "node_removed", "param_changed", "node_renamed", "node_moved", "setting_changed",
-                "edge_added", "edge_removed", "groups_changed", "recipe_changed")
-UNCHANGED_NETWORK = ("node_moved", "recipe_changed")
+                "edge_added", "edge_removed", "group_added", "group_removed", "group_changed", "recipe_changed")
+LAYOUT_EVENTS = ("node_moved", "group_added", "group_removed", "group_changed", "recipe_changed")
 
 
 class Document(QObject):
@@ -62,13 +66,16 @@ class Document(QObject):
     param_changed = Signal(Node, str)  # the node, the param's name
     node_renamed = Signal(Node, str)  # the node, its old name
     node_moved = Signal(Node)
-    setting_changed = Signal(Node, str)  # the node, the setting's name (frozen, shares, init, group)
-    groups_changed = Signal(str)  # a group's name
+    setting_changed = Signal(Node, str)  # the node, the setting's name (frozen, shares, init)
     recipe_changed = Signal()
     edge_added = Signal(Edge)
     edge_removed = Signal(Edge)
+    group_added = Signal(Group)
+    group_removed = Signal(Group)
+    group_changed = Signal(Group)
     replaced = Signal()  # a different graph was opened (or New)
     report_changed = Signal(object)  # a fresh ShapeReport
+    findings_changed = Signal(object)  # the analysis of the graph (list of core.analysis.Finding), after each report
     path_changed = Signal()
     lock_changed = Signal(bool)
     message = Signal(str)  # a refused edit, for the status bar
@@ -79,6 +86,9 @@ class Document(QObject):
         self.path: Path | None = None
         self.display_name = "untitled"
         self.report: ShapeReport | None = None
+        self.findings: list[Finding] = []
+        self.data_source = None  # the dataset training would use (core.data Source), once it has been read
+        self.batch_size: int | None = None
         self.undo_stack = QUndoStack(self)
         self.locked_reason: str | None = None  # set while a training run uses the graph
         self.refusal: str | None = None  # why the last edit pushed was refused (without the block's name)
@@ -86,7 +96,7 @@ class Document(QObject):
         self._refresh_pending = False
         self._follow(self.graph, True)
         loader = torch_loader()
-        loader.finished.connect(self.refresh_shapes)
+        loader.shapes_ready.connect(self.refresh_shapes)
         if loader.ready:
             self.schedule_refresh()
 
@@ -101,6 +111,7 @@ class Document(QObject):
         self.display_name = display_name or (path.name if path else "untitled")
         self.undo_stack.clear()
         self.report = None
+        self.findings = []
         self.replaced.emit()
         self.path_changed.emit()
         self.schedule_refresh()
@@ -109,7 +120,7 @@ class Document(QObject):
         for name, relay in self._relays:
             event = getattr(graph, name)
             (event.connect if on else event.disconnect)(relay)
-            if name not in UNCHANGED_NETWORK:
+            if name not in LAYOUT_EVENTS:
                 (event.connect if on else event.disconnect)(self.schedule_refresh)
 
     def push(self, command: GraphCommand) -> bool:
@@ -157,3 +168,22 @@ class Document(QObject):
             return  # the loader's `finished` calls again
         self.report = infer_shapes(self.graph)
         self.report_changed.emit(self.report)
+        self.analyze()
+
+    # ----- analysis
+
+    def set_data_context(self, source, batch_size: int | None) -> None:
+        """The dataset (a loaded core.data Source) and batch size training would use: the analysis checks the
+        graph against them too."""
+        self.data_source, self.batch_size = source, batch_size
+        self.analyze()
+
+    def analyze(self) -> None:
+        if self.report is None:
+            return
+        facts = None
+        if self.data_source is not None:
+            inputs = [n for n in self.graph.nodes if n.type == "Input"]
+            facts = data_facts(self.data_source, tuple(inputs[0].params["shape"]) if len(inputs) == 1 else None)
+        self.findings = analyze(self.graph, self.report, facts, self.batch_size if facts else None)
+        self.findings_changed.emit(self.findings)

@@ -10,9 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from ..core.weights import graph_weights
 from .document import Document
-from .worker import LoadJob
 
 
 class Exchange(QObject):
@@ -20,9 +18,10 @@ class Exchange(QObject):
     message = Signal(str)
 
     def __init__(self, document: Document, training, parent: QWidget) -> None:
+        """`training`: the training panel, whose last run's weights an export uses (None until it is built)."""
         super().__init__(parent)
         self.document, self.training, self.window = document, training, parent
-        self.job: LoadJob | None = None
+        self.job = None  # a worker.LoadJob (imported when first needed: it imports torch)
         self.last_result: str | None = None
 
     def wait(self) -> None:
@@ -48,9 +47,10 @@ class Exchange(QObject):
             return False
         from ..core.codegen import export_code
         from ..core.onnx_export import export_onnx
+        from ..core.weights import graph_weights
 
         graph = self.document.graph.copy()
-        trained = self.training.trained_state()
+        trained = self.training.trained_state() if self.training is not None else None
         named = graph_weights(graph, self.document.path)
 
         def work():  # on the worker thread: compiling a big graph must not hold up the window
@@ -64,12 +64,19 @@ class Exchange(QObject):
 
     def import_dialog(self) -> None:
         source, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX model", "", "ONNX models (*.onnx)")
-        if not source:
-            return
-        target, _ = QFileDialog.getSaveFileName(self.window, "Save the imported graph as",
-                                                str(Path(source).with_suffix(".json")), "netbuilder graphs (*.json)")
-        if target:
-            self.import_to(Path(source), Path(target).with_suffix(".json"))
+        if source:
+            self.import_source(Path(source), ask=True)
+
+    def import_source(self, source: Path, ask: bool = False) -> bool:
+        """Import an ONNX file as SOURCE.json beside it; asks where instead when `ask` or when that file exists."""
+        target = source.with_suffix(".json")
+        if ask or target.exists():
+            chosen, _ = QFileDialog.getSaveFileName(self.window, "Save the imported graph as", str(target),
+                                                    "netbuilder graphs (*.json)")
+            if not chosen:
+                return False
+            target = Path(chosen).with_suffix(".json")
+        return self.import_to(source, target)
 
     def import_to(self, source: Path, target: Path) -> bool:
         """Import in the background into TARGET.json (+ TARGET.pt), then open it."""
@@ -86,6 +93,8 @@ class Exchange(QObject):
                            f"Importing {source.name}…")
 
     def _start(self, work, describe, failure_title: str, busy_text: str) -> bool:
+        from .worker import LoadJob
+
         self.job = LoadJob(work)
         self.job.done.connect(lambda result: self._finished(describe(result), None))
         self.job.failed.connect(lambda error: self._finished(error, failure_title))

@@ -1,38 +1,45 @@
-"""The main window: palette | canvas | inspector, menus, files, clipboard, autosave."""
+"""The main window: palette | canvas | inspector, the training settings, the curves and the analysis in docks
+that fit a laptop screen, the start page, menus, and autosave.
+
+Nothing on the way to the window imports torch: the window (and the start page) show at once, and the
+training panel, which needs torch, is built as soon as the background loader has it.
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import shiboken6
-
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import (
+    QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout,
+    QWidget,
+)
 
 from ..core.files import list_examples
-from ..core.graph import Graph, GraphError
-from ..core.layout import auto_layout
 from . import style
-from .canvas.block import GRID
+from .analysis_panel import AnalysisPanel
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
-from .commands import AddItems, MoveNodes, RemoveItems
+from .context_menus import build_menu
 from .document import Document, torch_loader
 from .exchange import Exchange
+from .help_view import LayerHelp, ShortcutList
 from .inspector import Inspector
+from .message_bar import MessageBar
 from .palette import Palette
-from .recovery import INTERVAL_MS, RecoveryFile, left_behind
+from .recovery import INTERVAL_MS, RecoveryFile
+from .start_page import StartPage
 from .summary import ModelSummary, summary_line
-from .training_panel import TrainingPanel
+from .window_editing import FRAGMENT_MIME, WindowEditing
+from .window_files import FILE_FILTER, MAX_RECENT, WindowFiles
 
-FRAGMENT_MIME = "application/x-netbuilder-fragment"
-FILE_FILTER = "netbuilder graphs (*.json);;All files (*)"
-MAX_RECENT = 8
-PASTE_OFFSET = 40.0
+__all__ = ["FILE_FILTER", "FRAGMENT_MIME", "MAX_RECENT", "MainWindow"]
+
+DEFAULT_SIZE = (1360, 900)  # on a screen that cannot tell (offscreen); else the available screen, up to 1600x1000
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowFiles, WindowEditing, QMainWindow):
     def __init__(self, recovery_directory: Path | None = None, offer_recovery: bool = True) -> None:
         super().__init__()
         self.document = Document(self)
@@ -41,52 +48,194 @@ class MainWindow(QMainWindow):
         self.view = GraphView(self.scene)
         self.palette = Palette()
         self.inspector = Inspector(self.document)
+        self.analysis = AnalysisPanel(self.document)
+        self.message_bar = MessageBar()
+        self.start_page: StartPage | None = None  # made when first shown (it reads and draws every example)
         self.recovery = RecoveryFile(recovery_directory)
-        self._paste_count = 0
+        self.training = None  # the TrainingPanel, built once torch has loaded
+        self.exchange = Exchange(self.document, None, self)
         self.summary_dialog: ModelSummary | None = None
+        self.layer_help: LayerHelp | None = None
+        self._paste_count = 0
+        self._dock_state = None
 
         self.setWindowIcon(style.icon("netbuilder"))
-        self.setCentralWidget(self.view)
-        self.training = TrainingPanel(self.document)
-        self.exchange = Exchange(self.document, self.training, self)
-        self._dock("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.training_dock.setFeatures(self.training_dock.features() | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        canvas = QWidget()
+        column = QVBoxLayout(canvas)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.message_bar)
+        column.addWidget(self.view, 1)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(canvas)
+        self.setCentralWidget(self.stack)
+
+        area = Qt.DockWidgetArea
+        self.setTabPosition(area.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # before any dock is tabbed
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.GroupedDragging)
+        self.palette_dock = self._dock("Layers", self.palette, area.LeftDockWidgetArea)
+        # docks in tabs are named by their tabs: a title bar too would only take room (set before tabbing them)
+        self.inspector_dock = self._dock("Inspector", self.inspector, area.RightDockWidgetArea, titled=False)
+        self.training_dock = self._dock("Training", self._waiting("The training settings appear once PyTorch has "
+                                                                  "loaded…"), None, titled=False)
+        self.analysis_dock = self._dock("Analysis", self.analysis, area.BottomDockWidgetArea, titled=False)
+        self.curves_dock = self._dock("Curves", self._waiting("Training curves and results appear here."), None,
+                                      titled=False)
+        self._docks_tabbed = False  # Training and Curves join their tabs when the window first shows
+
         self.summary_label = QLabel()
         self.summary_label.setObjectName("summary")
+        self.progress = QProgressBar()  # the run's progress, always in view while training
+        self.progress.setObjectName("statusProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.summary_label)
         self._make_actions()
-        self.resize(1360, 900)
-        self.resizeDocks([self.training_dock], [330], Qt.Orientation.Vertical)
+        self._fit_screen()
 
-        self.document.message.connect(self.show_message)
-        self.training.message.connect(self.show_message)
+        self.document.message.connect(self.show_problem)
         self.exchange.message.connect(self.show_message)
         self.exchange.opened.connect(lambda path: self.open_path(path))
-        self.scene.message.connect(self.show_message)
+        self.scene.message.connect(self.show_problem)
         self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.toggle_group_requested.connect(self.toggle_group)
+        self.view.context_menu_requested.connect(self._context_menu)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self.document.path_changed.connect(self._update_title)
         self.document.report_changed.connect(self._update_summary)
         self.document.replaced.connect(self._update_summary)
+        self.document.findings_changed.connect(lambda findings: self._update_analysis_title())
         self.view.layer_dropped.connect(self.add_layer)
         self.palette.add_requested.connect(self._add_from_palette)
+        self.analysis.block_chosen.connect(self.show_block)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(INTERVAL_MS)
+        loader = torch_loader()
+        loader.shapes_ready.connect(self._torch_ready)  # connected before asking, so that it cannot be missed
+        self.document.report_changed.connect(self._torch_ready)  # and shapes mean torch is here, in any case
+        if loader.ready:
+            self._torch_ready()
         self._update_title()
         self._update_summary()
         if offer_recovery:
             QTimer.singleShot(0, self.offer_recovery)
 
-    def _dock(self, title: str, widget, area) -> QDockWidget:
+    # ----- docks, sizes, the start page
+
+    def _dock(self, title: str, widget, area, titled: bool = True) -> QDockWidget:
         dock = QDockWidget(title, self)
+        if not titled:
+            dock.setTitleBarWidget(QWidget())
         dock.setObjectName(title)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.addDockWidget(area, dock)
+        features = QDockWidget.DockWidgetFeature
+        dock.setFeatures(features.DockWidgetMovable | features.DockWidgetClosable | features.DockWidgetFloatable)
+        if area is not None:  # else it is tabbed with another
+            self.addDockWidget(area, dock)
         return dock
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._docks_tabbed:
+            # Tabbed once shown: Qt 6 leaves a stray tab bar over the window when two dock areas are tabbed
+            # before it is first laid out.
+            self._docks_tabbed = True
+            self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+            self.tabifyDockWidget(self.analysis_dock, self.curves_dock)
+            self.inspector_dock.raise_()
+            self.analysis_dock.raise_()
+            self._size_docks()
+
+    @staticmethod
+    def _waiting(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("help")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        return label
+
+    def _fit_screen(self) -> None:
+        """Take the screen (up to 1600x1000); give the canvas most of it: narrow side columns, and the curves
+        and analysis a quarter of the height at the bottom (all of them resizable)."""
+        screen = QGuiApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None
+        if room is None or room.width() < 1024 or room.height() < 640:
+            width, height = DEFAULT_SIZE
+        else:
+            width, height = min(1600, room.width()), min(1000, room.height())
+        self.resize(width, height)
+        self._size_docks()
+
+    def _size_docks(self) -> None:
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.analysis_dock], [max(140, int(self.height() * 0.21))], Qt.Orientation.Vertical)
+
+    def _make_start_page(self) -> StartPage:
+        page = self.start_page = StartPage()
+        self.stack.addWidget(page)
+        page.new_requested.connect(self.new_document)
+        page.open_requested.connect(self.open_dialog)
+        page.import_requested.connect(self.exchange.import_dialog)
+        page.example_chosen.connect(self.open_example)
+        page.recent_chosen.connect(lambda path: self.open_path(path))
+        return page
+
+    def show_start_page(self) -> None:
+        """The start page fills the window (docks and toolbar put away until a graph is chosen)."""
+        if self.start_page is None:
+            self._make_start_page()
+        if self.stack.currentWidget() is self.start_page:
+            return
+        self.start_page.show_recent(self.recent_files())
+        if torch_loader().ready:
+            self.start_page.count_parameters()
+        self._dock_state = self.saveState()
+        for dock in self.findChildren(QDockWidget):
+            dock.hide()
+        self.toolbar.hide()
+        self.summary_label.hide()
+        self.stack.setCurrentWidget(self.start_page)
+        self.setWindowTitle("Start — netbuilder")
+
+    def show_canvas(self) -> None:
+        if self.start_page is None or self.stack.currentWidget() is not self.start_page:
+            return
+        self.stack.setCurrentWidget(self.stack.widget(0))
+        self.toolbar.show()
+        self.summary_label.show()
+        if self._dock_state is not None:
+            self.restoreState(self._dock_state)
+        self._update_title()
+
+    # ----- the training panel, once torch is here
+
+    def _torch_ready(self, *_report) -> None:
+        if self.start_page is not None and self.stack.currentWidget() is self.start_page:
+            self.start_page.count_parameters()
+        if self.training is not None:
+            return
+        from .training_panel import TrainingPanel  # imports torch (loaded by now)
+
+        self.training = TrainingPanel(self.document)
+        self.exchange.training = self.training
+        self.training_dock.setWidget(self.training)
+        self.curves_dock.setWidget(self.training.tabs)
+        self.training.message.connect(self.show_message)
+        self.training.running_changed.connect(self._running_changed)
+        self.training.progress.valueChanged.connect(self.progress.setValue)
+        self.document.replaced.connect(self.training.plots.clear)  # another network: the curves were its
+        self.actions_by_name["train"].setEnabled(True)
+
+    def _running_changed(self, running: bool) -> None:
+        a = self.actions_by_name
+        a["train"].setEnabled(not running)
+        a["stop"].setEnabled(running)
+        self.progress.setVisible(running)
 
     # ----- actions and menus
 
@@ -97,6 +246,8 @@ class MainWindow(QMainWindow):
         if icon:
             action.setIcon(style.icon(icon))
         action.setStatusTip(tip)
+        action.setToolTip(f"{text.replace('&', '').rstrip('…')}" + (f" ({action.shortcut().toString()})"
+                                                                      if shortcut is not None else ""))
         action.triggered.connect(slot)
         return action
 
@@ -107,6 +258,8 @@ class MainWindow(QMainWindow):
             "open": self._action("&Open…", self.open_dialog, K.Open, "open", "Open a graph file"),
             "save": self._action("&Save", self.save, K.Save, "save", "Save the graph"),
             "save_as": self._action("Save &As…", self.save_as, K.SaveAs),
+            "start_page": self._action("Start &Page", self.show_start_page, icon="home",
+                                       tip="Examples, recent files, a blank network"),
             "export_onnx": self._action("&ONNX Model…", lambda: self.exchange.export_dialog("onnx"),
                                         tip="Export to ONNX, checked with onnxruntime"),
             "export_code": self._action("&PyTorch Code…", lambda: self.exchange.export_dialog("code"),
@@ -121,6 +274,11 @@ class MainWindow(QMainWindow):
             "delete": self._action("&Delete", self.delete_selection,
                                    [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)], "delete"),
             "select_all": self._action("Select &All", self.scene_select_all, K.SelectAll),
+            "group": self._action("&Group Blocks", self.group_selection, "Ctrl+G", "group",
+                                  "Draw the selected blocks as one named box that can be collapsed"),
+            "ungroup": self._action("U&ngroup", self.ungroup_selection, "Ctrl+Shift+G"),
+            "collapse_all": self._action("&Collapse All Groups", lambda: self.set_all_collapsed(True), "Ctrl+Shift+C"),
+            "expand_all": self._action("&Expand All Groups", lambda: self.set_all_collapsed(False), "Ctrl+Shift+E"),
             "layout": self._action("Auto &Layout", self.auto_layout, "Ctrl+L", "layout",
                                    "Arrange the blocks in data-flow order"),
             "fit": self._action("&Fit to View", self.view.fit_to_view, "Ctrl+0", "fit"),
@@ -129,10 +287,15 @@ class MainWindow(QMainWindow):
             "zoom_reset": self._action("&Actual Size", self.view.reset_zoom, "Ctrl+1"),
             "summary": self._action("Model &Summary…", self.show_summary, "Ctrl+I", "summary",
                                     "Every layer with its output shape and parameter count"),
+            "analysis": self._action("&Analysis", self.show_analysis, "Ctrl+Shift+A", "analysis",
+                                     "Errors and warnings about the graph, each with its fix"),
+            "train": self._action("&Start Training", self.start_training, "F5", "train",
+                                  "Train the graph on the dataset chosen in the Training panel"),
+            "stop": self._action("S&top Training", self.stop_training, "Shift+F5", "stop", "Stop the run"),
+            "help_layer": self._action("&Layer Reference", self.show_layer_help, "F1", "help",
+                                       "What the selected layer does, its parameters and shapes"),
+            "shortcuts": self._action("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/"),
             "about": self._action("&About netbuilder", self.about),
-            "train": self._action("&Start Training", self.start_training, "F5",
-                                  tip="Train the graph on the dataset chosen in the training panel"),
-            "stop": self._action("S&top Training", self.training.stop, "Shift+F5"),
         }
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(K.Undo)
@@ -147,6 +310,9 @@ class MainWindow(QMainWindow):
             toggle.setCheckable(True)
             toggle.setChecked(True)
         a["grid"], a["snap"] = grid, snap
+        a["train"].setEnabled(False)  # until the training panel is built
+        a["stop"].setEnabled(False)
+        self.addActions(list(a.values()))  # shortcuts work while the menus are closed, and on the start page
 
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -156,6 +322,7 @@ class MainWindow(QMainWindow):
         self.examples_menu = file_menu.addMenu("&Examples")
         for path, title in list_examples():
             self.examples_menu.addAction(f"{title}  ({path.name})", lambda p=path: self.open_example(p))
+        file_menu.addAction(a["start_page"])
         file_menu.addSeparator()
         file_menu.addActions([a["save"], a["save_as"]])
         file_menu.addSeparator()
@@ -169,36 +336,59 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         edit.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"], a["select_all"]])
         edit.addSeparator()
+        edit.addActions([a["group"], a["ungroup"]])
+        edit.addSeparator()
         edit.addAction(a["layout"])
         view = bar.addMenu("&View")
         view.addActions([a["fit"], a["zoom_in"], a["zoom_out"], a["zoom_reset"]])
         view.addSeparator()
+        view.addActions([a["collapse_all"], a["expand_all"]])
+        view.addSeparator()
         view.addActions([grid, snap])
         view.addSeparator()
-        view.addAction(a["summary"])
-        view.addAction(self.training_dock.toggleViewAction())
+        view.addActions([a["summary"], a["analysis"]])
+        panels = view.addMenu("&Panels")
+        for dock in (self.palette_dock, self.inspector_dock, self.training_dock, self.curves_dock,
+                     self.analysis_dock):
+            panels.addAction(dock.toggleViewAction())
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
-        self.training.running_changed.connect(lambda running: (a["train"].setEnabled(not running),
-                                                                a["stop"].setEnabled(running)))
-        a["stop"].setEnabled(False)
-        bar.addMenu("&Help").addAction(a["about"])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([a["help_layer"], a["shortcuts"], a["start_page"]])
+        help_menu.addSeparator()
+        help_menu.addAction(a["about"])
 
-        tools = self.addToolBar("Main")
+        tools = self.toolbar = self.addToolBar("Main")
         tools.setObjectName("main toolbar")
         tools.setMovable(False)
-        tools.addActions([a["new"], a["open"], a["save"]])
+        tools.addActions([a["start_page"], a["new"], a["open"], a["save"]])
         tools.addSeparator()
         tools.addActions([a["undo"], a["redo"], a["delete"]])
         tools.addSeparator()
-        tools.addActions([a["layout"], a["fit"], a["summary"]])
+        tools.addActions([a["group"], a["layout"], a["fit"], a["summary"], a["analysis"]])
+        tools.addSeparator()
+        tools.addActions([a["train"], a["stop"]])
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        tools.addWidget(spacer)
+        tools.addAction(a["help_layer"])
 
-    # ----- status
+    def _context_menu(self, item, scene_pos, global_pos) -> None:
+        build_menu(self, item, scene_pos).exec(global_pos)
+
+    # ----- status and messages
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
+    def show_problem(self, text: str) -> None:
+        """A refusal or a failure: in the status bar, and in full over the canvas until it is read."""
+        self.show_message(text)
+        self.message_bar.show_message(text, "error")
+
     def _update_title(self) -> None:
+        if self.start_page is not None and self.stack.currentWidget() is self.start_page:
+            return
         self.setWindowTitle(f"{self.document.display_name}[*] — netbuilder")
         self.setWindowModified(not self.document.undo_stack.isClean())
 
@@ -212,13 +402,24 @@ class MainWindow(QMainWindow):
         else:
             text, problem = summary_line(report), False
         self.summary_label.setText(text)
+        self.summary_label.setToolTip(text)
         self.summary_label.setProperty("problem", problem)
         self.summary_label.style().unpolish(self.summary_label)
         self.summary_label.style().polish(self.summary_label)
 
+    def _update_analysis_title(self) -> None:
+        findings = self.document.findings
+        serious = sum(f.severity in ("error", "warning") for f in findings)
+        self.analysis_dock.setWindowTitle(f"Analysis ({serious})" if serious else "Analysis")
+
     def _selection_changed(self) -> None:
         if not shiboken6.isValid(self.scene):
             return  # the scene is being destroyed with the window and is dropping its items
+        groups = self.scene.selected_groups()
+        loose = [item for item in self.scene.selectedItems() if hasattr(item, "node_id")]
+        if len(groups) == 1 and not loose:
+            self.inspector.show_group(groups[0])
+            return
         ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
 
@@ -228,243 +429,50 @@ class MainWindow(QMainWindow):
         self.summary_dialog.show()
         self.summary_dialog.raise_()
 
+    def show_analysis(self) -> None:
+        self.analysis_dock.show()
+        self.analysis_dock.raise_()
+
+    def show_layer_help(self, type_name: str | None = None) -> None:
+        """F1: the reference of the selected block's layer (or the palette's, else the whole reference)."""
+        if not isinstance(type_name, str):
+            ids = self.scene.selected_node_ids()
+            type_name = (self.document.graph.node(ids[0]).type if len(ids) == 1 else self.palette.selected_type())
+        if self.layer_help is None:
+            self.layer_help = LayerHelp(self)
+        if type_name:
+            self.layer_help.show_layer(type_name)
+        self.layer_help.show()
+        self.layer_help.raise_()
+
+    def show_shortcuts(self) -> None:
+        ShortcutList(self.actions_by_name.values(), self).exec()
+
     def start_training(self) -> None:
-        self.training_dock.show()
-        self.training.start()
+        if self.training is None:
+            return
+        self.show_canvas()
+        self.curves_dock.show()
+        self.curves_dock.raise_()
+        if self.curves_dock.height() < 0.38 * self.height():  # room for the curves while they are watched
+            self.resizeDocks([self.curves_dock], [int(0.4 * self.height())], Qt.Orientation.Vertical)
+        if not self.training.start():
+            self.training_dock.show()
+            self.training_dock.raise_()
+            self.show_problem(self.training.error.text())
+
+    def stop_training(self) -> None:
+        if self.training is not None:
+            self.training.stop()
 
     def about(self) -> None:
         QMessageBox.about(self, "About netbuilder",
                           "<b>netbuilder</b><br>Build neural networks by drawing them: see every shape as you "
-                          "build, train with live plots, export to ONNX and PyTorch.")
-
-    # ----- editing
-
-    def add_layer(self, layer_type: str, pos: QPointF, wire_from: str | None = None) -> str | None:
-        """Add a block of a registry type at a scene position (snapped to the grid), optionally wired from
-        the output of `wire_from`; one undoable step. Returns the new block's id."""
-        graph = self.document.graph
-        single = Graph()
-        try:
-            single.add_node(layer_type, pos=(round(pos.x() / GRID) * GRID, round(pos.y() / GRID) * GRID))
-        except GraphError as e:
-            self.show_message(str(e))
-            return None
-        fragment = graph.prepare_paste(single)
-        new = fragment["nodes"][0]
-        if wire_from is not None and single.nodes[0].input_ports() and graph.node(wire_from).output_ports():
-            first = graph.node(wire_from).output_ports()[0]
-            fragment["edges"] = [{"src": wire_from, "src_port": first, "dst": new["id"],
-                                  "dst_port": single.nodes[0].input_ports()[0]}]
-        if not self.document.push(AddItems(graph, fragment, f"Add {new['name']}")):
-            return None
-        self.scene.select_nodes([new["id"]])
-        return new["id"]
-
-    def _add_from_palette(self, layer_type: str) -> None:
-        """Double-click in the palette: below the selected block, wired to it; else in the middle of the view."""
-        selected = self.scene.selected_node_ids()
-        if len(selected) == 1:
-            x, y = self.document.graph.node(selected[0]).pos
-            self.add_layer(layer_type, QPointF(x, y + 110), wire_from=selected[0])
-        else:
-            self.add_layer(layer_type, self.view.centre_of_view())
-
-    def delete_selection(self) -> None:
-        nodes, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
-        if nodes or edges:
-            count = len(nodes) + len(edges)
-            self.document.push(RemoveItems(self.document.graph, nodes, edges,
-                                          f"Delete {count} item{'s' if count > 1 else ''}"))
-
-    def scene_select_all(self) -> None:
-        for item in self.scene.items():
-            if item.flags() & item.GraphicsItemFlag.ItemIsSelectable:
-                item.setSelected(True)
-
-    def copy(self) -> bool:
-        ids = self.scene.selected_node_ids()
-        if not ids:
-            return False
-        data = QMimeData()
-        text = json.dumps(self.document.graph.fragment(ids))
-        data.setData(FRAGMENT_MIME, text.encode())
-        data.setText(text)
-        QGuiApplication.clipboard().setMimeData(data)
-        self._paste_count = 0
-        return True
-
-    def cut(self) -> None:
-        if self.copy():
-            self.delete_selection()
-
-    def paste(self) -> None:
-        data = QGuiApplication.clipboard().mimeData()
-        if data is None or not data.hasFormat(FRAGMENT_MIME):
-            self.show_message("The clipboard holds no netbuilder blocks")
-            return
-        try:
-            fragment = Graph.from_dict(json.loads(bytes(data.data(FRAGMENT_MIME)).decode("utf-8")))
-        except (ValueError, RecursionError) as e:  # GraphError is a ValueError
-            self.show_message(f"Cannot paste: {e}")
-            return
-        self._paste_count += 1
-        self._insert(fragment, PASTE_OFFSET * self._paste_count, "Paste")
-
-    def duplicate(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if ids:
-            self._insert(Graph.from_dict(self.document.graph.fragment(ids)), PASTE_OFFSET, "Duplicate")
-
-    def _insert(self, fragment: Graph, offset: float, verb: str) -> None:
-        prepared = self.document.graph.prepare_paste(fragment, (offset, offset))
-        count = len(prepared["nodes"])
-        if self.document.push(AddItems(self.document.graph, prepared,
-                                       f"{verb} {count} block{'s' if count > 1 else ''}")):
-            self.scene.select_nodes([raw["id"] for raw in prepared["nodes"]])
-
-    def auto_layout(self) -> None:
-        positions = auto_layout(self.document.graph)
-        if positions:
-            self.document.push(MoveNodes(self.document.graph, positions, "Auto layout"))
-            self.view.show_graph()
-
-    # ----- files
-
-    def _training_blocks(self) -> bool:
-        """A run trains the open graph: another document cannot replace it until the run ends."""
-        if self.training.is_running:
-            self.show_message("Stop the training run before opening another graph")
-            return True
-        return False
-
-    def maybe_save(self) -> bool:
-        """Ask before unsaved changes are lost. True: go ahead (saved or discarded); False: cancelled."""
-        if self.document.undo_stack.isClean():
-            return True
-        buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to {self.document.display_name}?",
-            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
-        if answer == buttons.Save:
-            return self.save()
-        return answer == buttons.Discard
-
-    def new_document(self) -> None:
-        if not self._training_blocks() and self.maybe_save():
-            self.document.replace(Graph(), None)
-
-    def open_dialog(self) -> None:
-        if self._training_blocks() or not self.maybe_save():
-            return
-        start = str(self.document.path.parent) if self.document.path else str(Path.cwd())
-        path, _ = QFileDialog.getOpenFileName(self, "Open graph", start, FILE_FILTER)
-        if path:
-            self.open_path(Path(path), ask=False)
-
-    def open_path(self, path: Path, ask: bool = True) -> bool:
-        """Open a graph file. A file that fails to load leaves the current document untouched."""
-        if self._training_blocks() or (ask and not self.maybe_save()):
-            return False
-        if not self._open(Path(path), Path(path), None):
-            return False
-        self._remember(Path(path))
-        return True
-
-    def open_example(self, path: Path) -> bool:
-        """Open an example as a new, unsaved document, so that Save asks where to keep the copy."""
-        if self._training_blocks() or not self.maybe_save():
-            return False
-        return self._open(path, None, "{title} (example)")
-
-    def _open(self, path: Path, document_path: Path | None, name: str | None) -> bool:
-        try:
-            graph = Graph.load(path)
-        except GraphError as e:
-            QMessageBox.warning(self, "Cannot open file", f"Could not open {path.name}:\n\n{e}")
-            return False
-        display = name.format(title=graph.meta.get("title", path.stem)) if name else None
-        self.document.replace(graph, document_path, display)
-        QTimer.singleShot(0, self.view.show_graph)
-        return True
-
-    def save(self) -> bool:
-        if self.document.path is None:
-            return self.save_as()
-        return self.save_to(self.document.path)
-
-    def save_as(self) -> bool:
-        start = str(self.document.path or Path.cwd() / "untitled.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save graph", start, FILE_FILTER)
-        if not path:
-            return False
-        path = Path(path)
-        return self.save_to(path if path.suffix else path.with_suffix(".json"))
-
-    def save_to(self, path: Path) -> bool:
-        try:
-            self.document.graph.save(path)
-        except OSError as e:
-            QMessageBox.warning(self, "Cannot save", f"Could not save {path.name}:\n\n{e.strerror or e}")
-            return False
-        self.document.set_path(path)
-        self.document.undo_stack.setClean()
-        self.recovery.discard()
-        self._remember(path)
-        self.show_message(f"Saved {path}")
-        return True
-
-    def _remember(self, path: Path) -> None:
-        settings = QSettings()
-        recent = [str(path.resolve())] + [p for p in self.recent_files() if p != str(path.resolve())]
-        settings.setValue("recent_files", recent[:MAX_RECENT])
-
-    @staticmethod
-    def recent_files() -> list[str]:
-        value = QSettings().value("recent_files", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        recent = self.recent_files()
-        for path in recent:
-            self.recent_menu.addAction(path, lambda p=path: self.open_path(Path(p)))
-        if not recent:
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
-
-    # ----- autosave and recovery
-
-    def autosave(self) -> None:
-        if self.document.undo_stack.isClean():
-            self.recovery.discard()
-        else:
-            try:
-                self.recovery.write(self.document.graph, self.document.path)
-            except OSError as e:
-                self.show_message(f"Autosave failed: {e.strerror or e}")
-
-    def offer_recovery(self) -> bool:
-        found = left_behind(self.recovery.directory)
-        if not found:
-            return False
-        newest = found[0]
-        name = newest.path.name if newest.path else "an unsaved graph"
-        buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self, "Recover unsaved work",
-            f"netbuilder did not close cleanly. Restore the unsaved changes to {name}?",
-            buttons.Yes | buttons.No, buttons.Yes)
-        if answer == buttons.Yes:
-            self.document.replace(newest.graph, newest.path,
-                                  (newest.path.name if newest.path else "untitled") + " (recovered)")
-            self.document.undo_stack.resetClean()  # unsaved until the user saves it
-            self._update_title()
-            self.autosave()
-            QTimer.singleShot(0, self.view.show_graph)
-        newest.file.unlink(missing_ok=True)
-        return answer == buttons.Yes
+                          "build, train with live plots, export to ONNX and PyTorch.<br><br>F1 on a block: its "
+                          "layer's reference. Ctrl+/: the keyboard shortcuts.")
 
     def closeEvent(self, event) -> None:
-        if self.training.is_running:
+        if self.training is not None and self.training.is_running:
             buttons = QMessageBox.StandardButton
             answer = QMessageBox.question(self, "Training is running", "Stop the training run and quit?",
                                           buttons.Yes | buttons.No, buttons.No)
@@ -472,8 +480,11 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         if self.maybe_save():
-            self.training.wait()
+            if self.training is not None:
+                self.training.wait()
             self.exchange.wait()
+            if self.start_page is not None:
+                self.start_page.wait()
             self.recovery.discard()
             event.accept()
         else:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"  # shipped inside the package
 
 CATEGORY_COLOURS = {
     "io": "#5b6472",
@@ -30,6 +30,12 @@ TEXT_DIM = QColor("#6a7282")
 SELECTION = QColor("#2f6fde")
 ERROR = QColor("#d93025")
 WIRE = QColor("#8f98a8")
+WARNING = QColor("#c77c02")
+INFO = QColor("#2f6fde")
+SEVERITY_COLOURS = {"error": ERROR, "warning": WARNING, "info": INFO}
+GROUP_FILL = QColor(47, 111, 222, 14)
+GROUP_BORDER = QColor("#7a869c")
+GROUP_TEXT = QColor("#3d4a61")
 
 
 def category_colour(category: str) -> QColor:

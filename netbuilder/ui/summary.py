@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import (
+    QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
+)
 
 from ..core.layers.spec import format_shape
 from ..core.shapes import ShapeReport, format_count, layer_table, model_size_mb
@@ -27,6 +29,9 @@ class ModelSummary(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()  # the columns share the dialog's whole width
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.totals = QLabel()
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -55,6 +60,5 @@ class ModelSummary(QDialog):
                 if row["error"]:
                     item.setToolTip(row["error"])
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
         problems = f"  ·  {len(report.errors)} problem(s)" if report.errors else ""
         self.totals.setText("Total: " + summary_line(report) + problems)

@@ -2,6 +2,10 @@
 
 A run trains a snapshot of the graph on a worker thread; while it runs, the document refuses edits
 that would change the network (blocks can still be moved).
+
+The panel is the settings column, with Start / Pause / Stop and the progress pinned above its scrolling
+form; `tabs` (curves, results, data) is a widget of its own, which the window docks where it has room.
+This module imports torch: the window builds the panel once PyTorch has loaded.
 """
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ class TrainingPanel(QWidget):
         self.results.save_weights.connect(self.save_weights)
         self.preview = QWidget()
         QVBoxLayout(self.preview)
+        self._replace_preview(self._preview_hint())
         self.tabs = QTabWidget()
         self.generated = QLabel("A generator's samples, or an autoencoder's reconstructions, appear here "
                                 "while it trains.")
@@ -69,11 +74,12 @@ class TrainingPanel(QWidget):
         self.tabs.addTab(samples_page, "Samples")
         self.tabs.addTab(self.preview, "Data")
 
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self._settings(), 0)
-        layout.addWidget(self.tabs, 1)
-        torch_loader().finished.connect(self._add_devices)
+        layout.addWidget(self._settings(), 1)
+        self.tabs.currentChanged.connect(self._tab_shown)
+        self.batch_size.valueChanged.connect(self._batch_size_changed)
+        self._add_devices() if torch_loader().isFinished() else torch_loader().finished.connect(self._add_devices)
         self.test_fraction = 0.2
         document.replaced.connect(self._graph_replaced)
         document.report_changed.connect(self._show_objective)
@@ -86,6 +92,8 @@ class TrainingPanel(QWidget):
     def _settings(self) -> QWidget:
         d = TrainConfig()
         self.dataset = QComboBox()
+        self.dataset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.dataset.setMinimumContentsLength(12)  # long names elide: the column is narrow
         for kind in KINDS.values():
             self.dataset.addItem(kind.title, kind.name)
             self.dataset.setItemData(self.dataset.count() - 1, kind.help, Qt.ItemDataRole.ToolTipRole)
@@ -131,6 +139,7 @@ class TrainingPanel(QWidget):
         self.val_percent = self._spin(0, 50, 10)
         self.augment = {name: QCheckBox(name) for name in AUGMENTATIONS}
         augment_row = QHBoxLayout()
+        augment_row.setSpacing(4)
         for box in self.augment.values():
             augment_row.addWidget(box)
         self.device = self._combo(("auto", "cpu"), "auto")
@@ -153,18 +162,17 @@ class TrainingPanel(QWidget):
                  ("step every", self.step_size, "decay factor", self.gamma),
                  ("weight decay", self.weight_decay, "validation %", self.val_percent),
                  ("early stop", self.early_stopping, "device", self.device)]
-        for row, (left, left_widget, right, right_widget) in enumerate(pairs, start=2):
-            grid.addWidget(QLabel(left), row, 0)
-            grid.addWidget(left_widget, row, 1)
-            grid.addWidget(QLabel(right), row, 2)
-            grid.addWidget(right_widget, row, 3)
-        grid.addWidget(QLabel("augment"), len(pairs) + 2, 0)
-        grid.addLayout(augment_row, len(pairs) + 2, 1)
-        grid.addWidget(QLabel("seed"), len(pairs) + 2, 2)
-        grid.addWidget(self.seed, len(pairs) + 2, 3)
-        grid.addWidget(self.objective, len(pairs) + 3, 0, 1, 4)
+        rows = [(label, widget) for left, left_widget, right, right_widget in pairs
+                for label, widget in ((left, left_widget), (right, right_widget))]
+        rows += [("augment", augment_row), ("seed", self.seed)]
+        for row, (label, widget) in enumerate(rows, start=2):  # one column: the panel is a narrow dock
+            grid.addWidget(QLabel(label), row, 0)
+            if isinstance(widget, QHBoxLayout):
+                grid.addLayout(widget, row, 1, 1, 3)
+            else:
+                grid.addWidget(widget, row, 1, 1, 3)
+        grid.addWidget(self.objective, len(rows) + 2, 0, 1, 4)
         grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
         self.keep_button = QPushButton("Keep in graph")
         self.keep_button.setToolTip("keep these settings in the document (its recipe): Save then carries them, and "
                                     "`netbuilder train` and the next Start use them")
@@ -195,18 +203,27 @@ class TrainingPanel(QWidget):
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 6, 0)
         column.addLayout(grid)
-        column.addLayout(buttons)
-        column.addWidget(self.progress)
-        column.addWidget(self.status)
-        column.addWidget(self.error)
         column.addStretch()
         scroll = QScrollArea()
         scroll.setWidget(box)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(420)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(240)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # a narrow dock clips nothing
         self._dataset_changed(self.dataset.currentText())
-        return scroll
+        pinned = QWidget()  # Start / Pause / Stop, the progress and what happened: always in view
+        head = QVBoxLayout(pinned)
+        head.setContentsMargins(0, 0, 0, 4)
+        head.addLayout(buttons)
+        head.addWidget(self.progress)
+        head.addWidget(self.status)
+        head.addWidget(self.error)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(pinned)
+        layout.addWidget(scroll, 1)
+        return panel
 
     def _curves_page(self) -> QWidget:
         page = QWidget()
@@ -292,6 +309,22 @@ class TrainingPanel(QWidget):
         self.options.setText(":".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in spec.options if k != "label"))
 
+    def _preview_hint(self) -> QWidget:
+        hint = QLabel("A few samples of the chosen dataset, with their labels, appear here: press <b>Preview</b> "
+                      "beside the dataset (opening this tab does it too).")
+        hint.setObjectName("help")
+        hint.setWordWrap(True)
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return hint
+
+    def _tab_shown(self, index: int) -> None:
+        if self.tabs.widget(index) is self.preview and self._preview_job is None:
+            self.show_preview()
+
+    def _batch_size_changed(self, value: int) -> None:
+        if self.document.data_source is not None:
+            self.document.set_data_context(self.document.data_source, value)
+
     def show_preview(self) -> None:
         """Load the dataset in the background and show a few samples with their labels."""
         try:
@@ -311,6 +344,7 @@ class TrainingPanel(QWidget):
         return tuple(node.params["shape"]) if node is not None else None
 
     def _show_preview(self, source) -> None:
+        self.document.set_data_context(source, self.batch_size.value())  # the analysis checks the graph against it
         data = source.data
         what = f"{data.num_classes} classes" if data.is_classification else f"{data.target_size} target value(s)"
         test = f", plus {len(source.test):,} test samples" if source.test is not None else ""

@@ -58,7 +58,8 @@ def check_targets(data: Dataset, output_shape: tuple[int, ...]) -> None:
         ok = output_shape == (data.num_classes,) or (data.num_classes == 2 and output_shape == (1,))
         if not ok:
             raise DataError(f"graph output is {format_shape(output_shape)}, dataset {data.name} has "
-                            f"{data.num_classes} classes: the last layer needs {data.num_classes} outputs")
+                            f"{data.num_classes} classes: the output must be {data.num_classes} values per sample, "
+                            "one score per class")
     elif output_shape != (data.target_size,):
         raise DataError(f"graph output is {format_shape(output_shape)}, dataset {data.name} has "
                         f"{data.target_size} target value(s) per sample")

@@ -160,6 +160,13 @@ LAYERS = [
                case((6, 12), (6, 12), 4 * 12 * 12, heads=3, bias=False, causal=True),
                # keys and values from a 7-step memory of 6 features: q and out are 8x8, k and v 8x6
                case({"in": (5, 8), "memory": (7, 6)}, (5, 8), 2 * 8 * 8 + 2 * 8 * 6 + 4 * 8, cross=True)),
+        doc=("Each position of a sequence x features input builds a query and takes a weighted mix of the values "
+             "of the positions whose keys match it best; heads do this in parallel on slices of the features, "
+             "so the feature size must divide by heads. The output has the input's shape. With cross on, keys and"
+             " values come from the memory port (e.g. an encoder's output); causal hides later positions, as a "
+             "text generator needs."),
+        formula=("Attention(Q, K, V) = softmax(Q Kᵀ / √d) V per head, d = features / heads; Q = x W_q, K = m W_k, "
+                 "V = m W_v (m = x, or the memory); heads joined, then times W_o"),
     ),
     LayerSpec(
         "TransformerEncoderLayer", "attention",
@@ -169,6 +176,13 @@ LAYERS = [
         cases=(case((5, 8), (5, 8), _encoder_weights(8, 256)),
                case((4, 6), (4, 6), _encoder_weights(6, 10), heads=3, dim_feedforward=10, activation="gelu",
                     norm_first=True, causal=True)),
+        doc=("One block of a transformer encoder (BERT, ViT): multi-head self-attention, then a two-layer "
+             "feed-forward network applied to each position, each added back to its input and layer-normalized. "
+             "It takes sequence x features and gives the same shape, so blocks stack; put a PositionalEncoding "
+             "before the first, since attention alone ignores order. norm_first (pre-LN) often trains more "
+             "steadily in deep stacks."),
+        formula=("y = LN(x + Attention(x)); out = LN(y + FF(y)), FF(y) = W₂ act(W₁ y + b₁) + b₂  "
+                 "(norm_first: y = x + Attention(LN(x)); out = y + FF(LN(y)))"),
     ),
     LayerSpec(
         "TransformerDecoderLayer", "attention",
@@ -179,6 +193,13 @@ LAYERS = [
         cases=(case({"in": (5, 8), "memory": (7, 8)}, (5, 8), _decoder_weights(8, 256)),
                case({"in": (3, 4), "memory": (6, 4)}, (3, 4), _decoder_weights(4, 12), dim_feedforward=12,
                     causal=True)),
+        doc=("One block of a transformer decoder, as in translation: self-attention over its input, attention to"
+             " the memory (usually the encoder's output), then a feed-forward network, each with a residual "
+             "connection and a layer norm. in is sequence x features and gives the same shape; the memory may "
+             "be of another length but needs the same number of features. Turn causal on when the decoder "
+             "predicts the next token, so that no position sees the answer."),
+        formula=("y₁ = LN(x + SelfAttention(x)); y₂ = LN(y₁ + Attention(y₁, memory)); out = LN(y₂ + FF(y₂))  "
+                 "(norm_first: the norms come before each part)"),
     ),
     LayerSpec(
         "PositionalEncoding", "attention",
@@ -188,6 +209,12 @@ LAYERS = [
         build=_positional_build, forward=_positional, check=_positional_check,
         ranks=(2,), rank_words="sequence x features", prefix="pos", summary=lambda p: p["kind"],
         cases=(case((10, 8), (10, 8)), case((5, 6), (5, 6), 5 * 6, kind="learned")),
+        doc=("Attention by itself does not know the order of a sequence; this block adds a code for each "
+             "position to its features (sequence x features in, the same shape out), usually right after an "
+             "Embedding. sinusoidal needs no weights and an even number of features; learned keeps a table of "
+             "sequence x features weights (as in BERT and ViT), which fixes the sequence length."),
+        formula="y = x + PE, PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)) "
+                "(sinusoidal; d = features)",
     ),
     LayerSpec(
         "CausalMask", "attention",
@@ -195,6 +222,11 @@ LAYERS = [
         "number, so that a following Softmax gives them no weight. For attention built from MatMul and Softmax.",
         forward=_causal_scores, ranks=(2, 3, 4), rank_words="queries x keys (after any heads)", prefix="mask",
         cases=(case((4, 4), (4, 4)), case((2, 5, 5), (2, 5, 5))),
+        doc=("For attention you build yourself: takes scores of queries x keys (heads may come first) and "
+             "replaces every score above the diagonal, where a key comes after its query, by the lowest float32 "
+             "number, so that the following Softmax gives it a weight of 0. No weights; the shape is kept. Put "
+             "it between the scaled score MatMul and the Softmax of a GPT-style block."),
+        formula="y[i, j] = x[i, j] for j ≤ i; the lowest float32 (about −3.4·10³⁸) for j > i",
     ),
     LayerSpec(
         "ClassToken", "attention",
@@ -204,5 +236,10 @@ LAYERS = [
         ranks=(2,), rank_words="sequence x features", prefix="cls",
         summary=lambda p: f"{p['tokens']} token{'s' if p['tokens'] > 1 else ''}",
         cases=(case((4, 8), (5, 8), 8), case((9, 6), (11, 6), 2 * 6, tokens=2)),
+        doc=("Puts tokens learned vectors (starting at zero) in front of a sequence x features input: 4x8 gives "
+             "5x8. Through the attention layers that follow, this token gathers information from the whole "
+             "sequence; a vision transformer then reads it back with Select (dim 1, index 0) and classifies it "
+             "with a Linear."),
+        formula="y = [c₁, …, c_tokens, x₁, …, x_L], each c learned (features long)",
     ),
 ]

@@ -66,6 +66,9 @@ LAYERS = [
         cases=(case((3, 32), (16, 30), 3 * 16 * 3 + 16),
                # (20 + 2*2 - 5) // 2 + 1 = 10
                case((4, 20), (8, 10), 4 * 8 * 5, out_channels=8, kernel_size=5, stride=2, padding=2, bias=False)),
+        doc=("Slides out_channels filters along a signal; each output is a filter's weighted sum over "
+             "kernel_size steps of all the input channels. in_channels is inferred."),
+        formula="L_out = floor((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1",
     ),
     LayerSpec(
         "Conv2d", "conv", "2-D convolution over images (channels x height x width).",
@@ -75,6 +78,13 @@ LAYERS = [
                case((1, 28, 28), (6, 28, 28), 6 * 5 * 5 + 6, out_channels=6, kernel_size=5, padding="same"),
                # dilation 2 spans 5 pixels: (15 - 5) // 2 + 1 = 6; 2 groups of 2 input channels
                case((4, 15, 15), (8, 6, 6), 8 * 2 * 3 * 3 + 8, out_channels=8, stride=2, dilation=2, groups=2)),
+        doc=("The building block of image networks: out_channels filters of kernel_size slide over the "
+             "image, each summing over all input channels, and give out_channels feature maps. Padding "
+             "keeps the borders ('same' keeps the size); a stride above 1 shrinks the image. in_channels "
+             "is inferred."),
+        formula=("H_out = floor((H + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1, and the same "
+                 "for W; weights: out_channels · in_channels / groups · kernel_h · kernel_w, plus "
+                 "out_channels biases"),
     ),
     LayerSpec(
         "ConvTranspose2d", "conv",
@@ -87,5 +97,8 @@ LAYERS = [
                # (7 - 1) * 2 - 2 * 1 + 3 + 1 = 14
                case((8, 7, 7), (4, 14, 14), 8 * 4 * 3 * 3 + 4, out_channels=4, stride=2, padding=1,
                     output_padding=1)),
+        doc=("Goes the other way from a strided convolution: each input pixel spreads a kernel_size patch"
+             " into the output, so stride 2 doubles the size. Used in decoders and segmentation networks."),
+        formula="H_out = (H − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1",
     ),
 ]

@@ -37,10 +37,17 @@ LAYERS = [
                         "starts and kept with the weights and in exports); integer inputs are never normalized"),
         ),
         forward=_passthrough, inputs=0, prefix="input", summary=_input_summary,
+        doc=("Every network starts with one. Set its shape to one sample of your data, without the batch:"
+             " 1x28x28 for MNIST digits, 3x32x32 for CIFAR-10 images, 2 for points in the plane. PyTorch "
+             "adds the batch dimension in front; the shapes on the canvas never show it. Its field says which "
+             "part of each sample it receives (x, the samples; y, the labels; ...)."),
     ),
     LayerSpec(
         "Output", "io",
         "Where a result leaves the network. Its name becomes the output's name in exports.",
         forward=_passthrough, outputs=0, prefix="output",
+        doc=("Marks a result of the network. Training compares what arrives here with the labels "
+             "(cross-entropy for classes, mean squared error for values), so a classifier's Output should"
+             " receive raw scores (logits). Exports name the output after this block."),
     ),
 ]

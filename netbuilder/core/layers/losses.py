@@ -12,6 +12,9 @@ from .spec import Choice, Float, LayerSpec, Text, format_shape, ports_case
 _WEIGHT = Float("weight", 1.0, 0.0, 1e6, help="how much this term counts in the objective (the sum of the terms)")
 _TRAINS = Text("trains", "all", help="which blocks this loss trains: all, or the name of a group of blocks")
 F32, I64 = "float32", "int64"
+# what every loss block's reference says about weight and trains
+_TERM = (" Training minimizes the sum of all loss blocks, each times its weight; trains names the blocks it "
+         "updates (all, or a group: one optimizer per group, the groups stepped in turn).")
 
 
 def _params(*extra) -> tuple:
@@ -127,6 +130,12 @@ LAYERS = [
         cases=(ports_case({"pred": ((10,), F32), "target": ((), I64)}, ()),
                ports_case({"pred": ((7, 5), F32), "target": ((7,), I64)}, ()),  # a sequence: steps x classes
                ports_case({"pred": ((3, 4, 4), F32), "target": ((4, 4), I64)}, (), label_smoothing=0.1)),
+        doc=("Scores class predictions against int64 labels: pred gets raw scores (logits: no Softmax before "
+             "it), target the labels. It takes classes against one label per sample (N x C vs N), steps x "
+             "classes against a label per step (N x T x C vs N x T), or classes x height x width against a label"
+             " per pixel (N x C x H x W vs N x H x W, segmentation). label_smoothing keeps the network from "
+             "growing overconfident." + _TERM),
+        formula="loss = −mean log softmax(pred)[label], i.e. −mean (pred[label] − log Σ_c exp(pred[c]))",
     ),
     LayerSpec(
         "BCEWithLogitsLoss", "loss",
@@ -141,6 +150,13 @@ LAYERS = [
         cases=(ports_case({"pred": ((1,), F32), "target": ((), I64)}, ()),
                ports_case({"pred": ((1,), F32)}, (), against="ones"),
                ports_case({"pred": ((1,), F32)}, (), against="zeros", trains="discriminator")),
+        doc=("Scores raw scores (logits: no Sigmoid before it) as yes / no predictions, one per value. With "
+             "against 'wire', the target port takes 0/1 labels with as many values as pred; with 'ones' or "
+             "'zeros' there is no target port and every value is compared with 1 ('real') or 0 ('fake'). A GAN "
+             "uses three: the discriminator's on real samples against ones and on generated ones against zeros "
+             "(trains discriminator), the generator's on generated samples against ones (trains generator)."
+             + _TERM),
+        formula="loss = −mean (t · log σ(pred) + (1 − t) · log(1 − σ(pred))), t the target, σ the sigmoid",
     ),
     LayerSpec(
         "MSELoss", "loss", "Mean squared error between a prediction and a target of the same shape "
@@ -149,12 +165,20 @@ LAYERS = [
         check=_same_shape_check, role="loss", prefix="mse_loss", summary=_summary,
         cases=(ports_case({"pred": ((3,), F32), "target": ((3,), F32)}, ()),
                ports_case({"pred": ((1, 8, 8), F32), "target": ((1, 8, 8), F32)}, (), weight=0.5)),
+        doc=("The average of the squared differences between pred and target, which must have the same shape. "
+             "The usual loss for predicting numbers, and for an autoencoder, whose target is its own Input. "
+             "Squaring makes large errors count much more than small ones." + _TERM),
+        formula="loss = mean (pred − target)²",
     ),
     LayerSpec(
         "L1Loss", "loss", "Mean absolute error between a prediction and a target of the same shape.",
         params=_params(), forward=_l1, inputs=("pred", "target"), outputs=0, port_dtypes={"target": "any"},
         check=_same_shape_check, role="loss", prefix="l1_loss", summary=_summary,
         cases=(ports_case({"pred": ((3,), F32), "target": ((3,), F32)}, ()),),
+        doc=("The average of the absolute differences between pred and target, which must have the same shape. "
+             "Compared with MSELoss, a few large errors (outliers) pull on it less, and image reconstructions "
+             "often come out less blurry." + _TERM),
+        formula="loss = mean |pred − target|",
     ),
     LayerSpec(
         "KLDivergenceLoss", "loss",
@@ -163,6 +187,12 @@ LAYERS = [
         params=_params(), forward=_kl, inputs=("mu", "logvar"), outputs=0, check=_same_shape_check,
         role="loss", prefix="kl_loss", summary=_summary,
         cases=(ports_case({"mu": ((8,), F32), "logvar": ((8,), F32)}, ()),),
+        doc=("The second term of a VAE's loss: how far the encoder's distribution N(mu, exp(logvar)) is from a "
+             "standard normal. Wire it the same mu and logvar as the Sample block (the same shape); it pulls the "
+             "latent codes towards N(0, 1) so that decoding random noise gives sensible samples. Its weight sets "
+             "the balance with the reconstruction loss (more than 1: a β-VAE)." + _TERM),
+        formula="KL = −½ Σ (1 + logvar − mu² − exp(logvar)), summed over the latent dimensions, averaged over the "
+                "batch",
     ),
     LayerSpec(
         "ContrastiveLoss", "loss",
@@ -172,5 +202,10 @@ LAYERS = [
         forward=_contrastive, inputs=("a", "b", "same"), outputs=0, port_dtypes={"same": "any"},
         check=_contrastive_check, role="loss", prefix="contrastive_loss", summary=_summary,
         cases=(ports_case({"a": ((16,), F32), "b": ((16,), F32), "same": ((), I64)}, (), margin=2.0),),
+        doc=("Trains a Siamese network: a and b take the two embeddings of a pair (the same shape, usually from "
+             "twin branches that share weights), same takes one number per pair, 1 for the same class and 0 for "
+             "different. Pairs of the same class are pulled together; different pairs are pushed apart until "
+             "they are margin apart." + _TERM),
+        formula="loss = ½ mean (same · d² + (1 − same) · max(0, margin − d)²), d = ‖a − b‖ (Euclidean)",
     ),
 ]

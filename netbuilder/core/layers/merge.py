@@ -81,6 +81,9 @@ LAYERS = [
         params=(_INPUTS,), forward=_add, inputs="inputs", check=_broadcast_check, prefix="add",
         cases=(case((4, 6, 6), (4, 6, 6)), case((5,), (5,), inputs=3),
                case({"in1": (4, 6, 6), "in2": (4, 1, 1)}, (4, 6, 6))),
+        doc=("Adds tensors element by element. ResNet's residual connection: a block's output plus its input "
+             "lets very deep networks train. A size of 1 is repeated to match the other input."),
+        formula="y = in1 + in2 + …",
     ),
     LayerSpec(
         "Multiply", "merge",
@@ -88,11 +91,18 @@ LAYERS = [
         params=(_INPUTS,), forward=_multiply, inputs="inputs", check=_broadcast_check, prefix="mul",
         cases=(case((4, 6, 6), (4, 6, 6)), case((5,), (5,), inputs=3),
                case({"in1": (4, 6, 6), "in2": (4, 1, 1)}, (4, 6, 6))),
+        doc=("Multiplies tensors element by element, e.g. to gate a signal by the sigmoid of another; a size of 1 "
+             "is repeated (squeeze-and-excitation scales each channel)."),
+        formula="y = in1 · in2 · …",
     ),
     LayerSpec(
         "Subtract", "merge", "in1 minus in2, element by element; a size 1 is repeated to match.",
         forward=_subtract, inputs=2, check=_broadcast_check, prefix="sub",
         cases=(case((3, 5), (3, 5)), case({"in1": (1, 5), "in2": (3, 1)}, (3, 5))),
+        doc=("Subtracts in2 from in1 element by element; the order of the ports matters. Both inputs need the "
+             "same rank, and a size of 1 is repeated to match the other (1x5 minus 3x1 gives 3x5). Followed by "
+             "Abs it measures how two embeddings differ, as in a Siamese network."),
+        formula="y = in1 − in2",
     ),
     LayerSpec(
         "MatMul", "merge",
@@ -103,6 +113,11 @@ LAYERS = [
         cases=(case({"in1": (2, 5, 4), "in2": (2, 4, 3)}, (2, 5, 3)),  # 2 heads: (5x4)(4x3)
                case({"in1": (6, 8), "in2": (7, 8)}, (6, 7), transpose=True),  # scores of 6 queries on 7 keys
                case({"in1": (3, 5, 4), "in2": (1, 4, 2)}, (3, 5, 2))),
+        doc=("Multiplies matrices: in1 of n x k by in2 of k x m gives n x m; leading dimensions (such as heads) "
+             "are matched one to one, and a size of 1 there is repeated. No weights. It builds attention by hand:"
+             " queries times keys with transpose on gives the scores, then Scale, Softmax, and a second MatMul "
+             "with the values."),
+        formula="y[i, j] = Σ_k in1[i, k] · in2[k, j]  (with transpose: in2[j, k])",
     ),
     LayerSpec(
         "Concat", "merge", "Joins its inputs along a dimension (1: channels), in port order.",
@@ -111,5 +126,8 @@ LAYERS = [
         forward=_concat, inputs="inputs", check=_concat_check, prefix="cat",
         cases=(case((4, 6, 6), (8, 6, 6)), case((2, 5), (2, 15), inputs=3, dim=-1),
                case((2, 3, 3), (64, 3, 3), inputs=32)),  # a DenseNet block's 32 feature maps
+        doc=("Joins its inputs along dim (1: channels), in port order: 64x28x28 and 32x28x28 give "
+             "96x28x28. The four branches of an Inception module meet this way. Every other dimension "
+             "must match."),
     ),
 ]

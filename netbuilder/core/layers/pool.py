@@ -64,6 +64,9 @@ LAYERS = [
         cases=(case((3, 32), (3, 16)),
                case((3, 32), (3, 16), kernel_size=3, stride=2, padding=1),  # (32 + 2 - 3) // 2 + 1
                case((3, 7), (3, 4), ceil_mode=True)),  # ceil((7 - 2) / 2) + 1
+        doc=("Keeps the largest value of each window of kernel_size steps; with the default stride (the "
+             "kernel size) it divides the length by the kernel size. No weights."),
+        formula="L_out = floor((L + 2·padding − kernel) / stride) + 1 (rounded up with ceil_mode)",
     ),
     LayerSpec(
         "MaxPool2d", "pool", "Keeps the largest value in each window: halves an image with kernel 2.",
@@ -71,6 +74,10 @@ LAYERS = [
         ranks=(3,), rank_words="channels x height x width", prefix="pool",
         cases=(case((3, 16, 16), (3, 8, 8)),
                case((64, 112, 112), (64, 56, 56), kernel_size=3, stride=2, padding=1)),  # ResNet's stem
+        doc=("Keeps the largest value of each kernel_size window of each channel: kernel 2 with its "
+             "default stride halves height and width. No weights; later layers see a wider part of the "
+             "image."),
+        formula="H_out = floor((H + 2·padding − kernel) / stride) + 1 (rounded up with ceil_mode)",
     ),
     LayerSpec(
         "AvgPool2d", "pool", "Averages each window of an image.",
@@ -80,6 +87,8 @@ LAYERS = [
         cases=(case((3, 16, 16), (3, 8, 8)),
                case((2, 5, 5), (2, 5, 5), kernel_size=3, stride=1, padding=1),
                case((2, 5, 5), (2, 3, 3), kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+        doc="Replaces each window by its mean, as LeNet-5's subsampling does. No weights.",
+        formula="H_out = floor((H + 2·padding − kernel) / stride) + 1 (rounded up with ceil_mode)",
     ),
     LayerSpec(
         "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
@@ -89,6 +98,8 @@ LAYERS = [
         ranks=(3,), rank_words="channels x height x width", prefix="avgpool",
         cases=(case((3, 16, 16), (3, 1, 1)),
                case((16, 12, 12), (16, 6, 6), output_size=[6, 6])),
+        doc=("Averages each channel down to output_size whatever the input's size, choosing its windows "
+             "to fit: AlexNet and VGG pool to 6x6 and 7x7 this way before their dense layers."),
     ),
     LayerSpec(
         "GlobalAvgPool2d", "pool",
@@ -96,6 +107,9 @@ LAYERS = [
         forward=_global_avg,
         ranks=(3,), rank_words="channels x height x width", prefix="gap",
         cases=(case((3, 16, 16), (3,)),),
+        doc=("The mean of each channel over the whole image: C x H x W becomes C. Replaces flattening a "
+             "large feature map into a huge dense layer (ResNet, GoogLeNet)."),
+        formula="y[c] = mean of x[c, h, w] over h and w",
     ),
     LayerSpec(
         "Upsample", "pool", "Enlarges an image by a scale factor.",
@@ -108,6 +122,9 @@ LAYERS = [
         ranks=(3,), rank_words="channels x height x width", prefix="up",
         cases=(case((3, 8, 8), (3, 16, 16)),
                case((2, 4, 4), (2, 6, 6), scale_factor=1.5, mode="bilinear")),
+        doc=("Enlarges each channel by scale_factor, copying (nearest) or interpolating (bilinear) "
+             "pixels. No weights: a cheap alternative to ConvTranspose2d in decoders."),
+        formula="H_out = floor(H · scale_factor)",
     ),
 ]
 
@@ -144,4 +161,8 @@ LAYERS.append(LayerSpec(
     cases=(case((3, 8, 8), (3, 16, 16)),
            case((2, 5, 7), (2, 20, 14), by="size", size=[20, 14], mode="nearest"),
            case((2, 4, 4), (2, 6, 6), scale_factor=1.5, align_corners=True)),
+    doc=("Changes the height and width of each channel, by scale_factor or to a fixed size; the channels stay. "
+         "Bilinear interpolates smoothly, nearest copies pixels. No weights. In a U-Net or FCN decoder, resizing "
+         "by size makes a feature map match the skip connection it is joined with (Concat or Add)."),
+    formula="H_out = floor(H · scale_factor), W_out likewise (by factor); H_out x W_out = size (by size)",
 ))

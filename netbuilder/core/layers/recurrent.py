@@ -69,12 +69,13 @@ def _summary(p: dict) -> str:
     return f"{p['hidden_size']}{layers}{', bidirectional' if p['bidirectional'] else ''}, {p['output']}"
 
 
-def _spec(cls: str, help: str, extra: tuple = (), cases: tuple = ()) -> LayerSpec:
+def _spec(cls: str, help: str, extra: tuple = (), cases: tuple = (), doc: str = "", formula: str = "") -> LayerSpec:
     states = _states(cls)
     return LayerSpec(cls, "recurrent", help, params=_params(extra), build=_recurrent(cls), forward=_forward_for(cls),
                      inputs=lambda p: ["in", *states] if p["initial_state"] else ["in"],
                      outputs=("out", *states), check=_state_check(cls),
-                     ranks=(2,), rank_words="sequence x features", prefix=cls.lower(), summary=_summary, cases=cases)
+                     ranks=(2,), rank_words="sequence x features", prefix=cls.lower(), summary=_summary, cases=cases,
+                     doc=doc, formula=formula)
 
 
 def _weights(gates: int, inputs: int, hidden: int, bias: bool = True) -> int:
@@ -88,7 +89,10 @@ LAYERS = [
                  case((5, 8), {"out": (4,), "hidden": (1, 4)}, _weights(1, 8, 4), hidden_size=4, output="last",
                       nonlinearity="relu"),
                  case((5, 3), {"out": (5, 8), "hidden": (2, 4)}, 2 * _weights(1, 3, 4), hidden_size=4,
-                      bidirectional=True))),
+                      bidirectional=True)),
+          doc=("Reads a sequence (sequence x features) one step at a time, carrying a hidden state from step to "
+               "step. Simple, but it forgets quickly: LSTM and GRU learn long sequences better."),
+          formula="h_t = tanh(W_ih x_t + W_hh h_(t−1) + b)"),
     _spec("LSTM", "Long short-term memory: remembers over long sequences.",
           cases=(case((5, 8), {"out": (5, 64), "hidden": (1, 64), "cell": (1, 64)}, _weights(4, 8, 64)),
                  case((6, 2), {"out": (3,), "hidden": (2, 3), "cell": (2, 3)},
@@ -98,12 +102,19 @@ LAYERS = [
                  # a decoder started by an encoder's state: the state ports are inputs too
                  case({"in": (5, 4), "hidden": (1, 3), "cell": (1, 3)},
                       {"out": (5, 3), "hidden": (1, 3), "cell": (1, 3)}, _weights(4, 4, 3), hidden_size=3,
-                      initial_state=True))),
+                      initial_state=True)),
+          doc=("Reads a sequence (sequence x features) step by step with gated memory cells that keep "
+               "information over long spans. output 'last' gives the final step's hidden state (to classify a "
+               "sequence), 'sequence' every step's (to label each step, or to stack another layer); the hidden "
+               "and cell ports carry the final state (an encoder's, to start a decoder)."),
+          formula="c_t = f_t ⊙ c_(t−1) + i_t ⊙ g_t;  h_t = o_t ⊙ tanh(c_t)  (f, i, o: gates; g: candidate)"),
     _spec("GRU", "Gated recurrent unit: a lighter LSTM.",
           cases=(case((5, 8), {"out": (5, 64), "hidden": (1, 64)}, _weights(3, 8, 64)),
                  case((4, 3), {"out": (10,), "hidden": (2, 5)}, 2 * _weights(3, 3, 5), hidden_size=5,
                       bidirectional=True, output="last"),
                  case({"in": (6, 2), "hidden": (2, 4)}, {"out": (6, 4), "hidden": (2, 4)},
                       _weights(3, 2, 4, bias=False) + _weights(3, 4, 4, bias=False), hidden_size=4, num_layers=2,
-                      bias=False, initial_state=True))),
+                      bias=False, initial_state=True)),
+          doc="Like an LSTM with two gates instead of three and no separate memory cell: fewer weights, often as good.",
+          formula="h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t−1)  (z: update gate; n: candidate)"),
 ]

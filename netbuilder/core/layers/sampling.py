@@ -50,6 +50,11 @@ LAYERS = [
         forward=_noise, inputs=0, role="source", prefix="noise",
         summary=lambda p: format_value(p["shape"]),
         cases=(case((), (64,)), case((), (100, 1, 1), shape=[100, 1, 1])),
+        doc=("Makes a tensor of random numbers from N(0, 1) for every sample, new at each step; it takes no "
+             "input, and shape sets its size (batch excluded). It is where a GAN's generator starts: DCGAN draws "
+             "100x1x1 and grows it into an image with ConvTranspose2d. In an export it becomes an input of the "
+             "model, so you pass your own noise to generate."),
+        formula="z ~ N(0, 1), one value per entry of shape",
     ),
     LayerSpec(
         "Sample", "sampling",
@@ -57,6 +62,11 @@ LAYERS = [
         "training; the mean mu in inference and exports.",
         forward=_sample, infer_forward=_mean, inputs=("mu", "logvar"), check=_sample_check, prefix="sample",
         cases=(case((8,), (8,)),),
+        doc=("A VAE's sampling step: takes mu and logvar (the same shape, e.g. the outputs of two Linear "
+             "layers) and gives z of that shape. While training, z is mu plus random noise scaled by the "
+             "standard deviation, written so that gradients still reach mu and logvar; in inference and exports"
+             " it gives mu. Pair it with a KLDivergenceLoss on the same mu and logvar."),
+        formula="z = mu + exp(logvar / 2) · ε, ε ~ N(0, 1) (training); z = mu (inference)",
     ),
     LayerSpec(
         "GaussianNoise", "sampling",
@@ -66,5 +76,9 @@ LAYERS = [
         forward=_gaussian_noise, infer_forward=_identity, prefix="corrupt",
         summary=lambda p: f"std {p['std']:g}",
         cases=(case((1, 8, 8), (1, 8, 8)), case((16,), (16,), std=1.0)),
+        doc=("While training, adds random noise of standard deviation std to every value; in inference and "
+             "exports it passes its input through unchanged. The shape is kept. In a denoising autoencoder it "
+             "corrupts the Input before the encoder, and an MSELoss compares the output with the clean Input."),
+        formula="y = x + std · ε, ε ~ N(0, 1) (training); y = x (inference)",
     ),
 ]

@@ -140,6 +140,9 @@ LAYERS = [
         params=(Int("start_dim", 1, 1, 8, help="first dimension to flatten, counting the batch as 0"),),
         build=lambda p, s: module("Flatten", p["start_dim"]), prefix="flatten",
         cases=(case((4, 3, 3), (36,)), case((4, 3, 3), (4, 9), start_dim=2)),
+        doc=("Joins every dimension from start_dim on into one: 64x4x4 becomes 1024. Put it between the "
+             "last convolution or pooling and the first Linear."),
+        formula="C x H x W → C·H·W",
     ),
     LayerSpec(
         "Reshape", "shape", "Gives each sample a new shape with the same number of values; one size may be -1.",
@@ -147,6 +150,9 @@ LAYERS = [
         forward=_reshape, check=_reshape_check, prefix="reshape",
         cases=(case((4, 3, 3), (36,)), case((4, 3, 3), (9, 4), shape=[9, 4]), case((36,), (4, 3, 3), shape=[-1, 3, 3])),
         summary=lambda p: f"to {format_shape(p['shape'])}",
+        doc=("Rearranges each sample's values into a new shape with the same count; -1 stands for the "
+             "size that makes the count right. E.g. 1x28x28 → 28x28 to read an image row by row with an "
+             "LSTM."),
     ),
     LayerSpec(
         "Permute", "shape", "Reorders dimensions, e.g. 0,2,1 swaps the last two (the batch stays at 0).",
@@ -154,6 +160,8 @@ LAYERS = [
         forward=_permute, check=_permute_check, prefix="permute",
         cases=(case((4, 6), (6, 4)), case((2, 3, 4), (4, 2, 3), dims=[0, 3, 1, 2])),
         summary=lambda p: ",".join(map(str, p["dims"])),
+        doc=("Reorders dimensions without changing any value: 0,2,1 turns channels x length into length x"
+             " channels (e.g. before an LSTM that reads a Conv1d's output)."),
     ),
 ]
 
@@ -166,6 +174,10 @@ LAYERS += [
         cases=(case((2, 4, 4), {"out1": (1, 4, 4), "out2": (1, 4, 4)}),
                case((6, 3), {"out1": (6, 1), "out2": (6, 2)}, dim=2, sizes=[1, 2]),
                case((7, 2), {"out1": (4, 2), "out2": (2, 2), "out3": (1, 2)}, sizes=[4, 2, 1])),
+        doc=("Cuts its input along dim into consecutive parts of the given sizes, one output port per part "
+             "(out1, out2, ...): sizes 16x48 along channels turn 64x8x8 into 16x8x8 and 48x8x8. The sizes must "
+             "add up to the size along dim. No weights; Concat puts the parts back together."),
+        formula="out_k = x[..., s₁ + … + s_(k−1) : s₁ + … + s_k, ...] along dim",
     ),
     LayerSpec(
         "Chunk", "shape", "Cuts a tensor into equal chunks along a dimension (ShuffleNet's channel split).",
@@ -174,6 +186,11 @@ LAYERS += [
         summary=lambda p: f"{p['chunks']} along {p['dim']}",
         cases=(case((4, 3, 3), {"out1": (2, 3, 3), "out2": (2, 3, 3)}),
                case((5, 9), {"out1": (5, 3), "out2": (5, 3), "out3": (5, 3)}, dim=-1, chunks=3)),
+        doc=("Cuts its input along dim into chunks equal parts, one output port each (out1, out2, ...): chunks 2"
+             " along channels turns 4x3x3 into two 2x3x3. The size along dim must divide by chunks; for unequal "
+             "parts use Split. ShuffleNet v2 splits channels this way, sends one half through a branch, then "
+             "joins them with Concat."),
+        formula="each out_k gets size / chunks of the size along dim",
     ),
     LayerSpec(
         "Slice", "shape", "Keeps start:end (every step-th) along a dimension, as x[:, start:end:step].",
@@ -186,6 +203,11 @@ LAYERS += [
                           f"{'' if p['step'] == 1 else ':' + str(p['step'])} along {p['dim']}",
         cases=(case((8, 3), (4, 3), end=4), case((8, 3), (4, 3), start=1, step=2),
                case((2, 10), (2, 3), dim=2, start=-3)),
+        doc=("Keeps part of its input along dim, as Python's x[start:end:step] does, and leaves the other "
+             "dimensions as they are: end 4 turns 8x3 into 4x3. Negative indices count from the end (start −3: "
+             "the last three). No weights; use it to keep the first steps of a sequence or some channels."),
+        formula="size_out = ceil((end − start) / step); negative indices count from the end, an empty end is the "
+                "size along dim",
     ),
     LayerSpec(
         "Select", "shape", "Takes one index along a dimension and drops that dimension, as x[:, 0] (a class token).",
@@ -194,6 +216,10 @@ LAYERS += [
         forward=_select, check=_select_check, prefix="select",
         summary=lambda p: f"[{p['index']}] along {p['dim']}",
         cases=(case((5, 8), (8,)), case((5, 8), (5,), dim=2, index=-1)),
+        doc=("Takes the entry at index along dim and removes that dimension: index 0 along dim 1 turns a "
+             "sequence x features of 5x8 into 8 features. A vision transformer reads its class token this way "
+             "before the classifier; index −1 takes the last step of a sequence. No weights."),
+        formula="y = x[:, index] (along dim)",
     ),
     LayerSpec(
         "Pad", "shape", "Adds values around the last dimensions: zeros (or a constant), a mirror, or the edge.",
@@ -207,6 +233,11 @@ LAYERS += [
         summary=lambda p: f"{','.join(map(str, p['padding']))}{'' if p['mode'] == 'constant' else ', ' + p['mode']}",
         cases=(case((3, 4, 4), (3, 6, 6)), case((2, 5), (2, 8), padding=[1, 2], value=-1.0),
                case((3, 4, 4), (3, 6, 5), padding=[1, 0, 2, 0], mode="reflect")),
+        doc=("Adds values around the last one, two or three dimensions: padding gives left, right for the last "
+             "dimension, then top, bottom, then front, back. 1,1,1,1 turns 3x4x4 into 3x6x6. constant fills with"
+             " value; reflect mirrors the border and replicate repeats it, which avoids dark edges in image "
+             "generation and style transfer. A convolution's own padding is simpler for plain zeros."),
+        formula="W_out = W + left + right, H_out = H + top + bottom, D_out = D + front + back",
     ),
     LayerSpec(
         "ChannelShuffle", "shape", "Interleaves the channels of its groups (ShuffleNet): 1a 1b 2a 2b -> 1a 2a 1b 2b.",
@@ -214,5 +245,10 @@ LAYERS += [
         forward=_shuffle, check=_shuffle_check, prefix="shuffle",
         summary=lambda p: f"{p['groups']} groups",
         cases=(case((4, 3, 3), (4, 3, 3)), case((6, 5), (6, 5), groups=3)),
+        doc=("Reorders the channels (dimension 1) so that each group of channels receives some from every other "
+             "group; the shape and values are kept, and the channels must divide by groups. ShuffleNet puts it "
+             "after a grouped convolution (groups above 1), whose groups would otherwise never exchange "
+             "information."),
+        formula="C = groups · n channels: view as groups x n, swap to n x groups, flatten back to C",
     ),
 ]

@@ -306,6 +306,8 @@ class LayerSpec:
     prefix: str = ""  # default block names: prefix1, prefix2, ...
     summary: Callable[[dict], str] | None = None  # the key params in a few characters, e.g. "32 @ 5x5, s1"
     cases: tuple[Case, ...] = ()  # what the layer must make of a few inputs (the layer test harness)
+    doc: str = ""  # the layer reference: what it does and when to use it, beyond the one-line help
+    formula: str = ""  # what it computes, where a formula helps (plain text, e.g. "y = x W^T + b")
 
     @property
     def example(self) -> Shape:

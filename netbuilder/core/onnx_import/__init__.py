@@ -24,6 +24,7 @@ from ..compile import CompileError, compile_graph
 from ..errors import first_line
 from ..files import atomic_write_text
 from ..graph import Graph, GraphError
+from ..groups import add_groups, groups_from_scopes
 from ..layout import apply_layout
 from ..weights import apply_state, save_weights
 from . import parity, simplify
@@ -58,6 +59,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     graph, state = importer.graph, importer.state
     check_fits(graph, 2, what=f"checking {file.path.name}", weight_copies=2)  # the module, onnxruntime's copy
     apply_layout(graph)
+    add_groups(graph, groups_from_scopes({i: s for i, s in importer.scopes.items() if i in graph}))
     try:
         module = compile_graph(graph)
         apply_state(module, state, file.path.name)

@@ -99,6 +99,7 @@ class Importer:
         self.refusals = Refusals()
         self.shapes: dict[str, object] = {}  # node id -> NodeShapes
         self.weight_users: dict[str, tuple[str, str]] = {}  # initializer -> (ONNX node, block id) holding it
+        self.scopes: dict[str, str] = {}  # block id -> the exporter's name of its node (its module scope)
 
     @property
     def batch(self) -> int:
@@ -124,6 +125,7 @@ class Importer:
         except (GraphError, Refusal):
             self.graph.remove_node(created.id)
             raise
+        self.scopes[created.id] = (node.proto.name if node is not None else "") or ""
         if owner is None:
             for key, value in (weights or {}).items():
                 self.state[f"{created.name}.{key}" if key else created.name] = torch.from_numpy(

@@ -9,7 +9,7 @@ import html
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsEllipseItem, QGraphicsItem
+from PySide6.QtWidgets import QApplication, QGraphicsEllipseItem, QGraphicsItem, QStyleOptionGraphicsItem
 
 from ...core.graph import Node
 from ...core.layers.spec import format_shape
@@ -19,10 +19,38 @@ from .. import style
 WIDTH, HEIGHT = 196.0, 66.0
 PORT_RADIUS = 5.5
 GRID = 10.0
+FAR = 0.5  # below this zoom a block shows only its name, drawn large enough to read
+FAR_NAME_ROOM = "inception4a_b1"  # the name length that a block seen from far has room for
+VERY_FAR = 0.25  # below this, only its box: the view writes the names beside the boxes, in screen pixels
+
+
+def level_of_detail(painter: QPainter) -> float:
+    """How large the scene is drawn: 1 at actual size, 0.25 when zoomed far out."""
+    return QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+
+
+def draw_name_far(painter: QPainter, rect: QRectF, name: str, lod: float) -> None:
+    """A name alone in a box seen from far: as large as the box allows, up to 9.5 points on screen."""
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPointSizeF(9.5 / max(lod, 0.05))
+    width = QFontMetrics(font).horizontalAdvance(FAR_NAME_ROOM)  # one size for every block: longer names elide
+    if width > rect.width():
+        font.setPointSizeF(max(4.0, font.pointSizeF() * rect.width() / width))
+    draw_text(painter, font, style.TEXT, rect, name, Qt.AlignmentFlag.AlignHCenter)
+
+
+def draw_text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str,
+              align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft) -> None:
+    """One line of text in a rectangle, elided to fit."""
+    painter.setFont(font)
+    painter.setPen(colour)
+    elided = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()))
+    painter.drawText(rect, align | Qt.AlignmentFlag.AlignVCenter, elided)
 
 
 def settings_text(node: Node, name_of=lambda node_id: node_id) -> str:
-    """How a block's training settings read on its face: frozen, shares conv1, init xavier, [generator]."""
+    """How a block's training settings read on its face: frozen, shares conv1, init xavier."""
     words = []
     if node.frozen:
         words.append("frozen")
@@ -30,8 +58,6 @@ def settings_text(node: Node, name_of=lambda node_id: node_id) -> str:
         words.append(f"shares {name_of(node.shares)}")
     if node.init != "default":
         words.append(f"init {node.init}")
-    if node.group is not None:
-        words.append(f"[{node.group}]")
     return ", ".join(words)
 
 
@@ -77,6 +103,7 @@ class BlockItem(QGraphicsItem):
         self.wires: set = set()
         self.ports: dict[tuple[bool, str], PortItem] = {}
         self.info: NodeShapes | None = None
+        self.findings: list = []  # core.analysis Findings about this block (warnings and advice; errors are in info)
         self.colour = style.category_colour(node.spec.category)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -116,16 +143,30 @@ class BlockItem(QGraphicsItem):
         for wire in self.wires:
             wire.update_path()
 
-    def set_info(self, info: NodeShapes | None) -> None:
+    def set_info(self, info: NodeShapes | None) -> bool:
+        """Show what shape inference says of the block; True when that changed."""
         if info == self.info:
-            return  # most blocks are untouched by an edit: skip the tooltip and the repaint
+            return False  # most blocks are untouched by an edit: skip the tooltip and the repaint
         self.info = info
+        self._update_tooltip()
+        self.update()
+        return True
+
+    def set_findings(self, findings: list) -> None:
+        if [f.line for f in findings] == [f.line for f in self.findings]:
+            return
+        self.findings = findings
         self._update_tooltip()
         self.update()
 
     @property
     def error(self) -> str | None:
         return self.info.error if self.info else None
+
+    @property
+    def advice(self) -> list:
+        """The analysis' findings that the red outline does not already show."""
+        return [f for f in self.findings if f.code != "shape"]
 
     def _update_tooltip(self) -> None:
         spec = self.node.spec
@@ -138,6 +179,11 @@ class BlockItem(QGraphicsItem):
             lines.append(f"{self.info.params:,} parameters, {format_count(self.info.macs)} MACs")
             if self.info.error:
                 lines.append(f"<span style='color:{style.ERROR.name()}'>{html.escape(self.info.error)}</span>")
+        for finding in self.advice:
+            colour = style.SEVERITY_COLOURS[finding.severity].name()
+            fix = f" <i>(fix: {html.escape(finding.fix.label)})</i>" if finding.fix else ""
+            lines.append(f"<span style='color:{colour}'>{html.escape(finding.message)}</span>{fix}")
+        lines.append("<span style='color:#6a7282'>F1: help on this layer · right-click: more</span>")
         self.setToolTip("<br>".join(lines))
 
     # ----- painting
@@ -148,6 +194,13 @@ class BlockItem(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         rect = QRectF(-WIDTH / 2, -HEIGHT / 2, WIDTH, HEIGHT)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if level_of_detail(painter) < VERY_FAR:  # a box in its category's colour; the view writes its name
+            fill = QColor(style.ERROR if self.error else self.colour)
+            fill.setAlpha(255 if self.isSelected() else 150)
+            painter.setPen(QPen(style.SELECTION, 6) if self.isSelected() else Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(rect, 7, 7)
+            return
         if self.error:
             border = QPen(style.ERROR, 2.2)
         elif self.isSelected():
@@ -162,10 +215,19 @@ class BlockItem(QGraphicsItem):
         painter.setBrush(self.colour)
         painter.drawRoundedRect(stripe.adjusted(1, 1, 0, -1), 3, 3)
 
-        text_left, text_width = rect.left() + 14, WIDTH - 22
+        advice = self.advice
+        if advice:
+            self._paint_badge(painter, rect, advice)
+        text_left, text_width = rect.left() + 14, WIDTH - 22 - (14 if advice else 0)
         bold = QFont(painter.font())
-        bold.setPointSizeF(9.5)
         bold.setBold(True)
+        lod = level_of_detail(painter)
+        if lod < VERY_FAR:
+            return  # the view writes the name beside the box
+        if lod < FAR:
+            draw_name_far(painter, rect.adjusted(12, 2, -8, -2), self.node.name, lod)
+            return
+        bold.setPointSizeF(9.5)
         small = QFont(painter.font())
         small.setPointSizeF(8.5)
         self._text(painter, bold, style.TEXT, QRectF(text_left, rect.top() + 7, text_width, 17), self.node.name)
@@ -187,10 +249,28 @@ class BlockItem(QGraphicsItem):
 
     @staticmethod
     def _text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str) -> None:
+        draw_text(painter, font, colour, rect, text)
+
+    @staticmethod
+    def _paint_badge(painter: QPainter, rect: QRectF, advice: list) -> None:
+        """A small sign in the top right corner: a triangle for a warning, a circle for advice."""
+        worst = "warning" if any(f.severity == "warning" for f in advice) else "info"
+        centre = QPointF(rect.right() - 13, rect.top() + 14)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(style.SEVERITY_COLOURS[worst])
+        if worst == "warning":
+            painter.drawPolygon([centre + QPointF(0, -7), centre + QPointF(7.5, 6), centre + QPointF(-7.5, 6)])
+            mark = "!"
+        else:
+            painter.drawEllipse(centre, 7, 7)
+            mark = "i"
+        font = QFont(painter.font())
+        font.setPointSizeF(7.5)
+        font.setBold(True)
         painter.setFont(font)
-        painter.setPen(colour)
-        elided = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
+        painter.setPen(QColor("white"))
+        painter.drawText(QRectF(centre.x() - 6, centre.y() - 6 + (1.5 if worst == "warning" else 0), 12, 12),
+                         Qt.AlignmentFlag.AlignCenter, mark)
 
     # ----- moving
 
@@ -198,8 +278,14 @@ class BlockItem(QGraphicsItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self._dragged_by_mouse():
             return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for wire in self.wires:
-                wire.update_path()
+            scene = self.scene()
+            if scene is not None:
+                scene.blocks_changed()
+            if scene is not None and scene.moving_by_edit:
+                scene.mark_stale([self.node_id])  # once the edit is done
+            else:
+                for wire in self.wires:
+                    wire.update_path()
         return super().itemChange(change, value)
 
     def _dragged_by_mouse(self) -> bool:

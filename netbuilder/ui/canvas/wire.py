@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from ...core.graph import Edge
 from .. import style
-from .block import HEIGHT, WIDTH, BlockItem, PortItem
+from .block import HEIGHT, VERY_FAR, WIDTH, PortItem, level_of_detail
 
 
 def wire_path(start: QPointF, end: QPointF, detour_x: float | None = None) -> QPainterPath:
@@ -24,16 +24,21 @@ def wire_path(start: QPointF, end: QPointF, detour_x: float | None = None) -> QP
     return path
 
 
+LABEL_SPOTS = (0.5, 0.38, 0.62, 0.26, 0.74, 0.15, 0.85)  # where along a wire its label may sit, best first
+
+
 class WireLabel(QGraphicsItem):
-    """The tensor shape on a wire, in a small pill."""
+    """The tensor shape on a wire, in a small pill. It is an item of its own, drawn above the blocks, and sits
+    on a stretch of its wire that no block covers."""
 
     def __init__(self, wire: WireItem) -> None:
-        super().__init__(wire)
+        super().__init__()
+        self.wire = wire
         self.text = ""
         self.font = QFont()
         self.font.setPointSizeF(7.5)
         self.rect = QRectF()
-        self.setZValue(0.5)
+        self.setZValue(2.5)
         self.setVisible(False)
 
     def set_text(self, text: str) -> None:
@@ -43,12 +48,14 @@ class WireLabel(QGraphicsItem):
         self.text = text
         width = QFontMetricsF(self.font).horizontalAdvance(text) + 10
         self.rect = QRectF(-width / 2, -8, width, 16)
-        self.setVisible(bool(text))
+        self.setVisible(bool(text) and self.wire.isVisible())
 
     def boundingRect(self) -> QRectF:
         return self.rect
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if level_of_detail(painter) < VERY_FAR:
+            return  # too small to read: the names beside the blocks say more
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("#d5d9e0"), 1))
         painter.setBrush(QColor("#ffffff"))
@@ -72,12 +79,33 @@ class WireItem(QGraphicsPathItem):
     def detach(self) -> None:
         self.source.block.wires.discard(self)
         self.target.block.wires.discard(self)
+        if self.label.scene() is not None:
+            self.label.scene().removeItem(self.label)
 
     def update_path(self) -> None:
-        start, end = self.source.scenePos(), self.target.scenePos()
+        scene = self.scene()
+        ends = scene.wire_ends(self) if scene is not None else (self.source.scenePos(), self.target.scenePos())
+        self.setVisible(ends is not None)
+        if ends is None:  # both ends inside the same collapsed group
+            self.label.setVisible(False)
+            return
+        start, end = ends
         path = wire_path(start, end, self._detour(start, end))
         self.setPath(path)
-        self.label.setPos(path.pointAtPercent(0.5))
+        self.label.setVisible(bool(self.label.text))
+        self.label.setPos(self._label_spot(path))
+
+    def _label_spot(self, path: QPainterPath) -> QPointF:
+        """The first spot along the wire where the label covers no block (else the middle)."""
+        scene = self.scene()
+        if scene is None:
+            return path.pointAtPercent(0.5)
+        for t in LABEL_SPOTS:
+            point = path.pointAtPercent(t)
+            area = self.label.rect.translated(point) if not self.label.rect.isEmpty() else QRectF(point, point)
+            if not scene.blocks_in(area):
+                return point
+        return path.pointAtPercent(0.5)
 
     def _detour(self, start: QPointF, end: QPointF) -> float | None:
         """Where to run a wire that would pass behind other blocks: right of them; None if the way is clear."""
@@ -87,13 +115,16 @@ class WireItem(QGraphicsPathItem):
         strip = QRectF(min(start.x(), end.x()) - 4, start.y() + 12, abs(end.x() - start.x()) + 8,
                        end.y() - start.y() - 24)
         ends = (self.source.block, self.target.block)
-        blocks = [item for item in scene.items(strip) if isinstance(item, BlockItem) and item not in ends]
+        blocks = [item for item in scene.blocks_in(strip) if item not in ends]
         if not blocks:
             return None
         return max(block.sceneBoundingRect().right() for block in blocks) + 18
 
     def set_shape_text(self, text: str) -> None:
-        self.label.set_text(text)
+        if text != self.label.text:
+            self.label.set_text(text)
+            if self.scene() is not None and self.isVisible():
+                self.label.setPos(self._label_spot(self.path()))
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()

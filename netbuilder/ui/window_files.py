@@ -1,0 +1,166 @@
+"""The window's files: New, Open (an .onnx file is offered for import), examples, Save, recent files,
+autosave and recovery. A part of MainWindow (a mixin), kept in its own module to stay readable."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ..core.graph import Graph, GraphError
+from .recovery import left_behind
+
+FILE_FILTER = "netbuilder graphs (*.json);;ONNX models, to import (*.onnx);;All files (*)"
+MAX_RECENT = 8
+
+
+class WindowFiles:
+    """Needs: document, view, exchange, recovery, training (or None), show_message, show_canvas."""
+
+    def _training_blocks(self) -> bool:
+        """A run trains the open graph: another document cannot replace it until the run ends."""
+        if self.training is not None and self.training.is_running:
+            self.show_message("Stop the training run before opening another graph")
+            return True
+        return False
+
+    def maybe_save(self) -> bool:
+        """Ask before unsaved changes are lost. True: go ahead (saved or discarded); False: cancelled."""
+        if self.document.undo_stack.isClean():
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {self.document.display_name}?",
+            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        if answer == buttons.Save:
+            return self.save()
+        return answer == buttons.Discard
+
+    def new_document(self) -> None:
+        if not self._training_blocks() and self.maybe_save():
+            self.document.replace(Graph(), None)
+            self.show_canvas()
+
+    def open_dialog(self) -> None:
+        if self._training_blocks() or not self.maybe_save():
+            return
+        start = str(self.document.path.parent) if self.document.path else str(Path.cwd())
+        path, _ = QFileDialog.getOpenFileName(self, "Open graph", start, FILE_FILTER)
+        if path:
+            self.open_path(Path(path), ask=False)
+
+    def open_path(self, path: Path, ask: bool = True) -> bool:
+        """Open a graph file (an ONNX model is offered for import instead). A file that fails to load leaves the
+        current document untouched."""
+        path = Path(path)
+        if path.suffix.lower() == ".onnx":
+            return self.offer_import(path)
+        if self._training_blocks() or (ask and not self.maybe_save()):
+            return False
+        if not self._open(path, path, None):
+            return False
+        self._remember(path)
+        return True
+
+    def offer_import(self, path: Path) -> bool:
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "An ONNX model",
+            f"{path.name} is an ONNX model, not a netbuilder graph. Import it as an editable graph (saved beside "
+            f"it as {path.with_suffix('.json').name}, with its weights)?", buttons.Yes | buttons.No, buttons.Yes)
+        return answer == buttons.Yes and self.exchange.import_source(path)
+
+    def open_example(self, path: Path) -> bool:
+        """Open an example as a new, unsaved document, so that Save asks where to keep the copy."""
+        if self._training_blocks() or not self.maybe_save():
+            return False
+        return self._open(path, None, "{title} (example)")
+
+    def _open(self, path: Path, document_path: Path | None, name: str | None) -> bool:
+        try:
+            graph = Graph.load(path)
+        except GraphError as e:
+            QMessageBox.warning(self, "Cannot open file", f"Could not open {path.name}:\n\n{e}")
+            return False
+        display = name.format(title=graph.meta.get("title", path.stem)) if name else None
+        self.document.replace(graph, document_path, display)
+        self.show_canvas()
+        QTimer.singleShot(0, self.view.show_graph)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self.save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        start = str(self.document.path or Path.cwd() / "untitled.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph", start, "netbuilder graphs (*.json)")
+        if not path:
+            return False
+        path = Path(path)
+        return self.save_to(path if path.suffix else path.with_suffix(".json"))
+
+    def save_to(self, path: Path) -> bool:
+        try:
+            self.document.graph.save(path)  # core's atomic writer
+        except OSError as e:
+            QMessageBox.warning(self, "Cannot save", f"Could not save {path.name}:\n\n{e.strerror or e}")
+            return False
+        self.document.set_path(path)
+        self.document.undo_stack.setClean()
+        self.recovery.discard()
+        self._remember(path)
+        self.show_message(f"Saved {path}")
+        return True
+
+    def _remember(self, path: Path) -> None:
+        settings = QSettings()
+        recent = [str(path.resolve())] + [p for p in self.recent_files() if p != str(path.resolve())]
+        settings.setValue("recent_files", recent[:MAX_RECENT])
+
+    @staticmethod
+    def recent_files() -> list[str]:
+        value = QSettings().value("recent_files", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for path in recent:
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(Path(p)))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # ----- autosave and recovery
+
+    def autosave(self) -> None:
+        if self.document.undo_stack.isClean():
+            self.recovery.discard()
+        else:
+            try:
+                self.recovery.write(self.document.graph, self.document.path)
+            except OSError as e:
+                self.show_message(f"Autosave failed: {e.strerror or e}")
+
+    def offer_recovery(self) -> bool:
+        found = left_behind(self.recovery.directory)
+        if not found:
+            return False
+        newest = found[0]
+        name = newest.path.name if newest.path else "an unsaved graph"
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "Recover unsaved work",
+            f"netbuilder did not close cleanly. Restore the unsaved changes to {name}?",
+            buttons.Yes | buttons.No, buttons.Yes)
+        if answer == buttons.Yes:
+            self.document.replace(newest.graph, newest.path,
+                                  (newest.path.name if newest.path else "untitled") + " (recovered)")
+            self.document.undo_stack.resetClean()  # unsaved until the user saves it
+            self._update_title()
+            self.autosave()
+            self.show_canvas()
+            QTimer.singleShot(0, self.view.show_graph)
+        newest.file.unlink(missing_ok=True)
+        return answer == buttons.Yes
