@@ -224,6 +224,8 @@ def test_a_truncated_real_model_is_refused(tmp_path):
 
 
 ROUND_TRIP = sorted(p.stem for p in EXAMPLES.glob("*.json"))
+# blocks the exporter writes as several ONNX operators: they come back as those parts (same outputs, other names)
+COMPOSITE = {"TransformerEncoderLayer", "MultiheadAttention", "ClassToken", "PositionalEncoding"}
 
 
 @pytest.mark.parametrize("name", ROUND_TRIP)
@@ -242,8 +244,9 @@ def test_every_example_round_trips_through_onnx(name, tmp_path):
     batch = sample_inputs(graph, model, batch=3)
     with torch.no_grad():
         torch.testing.assert_close(compiled(*batch), model(*batch), rtol=1e-4, atol=1e-5)
-    names = {n.name for n in back.nodes if n.spec.build is not None and n.type not in ("ReLU", "Tanh", "Sigmoid")}
-    assert names <= {n.name for n in graph.nodes} | {f"reshape{i}" for i in range(1, 4)}, "blocks keep their names"
+    if not {n.type for n in graph.nodes} & COMPOSITE:
+        names = {n.name for n in back.nodes if n.spec.build is not None and n.type not in ("ReLU", "Tanh", "Sigmoid")}
+        assert names <= {n.name for n in graph.nodes} | {f"reshape{i}" for i in range(1, 4)}, "blocks keep their names"
     assert imported.max_abs_diff < 1e-4
 
 
