@@ -312,9 +312,9 @@ def _gan(b: Builder, real: str, noise: str, generator: list[tuple], discriminato
     with b.group("generator"):
         fake = b.chain(noise, *generator)
     b.add("Output", fake, name="generated")
-    with b.group("discriminator"):  # the discriminator and its twin, which uses its weights
+    with b.group("discriminator"):  # what the discriminator's losses train; its twin uses the same weights
         d_real = b.chain_ids(real, *discriminator)
-        d_fake = b.twin(fake, d_real, "_fake")
+    d_fake = b.twin(fake, d_real, "_fake")
     b.add("BCEWithLogitsLoss", d_real[-1], name="d_real", against="ones", trains="discriminator")
     b.add("BCEWithLogitsLoss", d_fake, name="d_fake", against="zeros", trains="discriminator")
     b.add("BCEWithLogitsLoss", d_fake, name="g_loss", against="ones", trains="generator")

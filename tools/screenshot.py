@@ -4,7 +4,8 @@
 
 Options set the scene: --start (the start page), --layout, --collapse (all groups), --fit, --select NAME,
 --focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
---fix (apply the first finding's fix), --train EPOCHS (mnist-5k, or --data SPEC), --tab Curves|Results|Data,
+--fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC),
+--tab Curves|Results|Samples|Data,
 --dock Training|Inspector|Analysis|Curves (raise it), --help-layer TYPE (the layer reference, saved instead).
 """
 from __future__ import annotations
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--remove")
     parser.add_argument("--fix", action="store_true")
     parser.add_argument("--train", type=int, metavar="EPOCHS")
-    parser.add_argument("--data", default="mnist-5k")
+    parser.add_argument("--data", help="the dataset to train on (default: the graph's recipe's)")
     parser.add_argument("--tab")
     parser.add_argument("--dock")
     parser.add_argument("--help-layer")
@@ -101,7 +102,8 @@ def main() -> None:
         window.view.centerOn(*graph.find(args.focus).pos)
     settle(app)
     if args.train:
-        window.training.select_dataset(args.data)
+        if args.data:
+            window.training.select_dataset(args.data)
         window.training.epochs.setValue(args.train)
         window.start_training()
         while window.training.is_running and time.time() < deadline + 600:
