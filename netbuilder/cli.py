@@ -92,7 +92,7 @@ class ProgressLine:
               flush=True)
 
 
-TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "l1", "loss", "schedule",
+TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "beta1", "weight_decay", "l1", "loss", "schedule",
                  "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16")
 
 
@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help=f"learning rate (default {d.lr:g})")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
     train.add_argument("--momentum", type=float, help=f"momentum, nesterov and rmsprop (default {d.momentum:g})")
+    train.add_argument("--beta1", type=float, help=f"Adam's decay of its mean gradient (default {d.beta1:g}; GANs: 0.5)")
     train.add_argument("--weight-decay", type=float, help="L2 penalty (default 0)")
     train.add_argument("--l1", type=float, help="L1 penalty on all weights (default 0)")
     train.add_argument("--loss", choices=LOSSES, help="for a graph without loss blocks (default auto)")

@@ -107,7 +107,7 @@ def mlp_xor() -> Graph:
     y = b.chain(x, ("Linear", "fc1", dict(out_features=4)), ("Tanh", "tanh1", {}),
                 ("Linear", "fc2", dict(out_features=1)))
     b.add("Output", y, name="logit")
-    return b.done({"data": "xor:noise=0", "epochs": 150, "batch_size": 50, "lr": 0.05})
+    return b.done({"data": "xor:noise=0:margin=0.1", "epochs": 150, "batch_size": 50, "lr": 0.05})
 
 
 def mlp_regression() -> Graph:
@@ -304,7 +304,8 @@ def gan_ring() -> Graph:
          [("Linear", "d1", dict(out_features=128)), ("LeakyReLU", "d1_relu", dict(negative_slope=0.2)),
           ("Linear", "d2", dict(out_features=128)), ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
           ("Linear", "d3", dict(out_features=1))])
-    return b.done({"data": "ring:n=8000", "epochs": 60, "batch_size": 200, "lr": 0.0005, "val_fraction": 0.0})
+    return b.done({"data": "ring:n=20000", "epochs": 40, "batch_size": 100, "lr": 0.001, "beta1": 0.5,
+                   "val_fraction": 0.0})
 
 
 def gan_mnist() -> Graph:
@@ -322,7 +323,8 @@ def gan_mnist() -> Graph:
           ("LeakyReLU", "d1_relu", dict(negative_slope=0.2)), ("Dropout", "d1_drop", dict(p=0.3)),
           ("Linear", "d2", dict(out_features=256)), ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
           ("Dropout", "d2_drop", dict(p=0.3)), ("Linear", "d3", dict(out_features=1))])
-    return b.done({"data": "mnist-5k", "epochs": 100, "batch_size": 64, "lr": 0.0002, "val_fraction": 0.0})
+    return b.done({"data": "mnist-5k", "epochs": 100, "batch_size": 64, "lr": 0.0002, "beta1": 0.5,
+                   "val_fraction": 0.0})
 
 
 def siamese_mnist() -> Graph:

@@ -13,7 +13,7 @@ from typing import Any
 from .errors import NetbuilderError
 
 KEYS: dict[str, type | tuple[type, ...]] = {
-    "data": str, "epochs": int, "batch_size": int, "optimizer": str, "lr": (int, float), "momentum": (int, float),
+    "data": str, "epochs": int, "batch_size": int, "optimizer": str, "lr": (int, float), "momentum": (int, float), "beta1": (int, float),
     "weight_decay": (int, float), "l1": (int, float), "loss": str, "schedule": str, "step_size": int,
     "gamma": (int, float), "grad_clip": (int, float), "early_stopping": int, "augment": list, "seed": int,
     "val_fraction": (int, float), "test_fraction": (int, float),

@@ -40,6 +40,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9  # for momentum, nesterov and rmsprop
+    beta1: float = 0.9  # Adam and AdamW: decay of the running mean of gradients (GANs use 0.5)
     weight_decay: float = 0.0  # L2
     l1: float = 0.0  # L1 penalty on all weights
     loss: str = "auto"  # for a graph without loss blocks
@@ -72,7 +73,7 @@ class TrainConfig:
         need(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}")
         need(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}")
         words = {"lr": "learning rate"}
-        for name in ("lr", "momentum", "weight_decay", "l1", "grad_clip", "gamma", "report_interval"):
+        for name in ("lr", "momentum", "beta1", "weight_decay", "l1", "grad_clip", "gamma", "report_interval"):
             value = getattr(self, name)
             need(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
                  f"{words.get(name, name.replace('_', ' '))} must be a finite number, got {str(value)[:40]}")
@@ -82,6 +83,7 @@ class TrainConfig:
             need(value >= 0, f"{name.replace('_', ' ')} must be >= 0, got {value}")
         need(self.momentum < 1 or self.optimizer not in ("momentum", "nesterov", "rmsprop"),
              f"momentum must be below 1, got {self.momentum}")
+        need(0 <= self.beta1 < 1, f"beta1 must be in [0, 1), got {self.beta1}")
         need(0 < self.gamma <= 1, f"gamma (the decay factor) must be in (0, 1], got {self.gamma}")
         need(self.step_size >= 1 and self.early_stopping >= 0, "step size must be >= 1, early stopping >= 0")
         need(0 <= self.seed <= MAX_SEED, f"seed must be 0..{MAX_SEED}, got {self.seed}")
@@ -148,8 +150,8 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
                                             weight_decay=c.weight_decay),
         "adagrad": lambda: torch.optim.Adagrad(params, lr=c.lr, weight_decay=c.weight_decay),
         "rmsprop": lambda: torch.optim.RMSprop(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
-        "adam": lambda: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
-        "adamw": lambda: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),
+        "adam": lambda: torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, 0.999), weight_decay=c.weight_decay),
+        "adamw": lambda: torch.optim.AdamW(params, lr=c.lr, betas=(c.beta1, 0.999), weight_decay=c.weight_decay),
     }
     return kinds[c.optimizer]()
 

@@ -12,10 +12,13 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def xor(n: int = 1000, noise: float = 0.1, seed: int = 0) -> Dataset:
-    """Points in [-1, 1]^2; class 1 where x and y have different signs."""
+def xor(n: int = 1000, noise: float = 0.1, seed: int = 0, margin: float = 0.0) -> Dataset:
+    """Points in [-1, 1]^2; class 1 where x and y have different signs. `margin` keeps the points at least that
+    far from the axes (the four clusters of the classic XOR problem)."""
     g = _generator(seed)
     x = torch.rand(n, 2, generator=g) * 2 - 1
+    if margin:
+        x = x.sign() * (margin + (1 - margin) * x.abs())
     y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
     return Dataset("xor", x + noise * torch.randn(n, 2, generator=g), y, ["same sign", "different sign"])
 
@@ -129,7 +132,7 @@ _POINTS = {"n": (int, 2, 1_000_000), "noise": (float, 0, 10), "seed": (int, 0, 2
 _TOKENS = {"n": (int, 2, 1_000_000), "length": (int, 1, 512), "vocab": (int, 2, 100_000), "seed": (int, 0, 2**32 - 1)}
 # name -> (make(**options), {option: (type, lowest, highest)})
 GENERATORS = {
-    "xor": (xor, _POINTS), "circles": (circles, _POINTS), "moons": (moons, _POINTS), "spirals": (spirals, _POINTS),
+    "xor": (xor, {**_POINTS, "margin": (float, 0, 0.9)}), "circles": (circles, _POINTS), "moons": (moons, _POINTS), "spirals": (spirals, _POINTS),
     "temperature": (temperature, _POINTS), "ring": (ring, {**_POINTS, "modes": (int, 2, 64)}),
     "shapes": (shapes, {**_POINTS, "n": (int, 2, 100_000), "size": (int, 8, 256)}),
     **{task: (lambda task=task, **options: tokens(task, **options), _TOKENS)
