@@ -57,6 +57,6 @@ def test_keep_in_graph_stores_the_panel_settings_as_the_recipe(window):
     panel = window.training
     panel.epochs.setValue(77)
     assert panel.keep_recipe()
-    assert window.document.graph.recipe["epochs"] == 77 and window.document.graph.recipe["data"] == "xor:noise=0"
+    assert window.document.graph.recipe["epochs"] == 77 and window.document.graph.recipe["data"] == "xor:noise=0:margin=0.2"
     window.document.undo_stack.undo()
     assert window.document.graph.recipe["epochs"] == 150

@@ -107,7 +107,7 @@ def mlp_xor() -> Graph:
     y = b.chain(x, ("Linear", "fc1", dict(out_features=4)), ("Tanh", "tanh1", {}),
                 ("Linear", "fc2", dict(out_features=1)))
     b.add("Output", y, name="logit")
-    return b.done({"data": "xor:noise=0:margin=0.1", "epochs": 150, "batch_size": 50, "lr": 0.05})
+    return b.done({"data": "xor:noise=0:margin=0.2", "epochs": 150, "batch_size": 50, "lr": 0.05})
 
 
 def mlp_regression() -> Graph:
