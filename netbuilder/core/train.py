@@ -26,6 +26,7 @@ LOSSES = ("auto", *AUTO_LOSSES)
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "exponential", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+COMPILE_MODES = ("auto", "always", "off")  # background torch.compile: when it pays for itself, always, never
 MAX_SEED = 2**32 - 1
 
 
@@ -55,6 +56,7 @@ class TrainConfig:
     bf16: bool = False  # bfloat16 autocast (CUDA with bf16 support)
     fp16: bool = False  # float16 autocast with loss scaling (CUDA)
     threads: int = 0  # CPU threads for torch while training; 0: torch's default (all cores)
+    compile: str = "auto"  # background torch.compile (core/background_compile.py): auto (when it pays), always, off
     report_interval: float = 0.1  # seconds between batch reports
 
     def check(self) -> None:
@@ -72,6 +74,7 @@ class TrainConfig:
         need(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}")
         need(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}")
         need(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}")
+        need(self.compile in COMPILE_MODES, f"compile must be one of {', '.join(COMPILE_MODES)}")
         words = {"lr": "learning rate"}
         for name in ("lr", "momentum", "beta1", "weight_decay", "l1", "grad_clip", "gamma", "report_interval"):
             value = getattr(self, name)
@@ -97,7 +100,7 @@ class TrainConfig:
 
 
 # options that may change when a run is resumed from its checkpoint (the rest must be as the run had them)
-RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval")
+RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval", "compile")
 
 
 @dataclass
@@ -272,6 +275,10 @@ class Trainer:
         self._tensors = {part: {name: t.to(self.device) for name, t in ds.fields.items()}
                          for part, ds in (("train", data.train), ("val", data.val), ("test", data.test))
                          if ds is not None}
+        self.notes: list[str] = []  # what the run decided on its own (compiling, ...), as on_log heard it
+        self._compile_job = None  # a BackgroundCompile while one runs
+        self._compiled = None  # the compiled forward, once switched to (training steps of full batches only)
+        self._compile_settled = config.compile == "off"  # nothing more to decide about compiling
 
     def _parameters(self, group: str) -> list[torch.nn.Parameter]:
         seen, params = set(), []
@@ -318,9 +325,12 @@ class Trainer:
         dtype = torch.bfloat16 if self.config.bf16 else torch.float16
         return torch.autocast(self.device.type, dtype=dtype, enabled=self.config.bf16 or self.config.fp16)
 
-    def _forward(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict, object]:
-        """(loss per term, the terms' inputs, the outputs) for a batch of fields."""
-        out = self.model(*(batch[f] for _, f in self.objective.feeds))
+    def _forward(self, batch: dict[str, torch.Tensor], training: bool = False) -> tuple[dict[str, torch.Tensor], dict, object]:
+        """(loss per term, the terms' inputs, the outputs) for a batch of fields. A training step of a full batch
+        runs the compiled model once the run has switched to it."""
+        args = tuple(batch[f] for _, f in self.objective.feeds)
+        compiled = training and self._compiled is not None and len(args[0]) == self.config.batch_size
+        out = (self._compiled if compiled else self.model)(*args)
         if self.objective.has_terms:
             return out["losses"], out["terms"], None
         loss = auto_loss_value(self.objective.auto_loss, out, batch["y"])
@@ -415,6 +425,7 @@ class Trainer:
         self._progress = [0, (c.epochs - self.start_epoch + 1) * math.ceil(n_train / c.batch_size)]
         good_state = copy.deepcopy(self.model.state_dict())
         status, message = "finished", f"trained {c.epochs} epochs"
+        self._run_start = time.perf_counter()
         self._train_mode()
         for epoch in range(self.start_epoch, c.epochs + 1):
             outcome = self._train_epoch(epoch)
@@ -476,7 +487,7 @@ class Trainer:
         objective_value, values, terms = None, {}, {}
         for group, optimizer in self.optimizers.items():
             with self._autocast():
-                step_values, step_terms, _ = self._forward(batch)
+                step_values, step_terms, _ = self._forward(batch, training=True)
                 loss = self._weighted(step_values, group if len(self.optimizers) > 1 else None)
                 if c.l1:
                     loss = loss + c.l1 * sum(p.abs().sum() for p in self._parameters(group))
@@ -519,6 +530,8 @@ class Trainer:
             if self._stop.is_set():
                 self.batch_losses.extend(losses[reported:b].tolist())
                 return "stopped"
+            if not self._compile_settled:
+                self._compile_between_batches(epoch, b, batch)
             loss, values, terms = self._step(batch)
             losses[b] = loss
             size = len(next(iter(batch.values())))
@@ -545,6 +558,55 @@ class Trainer:
         self._epoch_losses = losses
         self._epoch_terms = {name: float(total) / n for name, total in term_sums.items()}
         self._epoch_metric = float(metric[0]) / metric[1] if metric[1] else None
+        return None
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        self.on_log(text)
+
+    def _compile_between_batches(self, epoch: int, b: int, batch: dict[str, torch.Tensor]) -> None:
+        """Background compilation (config.compile): start it when it pays for itself (auto: once the first
+        batches say how long the run will take; always: at once), and switch to it between two batches once it is
+        ready and gives the eager model's outputs on this batch."""
+        from . import background_compile as bc
+
+        args = tuple(batch[f] for _, f in self.objective.feeds)
+        if len(args[0]) != self.config.batch_size:
+            return  # compiled for full batches only: a short last batch neither starts nor checks it
+        job = self._compile_job
+        if job is None:
+            done, total = self._progress
+            if self.config.compile == "auto":
+                elapsed = time.perf_counter() - self._run_start
+                if done < 3 or elapsed < 0.5:
+                    return  # too early to tell how long the run takes
+                self._compile_settled = not bc.worth_compiling((total - done) * elapsed / done, self.model,
+                                                               self.device)
+                if self._compile_settled:
+                    return
+            reason = bc.unsupported_reason(self.device) or self._compile_obstacle()
+            if reason is not None:
+                self._compile_settled = True
+                if self.config.compile == "always":
+                    self._note(f"not compiling: {reason}; training eagerly")
+                return
+            self._compile_job = bc.BackgroundCompile(self.model, args, autocast=self._autocast, device=self.device)
+            self._compile_job.start()
+            self._note(f"compiling the model in the background (torch.compile) from epoch {epoch}, batch {b + 1}; "
+                       "training goes on meanwhile")
+            return
+        if not job.finished:
+            return
+        self._compiled = job.take(self.model, args)
+        self._compile_settled, self._compile_job = True, None
+        if self._compiled is None:
+            self._note(f"the compiled model is not used ({job.problem}); training goes on eagerly")
+        else:
+            self._note(f"switched to the compiled model at epoch {epoch}, batch {b + 1} (compiling took "
+                       f"{job.seconds:.1f} s)")
+
+    def _compile_obstacle(self) -> str | None:
+        """What in this run keeps torch.compile from being used, or None."""
         return None
 
     def _end_epoch(self, epoch: int) -> EpochReport:
