@@ -3,6 +3,7 @@
     netbuilder [gui [GRAPH]]           open the editor
     netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
     netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
+    netbuilder plan GRAPH [--batch-size N] [--device D]   the memory training takes; the largest batch that fits
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
     netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
 
@@ -139,6 +140,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_plan_options(parser: argparse.ArgumentParser) -> None:
+    """The memory plan's options (`netbuilder plan`; the same fit `netbuilder check`)."""
+    from .core.train import DEVICES, OPTIMIZERS
+
+    parser.add_argument("--batch-size", type=int, help="the batch size to plan for (default: the recipe's, else 100)")
+    parser.add_argument("--device", choices=DEVICES, help="the device to plan for (default auto)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="its state counts too (default: the recipe's, else adam)")
+
+
+def print_memory_plan(args: argparse.Namespace, graph: Graph) -> bool:
+    """Print the memory a training run of `graph` takes (weights, gradients, optimizer state, activations) and the
+    largest batch that fits the device; True when the asked batch fits."""
+    from dataclasses import replace
+
+    from .core.memory import HEADROOM, plan_lines, plan_training
+    from .core.recipe import check_recipe
+    from .core.train import TrainConfig, pick_device
+
+    recipe = check_recipe(graph.recipe)
+    config = TrainConfig(**{k: v for k, v in recipe.items() if k in ("batch_size", "optimizer")})
+    config = replace(config, **{k: getattr(args, k) for k in ("batch_size", "optimizer") if getattr(args, k)})
+    config.check()
+    device = str(pick_device(args.device or "auto"))
+    plan, available, largest = plan_training(graph, config.batch_size, config, device)
+    print("\n".join(plan_lines(plan, available, largest, device, config.optimizer)))
+    return available is None or plan.total <= HEADROOM * available
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    graph = _load(args.graph)
+    if not print_memory_plan(args, graph):
+        return _fail(f"{args.graph}: training with this batch does not fit in memory")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .core.codegen import export_code
     from .core.onnx_export import export_onnx
@@ -226,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
     train.set_defaults(run=cmd_train)
 
+    plan = commands.add_parser("plan", help="the memory training takes, and the largest batch that fits",
+                               description="The memory a training run takes (weights, gradients, optimizer state, "
+                                           "activations, measured on the meta device) and the largest batch that "
+                                           "fits the device's free memory. Exits with status 1 when it does not fit.")
+    plan.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    add_plan_options(plan)
+    plan.set_defaults(run=cmd_plan)
+
     export = commands.add_parser("export", help="export to ONNX (verified with onnxruntime) or to PyTorch code")
     export.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="MODEL.onnx or model.py")
@@ -238,6 +282,23 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("-o", "--output", required=True, metavar="GRAPH.json")
     imp.set_defaults(run=cmd_import)
     return parser
+
+
+def _finish_compiles() -> None:
+    """A background compile still running (a run that ended early) must end before the process does."""
+    if "netbuilder.core.background_compile" in sys.modules:
+        sys.modules["netbuilder.core.background_compile"].finish()
+
+
+def _exit_now(code: int) -> int:
+    """Stopped by a signal: exit at once, even while a background compile runs (torch would abort at the usual
+    exit, and the compile cannot be interrupted). Only from the command line's own process."""
+    module = sys.modules.get("netbuilder.core.background_compile")
+    if module is not None and not module.finish(timeout=0) and threading.current_thread() is threading.main_thread():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 class Terminated(KeyboardInterrupt):
@@ -258,11 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     headless = command is not cmd_gui and threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if headless else None
     try:
-        return command(args)
+        code = command(args)
+        _finish_compiles()
+        return code
     except Terminated:
-        return _fail("terminated (SIGTERM); files being written were left as they were")
+        return _exit_now(_fail("terminated (SIGTERM); files being written were left as they were"))
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        return _exit_now(_fail("interrupted"))
     except Exception as e:  # noqa: BLE001 - the one place the CLI turns an error into its line
         if is_bug(e) and os.environ.get("NETBUILDER_DEBUG"):
             raise

@@ -80,6 +80,18 @@ def worth_compiling(remaining_eager_s: float, model: torch.nn.Module, device: to
     return saved > 2 * cost
 
 
+_RUNNING: set[threading.Thread] = set()  # compile threads not yet finished (see finish)
+
+
+def finish(timeout: float | None = None) -> bool:
+    """Wait for compiles still running (a run stopped early leaves its compile going: it cannot be interrupted).
+    A process must not exit while torch.compile runs on another thread: torch aborts. True when none is left."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for thread in list(_RUNNING):
+        thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+    return not any(thread.is_alive() for thread in _RUNNING)
+
+
 def live_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The model's parameters and buffers by name: what the compiled function computes with."""
     return {**dict(model.named_parameters(remove_duplicate=False)), **dict(model.named_buffers(remove_duplicate=False))}
@@ -111,6 +123,7 @@ class BackgroundCompile:
 
     def start(self) -> None:
         self._started = time.perf_counter()
+        _RUNNING.add(self._thread)
         self._thread.start()
 
     @property
@@ -130,6 +143,7 @@ class BackgroundCompile:
             self.seconds = time.perf_counter() - self._started
             self.example = ()
             self._done.set()
+            _RUNNING.discard(self._thread)
 
     def _compile(self) -> None:
         if self.device.type == "cuda":
