@@ -94,10 +94,22 @@ class ProgressLine:
 
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "beta1", "weight_decay", "l1", "loss", "schedule",
-                 "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16")
+                 "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16", "compile")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .core import distributed
+
+    if (args.nproc_per_node or args.nnodes or args.rdzv_endpoint) and not distributed.in_worker():
+        _load(args.graph)  # a missing or bad graph is said once, here, not by every process
+        return distributed.launch(args.argv, args.nproc_per_node or 1, args.nnodes or 1, args.rdzv_endpoint)
+    try:
+        return _train(args, distributed)
+    finally:
+        distributed.shutdown()
+
+
+def _train(args: argparse.Namespace, distributed) -> int:
     from .core.checkpoint import checkpoint_config
     from .core.experiment import prepare_training, write_outputs
     from .core.pictures import write_pictures
@@ -112,25 +124,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = resolve(explicit, graph.recipe, resumed)
     if "data" not in settings:
         return _fail(f"{args.graph}: no dataset: give --data SPEC (the graph carries no recipe that names one)")
-    config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16") if k in settings})
+    config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16", "compile")
+                            if k in settings})
     out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
-    progress = ProgressLine()
     config.check()
+    world = distributed.init(config.device) if distributed.in_worker() else None
+    main_process = world is None or world.is_main
+    progress = ProgressLine() if main_process else ProgressLine(open(os.devnull, "w"))  # noqa: SIM115
     notes: list[str] = []
     setup = prepare_training(graph, settings["data"], val_fraction=settings.get("val_fraction", 0.1),
                              test_fraction=settings.get("test_fraction", 0.2), seed=config.seed,
                              weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config)
-    trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective, on_batch=progress.batch,
-                      on_epoch=progress.epoch)
+    say = (lambda text: print(text, file=sys.stderr)) if main_process else (lambda text: None)
+    trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective,
+                      on_batch=progress.batch if main_process else None,
+                      on_epoch=progress.epoch if main_process else None, world=world,
+                      on_log=lambda text: say(f"note: {text}") if text in trainer.notes else None)  # not the result
     for note in notes:
-        print(f"weights: {note}", file=sys.stderr)
+        say(f"weights: {note}")
     for note in setup.splits.notes:
-        print(f"data: {note}", file=sys.stderr)
-    print(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
-          f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, "
-          f"on {trainer.device}", file=sys.stderr)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        say(f"data: {note}")
+    where = f"{world.size} processes ({world.backend}), batches of {config.batch_size} each" if world else \
+        f"{trainer.device}"
+    say(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
+        f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, on {where}")
+    if main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
     result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+    if not main_process:
+        return 1 if result.status == "diverged" else 0
     write_outputs(out_dir, trainer, result, settings["data"], args.graph)
     written = ["weights.pt", "metrics.json", *write_pictures(out_dir, graph, setup, trainer)]
     test = f"test {result.metric_name} {result.test_metric:.4f}; " if result.test_metric is not None else ""
@@ -138,6 +160,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.status == "diverged":
         return _fail(result.message)
     return 0
+
+
+def add_distributed_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("several processes (torch.distributed, launched with torchrun)")
+    group.add_argument("--nproc-per-node", type=int, metavar="N",
+                       help="train in N processes on this machine (one per GPU, or CPU processes with Gloo); each "
+                            "reads its own shard of every batch (--batch-size is per process)")
+    group.add_argument("--nnodes", type=int, metavar="M", help="machines taking part (run the same command on each)")
+    group.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="where the machines meet (several machines)")
 
 
 def add_plan_options(parser: argparse.ArgumentParser) -> None:
@@ -260,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "weights the graph names (an imported model's), else fresh ones")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
+    from .core.train import COMPILE_MODES
+
+    train.add_argument("--compile", choices=COMPILE_MODES,
+                       help="torch.compile the model on another thread while training starts eagerly, and switch to "
+                            "it when ready: auto (when the run is long enough to gain; the default), always, off")
+    add_distributed_options(train)
     train.set_defaults(run=cmd_train)
 
     plan = commands.add_parser("plan", help="the memory training takes, and the largest batch that fits",
@@ -282,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("-o", "--output", required=True, metavar="GRAPH.json")
     imp.set_defaults(run=cmd_import)
     return parser
+
+
+def _fail_once(message: str) -> int:
+    """A signal stops every process of a multi-process run: the launcher says so, its workers do not repeat it."""
+    if os.environ.get("TORCHELASTIC_RUN_ID") is not None and "RANK" in os.environ:
+        return 1
+    return _fail(message)
 
 
 def _finish_compiles() -> None:
@@ -312,6 +356,7 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     command = cmd_gui if args.command is None else args.run
     for stream in (sys.stdout, sys.stderr):  # a name that is not valid UTF-8 is shown escaped, not a crash
         if hasattr(stream, "reconfigure"):
@@ -323,9 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         _finish_compiles()
         return code
     except Terminated:
-        return _exit_now(_fail("terminated (SIGTERM); files being written were left as they were"))
-    except KeyboardInterrupt:
-        return _exit_now(_fail("interrupted"))
+        return _exit_now(_fail_once("terminated (SIGTERM); files being written were left as they were"))
+    except KeyboardInterrupt as e:
+        return _exit_now(_fail_once("terminated (SIGTERM); files being written were left as they were"
+                                    if str(e) == "signal 15" else "interrupted"))
     except Exception as e:  # noqa: BLE001 - the one place the CLI turns an error into its line
         if is_bug(e) and os.environ.get("NETBUILDER_DEBUG"):
             raise

@@ -237,12 +237,13 @@ class Trainer:
                  objective: Objective | None = None,
                  on_batch: Callable[[BatchReport], None] | None = None,
                  on_epoch: Callable[[EpochReport], None] | None = None,
-                 on_log: Callable[[str], None] | None = None) -> None:
+                 on_log: Callable[[str], None] | None = None, world=None) -> None:
         config.check()
         self.config, self.data = config, data
         self.on_batch, self.on_epoch = on_batch or (lambda r: None), on_epoch or (lambda r: None)
         self.on_log = on_log or (lambda s: None)
-        self.device = pick_device(config.device)
+        self.world = world  # a distributed.World in a multi-process run (core/distributed.py), else None
+        self.device = world.device if world is not None else pick_device(config.device)
         check_precision(config, self.device)
         self.model = model.to(self.device)
         if objective is None:  # a compiled graph without loss blocks, trained on the samples and labels
@@ -261,6 +262,14 @@ class Trainer:
         for name in objective.frozen:
             for p in self.model.get_submodule(name).parameters():
                 p.requires_grad_(False)
+        self._ddp = None  # the model wrapped in DistributedDataParallel, in a multi-process run
+        if world is not None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self._ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=len(objective.steps) > 1)  # a group's loss leaves other groups' weights out
+        self._share = 1.0  # this process's part of the global batch x processes (its loss's weight)
         self.optimizers = {group: make_optimizer(self._parameters(group), config) for group in objective.steps}
         self.optimizer = next(iter(self.optimizers.values()))
         self.schedulers = {group: make_scheduler(opt, config) for group, opt in self.optimizers.items()}
@@ -330,7 +339,7 @@ class Trainer:
         runs the compiled model once the run has switched to it."""
         args = tuple(batch[f] for _, f in self.objective.feeds)
         compiled = training and self._compiled is not None and len(args[0]) == self.config.batch_size
-        out = (self._compiled if compiled else self.model)(*args)
+        out = (self._ddp if training and self._ddp is not None else self._compiled if compiled else self.model)(*args)
         if self.objective.has_terms:
             return out["losses"], out["terms"], None
         loss = auto_loss_value(self.objective.auto_loss, out, batch["y"])
@@ -441,7 +450,7 @@ class Trainer:
             report = self._end_epoch(epoch)
             good_state = copy.deepcopy(self.model.state_dict())
             stop_early = self._early_stopping(report, good_state)
-            if checkpoint is not None:
+            if checkpoint is not None and (self.world is None or self.world.is_main):
                 save_checkpoint(self, checkpoint, epoch)
             if stop_early:
                 self.model.load_state_dict(self.early["state"])
@@ -466,14 +475,29 @@ class Trainer:
         self.early["waited"] += 1
         return self.early["waited"] >= self.config.early_stopping
 
+    def _batch_count(self) -> int:
+        """Batches an epoch has (global batches, in a multi-process run: batch size x processes samples each; a last
+        one too small to give every process a sample is left out)."""
+        n, bs = len(self.data.train), self.config.batch_size
+        if self.world is None:
+            return math.ceil(n / bs)
+        size = bs * self.world.size
+        return n // size + (1 if n % size >= self.world.size else 0)
+
     def _batches(self, epoch: int):
-        """The epoch's batches of fields, in a seeded order that is the same whether a run is resumed or not."""
+        """The epoch's batches of fields, in a seeded order that is the same whether a run is resumed or not; in a
+        multi-process run, this process's shard of each global batch."""
         tensors = self._tensors["train"]
         n, bs = len(self.data.train), self.config.batch_size
         torch.manual_seed(self.config.seed * 100_003 + epoch)
         order = torch.randperm(n).to(self.device)
-        for b in range(math.ceil(n / bs)):
-            index = order[b * bs:(b + 1) * bs]
+        step = bs * (self.world.size if self.world is not None else 1)
+        for b in range(self._batch_count()):
+            index = order[b * step:(b + 1) * step]
+            if self.world is not None:
+                shard = self.world.shard(index, len(index))
+                self._share = len(shard) * self.world.size / len(index)
+                index = shard
             batch = {k: v[index] for k, v in tensors.items()}
             if self.config.augment:
                 for name in ("x", "x2"):
@@ -493,11 +517,14 @@ class Trainer:
                     loss = loss + c.l1 * sum(p.abs().sum() for p in self._parameters(group))
             optimizer.zero_grad(set_to_none=True)
             self.model.zero_grad(set_to_none=True)
+            # several processes: DDP averages the gradients; weighting each loss by its share of the global batch
+            # makes the average the gradient of the global batch's mean loss, even where shards differ in size
+            scaled = loss * self._share if self._share != 1.0 else loss
             if self.scaler is not None:
-                self.scaler.scale(loss).backward()
+                self.scaler.scale(scaled).backward()
                 self.scaler.unscale_(optimizer)
             else:
-                loss.backward()
+                scaled.backward()
             if c.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self._parameters(group), c.grad_clip)
             if self.scaler is not None:
@@ -517,8 +544,9 @@ class Trainer:
         not finite, the sentence that says where."""
         c = self.config
         n, bs = len(self.data.train), c.batch_size
-        batches = math.ceil(n / bs)
+        batches = self._batch_count()
         losses = torch.zeros(batches, device=self.device)
+        shares = torch.ones(batches, device=self.device)  # each batch's share of the global batch (several processes)
         term_sums = {name: torch.zeros((), device=self.device) for name in (self.terms or {"loss": None})}
         metric = [torch.zeros((), device=self.device), 0]
         reported, last_report, self._epoch_start = 0, time.perf_counter(), time.perf_counter()
@@ -534,6 +562,7 @@ class Trainer:
                 self._compile_between_batches(epoch, b, batch)
             loss, values, terms = self._step(batch)
             losses[b] = loss
+            shares[b] = self._share
             size = len(next(iter(batch.values())))
             for name, value in values.items():
                 term_sums[name] += value * size
@@ -546,19 +575,40 @@ class Trainer:
             if now - last_report >= c.report_interval or b == batches - 1:
                 chunk = losses[reported:b + 1].tolist()  # the one synchronization with the device
                 bad = next((i for i, v in enumerate(chunk) if not math.isfinite(v)), None)
-                if bad is not None:
+                if bad is not None and self.world is None:  # several processes decide together, after the epoch
                     self.batch_losses.extend(chunk[:bad])
                     return f"the loss became {chunk[bad]} at epoch {epoch}, batch {reported + bad + 1}"
                 self.batch_losses.extend(chunk)
                 reported, last_report = b + 1, now
-                rate = min(n, (b + 1) * bs) / max(now - self._epoch_start, 1e-9)
+                rate = min(n, (b + 1) * bs * (self.world.size if self.world else 1)) / max(now - self._epoch_start, 1e-9)
                 done, total = self._progress
                 self.on_batch(BatchReport(epoch, b + 1, batches, chunk, rate, (total - done) * bs / max(rate, 1e-9),
                                           done / max(total, 1)))
+        if self.world is not None:
+            losses, problem = self._gather_epoch(epoch, losses, shares, term_sums, metric)
+            if problem is not None:
+                return problem
         self._epoch_losses = losses
         self._epoch_terms = {name: float(total) / n for name, total in term_sums.items()}
         self._epoch_metric = float(metric[0]) / metric[1] if metric[1] else None
         return None
+
+    def _gather_epoch(self, epoch: int, losses, shares, term_sums: dict, metric: list):
+        """Several processes: the epoch's figures over every process's shard (each batch's loss over its global
+        batch, the loss blocks' and the metric's sums), and whether a loss was not finite (decided together)."""
+        world = self.world
+        global_losses = world.all_sum(losses * shares / world.size)
+        for total in term_sums.values():
+            world.all_sum(total)
+        sums = world.all_sum(torch.stack([metric[0].float(), torch.tensor(float(metric[1]), device=self.device)]))
+        metric[0], metric[1] = sums[0], int(sums[1])
+        values = global_losses.tolist()
+        self.batch_losses[len(self.batch_losses) - len(values):] = values  # the curves show the global batches
+        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        if bad is not None:
+            del self.batch_losses[len(self.batch_losses) - len(values) + bad:]
+            return global_losses, f"the loss became {values[bad]} at epoch {epoch}, batch {bad + 1}"
+        return global_losses, None
 
     def _note(self, text: str) -> None:
         self.notes.append(text)
@@ -607,6 +657,8 @@ class Trainer:
 
     def _compile_obstacle(self) -> str | None:
         """What in this run keeps torch.compile from being used, or None."""
+        if self.world is not None:
+            return "a multi-process run trains its DistributedDataParallel model eagerly"
         return None
 
     def _end_epoch(self, epoch: int) -> EpochReport:
