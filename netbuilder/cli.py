@@ -94,7 +94,7 @@ class ProgressLine:
 
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "beta1", "weight_decay", "l1", "loss", "schedule",
-                 "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16", "compile")
+                 "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16", "compile", "tune")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -124,7 +124,7 @@ def _train(args: argparse.Namespace, distributed) -> int:
     settings = resolve(explicit, graph.recipe, resumed)
     if "data" not in settings:
         return _fail(f"{args.graph}: no dataset: give --data SPEC (the graph carries no recipe that names one)")
-    config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16", "compile")
+    config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16", "compile", "tune")
                             if k in settings})
     out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
     config.check()
@@ -296,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", choices=COMPILE_MODES,
                        help="torch.compile the model on another thread while training starts eagerly, and switch to "
                             "it when ready: auto (when the run is long enough to gain; the default), always, off")
+    from .core.train import TUNE_MODES
+
+    train.add_argument("--tune", choices=TUNE_MODES,
+                       help="auto (the default): channels_last memory for convolutions on CPUs and GPUs, bf16 autocast "
+                            "on GPUs that have it; off: exactly as written, in float32")
     add_distributed_options(train)
     train.set_defaults(run=cmd_train)
 

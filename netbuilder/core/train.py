@@ -27,6 +27,9 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adam
 SCHEDULES = ("none", "step", "exponential", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 COMPILE_MODES = ("auto", "always", "off")  # background torch.compile: when it pays for itself, always, never
+TRIAL_STEPS, TRIAL_SECONDS = 5, 0.5  # each model is timed over at least this many steps and seconds
+KEEP_COMPILED_AT = 1.03  # the compiled model is kept when it trains at least this much faster than the eager one
+TUNE_MODES = ("auto", "off")  # channels_last and mixed precision where the device gains from them, or as written
 MAX_SEED = 2**32 - 1
 
 
@@ -57,6 +60,7 @@ class TrainConfig:
     fp16: bool = False  # float16 autocast with loss scaling (CUDA)
     threads: int = 0  # CPU threads for torch while training; 0: torch's default (all cores)
     compile: str = "auto"  # background torch.compile (core/background_compile.py): auto (when it pays), always, off
+    tune: str = "auto"  # auto: channels_last for convolutions (CPU, CUDA), bf16 autocast on CUDA GPUs that have it
     report_interval: float = 0.1  # seconds between batch reports
 
     def check(self) -> None:
@@ -75,6 +79,7 @@ class TrainConfig:
         need(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}")
         need(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}")
         need(self.compile in COMPILE_MODES, f"compile must be one of {', '.join(COMPILE_MODES)}")
+        need(self.tune in TUNE_MODES, f"tune must be one of {', '.join(TUNE_MODES)}")
         words = {"lr": "learning rate"}
         for name in ("lr", "momentum", "beta1", "weight_decay", "l1", "grad_clip", "gamma", "report_interval"):
             value = getattr(self, name)
@@ -100,7 +105,7 @@ class TrainConfig:
 
 
 # options that may change when a run is resumed from its checkpoint (the rest must be as the run had them)
-RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval", "compile")
+RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval", "compile", "tune")
 
 
 @dataclass
@@ -262,6 +267,7 @@ class Trainer:
         for name in objective.frozen:
             for p in self.model.get_submodule(name).parameters():
                 p.requires_grad_(False)
+        self.tuning = self._tune()  # what was chosen for this device (channels_last, bf16 autocast), in words
         self._ddp = None  # the model wrapped in DistributedDataParallel, in a multi-process run
         if world is not None:
             from torch.nn.parallel import DistributedDataParallel
@@ -288,6 +294,8 @@ class Trainer:
         self._compile_job = None  # a BackgroundCompile while one runs
         self._compiled = None  # the compiled forward, once switched to (training steps of full batches only)
         self._compile_settled = config.compile == "off"  # nothing more to decide about compiling
+        self._compile_trial = None  # timing the eager, then the compiled model, once compiling is done
+        self.compile_outcome: str | None = None  # "compiled" or "eager" once decided
 
     def _parameters(self, group: str) -> list[torch.nn.Parameter]:
         seen, params = set(), []
@@ -331,8 +339,28 @@ class Trainer:
     # ----- the objective on a batch
 
     def _autocast(self):
-        dtype = torch.bfloat16 if self.config.bf16 else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype, enabled=self.config.bf16 or self.config.fp16)
+        bf16 = self.config.bf16 or self._auto_bf16
+        dtype = torch.bfloat16 if bf16 else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=bf16 or self.config.fp16)
+
+    def _tune(self) -> list[str]:
+        """Speed-ups that train the same network to rounding, where the device gains from them (config.tune):
+        channels_last memory for networks with 2-D convolutions on the CPU (oneDNN: the lecture's convnet trains
+        ~1.4x faster on a 2-core AMD EPYC, bench/bench_train.py) and on CUDA GPUs (tensor cores); bf16 autocast on
+        CUDA GPUs with bfloat16 math unless fp16 is asked for. (On CPUs, bf16 stays a choice: --bf16.)"""
+        self._auto_bf16 = False
+        if self.config.tune == "off":
+            return []
+        chosen = []
+        convolutions = any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
+        fast_layout = self.device.type == "cuda" or (self.device.type == "cpu" and torch.backends.mkldnn.is_available())
+        if convolutions and fast_layout:
+            self.model.to(memory_format=torch.channels_last)
+            chosen.append("channels_last memory format")
+        if self.device.type == "cuda" and torch.cuda.is_bf16_supported() and not (self.config.bf16 or self.config.fp16):
+            self._auto_bf16 = True
+            chosen.append("bf16 autocast")
+        return chosen
 
     def _forward(self, batch: dict[str, torch.Tensor], training: bool = False) -> tuple[dict[str, torch.Tensor], dict, object]:
         """(loss per term, the terms' inputs, the outputs) for a batch of fields. A training step of a full batch
@@ -435,6 +463,8 @@ class Trainer:
         good_state = copy.deepcopy(self.model.state_dict())
         status, message = "finished", f"trained {c.epochs} epochs"
         self._run_start = time.perf_counter()
+        if self.tuning and not self.notes:
+            self._note(f"tuned for {self.device.type}: {', '.join(self.tuning)} (tune off: as written, in float32)")
         self._train_mode()
         for epoch in range(self.start_epoch, c.epochs + 1):
             outcome = self._train_epoch(epoch)
@@ -616,8 +646,10 @@ class Trainer:
 
     def _compile_between_batches(self, epoch: int, b: int, batch: dict[str, torch.Tensor]) -> None:
         """Background compilation (config.compile): start it when it pays for itself (auto: once the first
-        batches say how long the run will take; always: at once), and switch to it between two batches once it is
-        ready and gives the eager model's outputs on this batch."""
+        batches say how long the run will take; always: at once). Once it is ready, `always` switches to it (checked
+        to give the eager model's outputs on this batch); `auto` first times the eager model for a moment, switches,
+        times the compiled one and keeps whichever trains faster: a compiled model no faster on this device is
+        dropped."""
         from . import background_compile as bc
 
         args = tuple(batch[f] for _, f in self.objective.feeds)
@@ -647,13 +679,54 @@ class Trainer:
             return
         if not job.finished:
             return
-        self._compiled = job.take(self.model, args)
-        self._compile_settled, self._compile_job = True, None
-        if self._compiled is None:
-            self._note(f"the compiled model is not used ({job.problem}); training goes on eagerly")
+        if self.config.compile == "always":  # use it as soon as it is ready and right, without timing it
+            compiled = job.take(self.model, args)
+            self._settle_compile(job, compiled, f"switched to the compiled model at epoch {epoch}, batch {b + 1} "
+                                 f"(compiling took {job.seconds:.1f} s)" if compiled is not None else
+                                 f"the compiled model is not used ({job.problem}); training goes on eagerly")
+            return
+        trial, now = self._compile_trial, time.perf_counter()
+        if trial is None or trial["epoch"] != epoch:  # (re)start timing: an epoch's end (validation) is not a step
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            phase = "eager" if trial is None or trial["phase"] == "eager" else "compiled"
+            self._compile_trial = {"phase": phase, "epoch": epoch, "start": time.perf_counter(), "steps": 0,
+                                   "eager": trial["eager"] if trial else None}
+            if trial is None and job.problem is not None:
+                self._settle_compile(job, None, f"the compiled model is not used ({job.problem}); "
+                                                "training goes on eagerly")
+            return
+        trial["steps"] += 1
+        if trial["steps"] < TRIAL_STEPS or now - trial["start"] < TRIAL_SECONDS:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        rate = trial["steps"] / (time.perf_counter() - trial["start"])
+        if trial["phase"] == "eager":
+            compiled = job.take(self.model, args)
+            if compiled is None:
+                self._settle_compile(job, None, f"the compiled model is not used ({job.problem}); training goes on "
+                                                "eagerly")
+                return
+            self._compiled = compiled
+            self._compile_trial = {"phase": "compiled", "epoch": epoch, "start": time.perf_counter(), "steps": -1,
+                                   "eager": rate}  # -1: the first compiled step is not timed
+            self._compile_where = (epoch, b + 1)
+            return
+        eager = trial["eager"]
+        if rate >= eager * KEEP_COMPILED_AT:
+            where = self._compile_where
+            self._settle_compile(job, self._compiled, f"switched to the compiled model at epoch {where[0]}, batch "
+                                 f"{where[1]} (compiling took {job.seconds:.1f} s; {rate / eager:.2f}x the eager "
+                                 "model's speed)")
         else:
-            self._note(f"switched to the compiled model at epoch {epoch}, batch {b + 1} (compiling took "
-                       f"{job.seconds:.1f} s)")
+            self._settle_compile(job, None, f"the compiled model trained no faster on {self.device.type} "
+                                            f"({rate / eager:.2f}x the eager model's speed); training goes on eagerly")
+
+    def _settle_compile(self, job, compiled, note: str) -> None:
+        self._compiled, self._compile_settled, self._compile_job, self._compile_trial = compiled, True, None, None
+        self.compile_outcome = "compiled" if compiled is not None else "eager"
+        self._note(note)
 
     def _compile_obstacle(self) -> str | None:
         """What in this run keeps torch.compile from being used, or None."""
