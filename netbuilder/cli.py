@@ -83,6 +83,16 @@ class ProgressLine:
                           f"loss {loss:.4f}  {r.samples_per_s:,.0f} samples/s  ETA {r.eta_s:.0f} s   ")
         self.stream.flush()
 
+    def download(self, p) -> None:
+        """A dataset being fetched: the line redrawn on a terminal; a line per finished file otherwise."""
+        if self.tty:
+            self.stream.write("\r" + p.describe().ljust(90))
+            if p.total is not None and p.done >= p.total and p.index == p.files:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif p.total is not None and p.done >= p.total:
+            print(p.describe(), file=self.stream, flush=True)
+
     def epoch(self, r) -> None:
         train = f"  train {r.train_metric:.4f}" if r.train_metric is not None else ""
         val = f"  val loss {r.val_loss:.4f}" if r.val_loss is not None else ""
@@ -132,9 +142,16 @@ def _train(args: argparse.Namespace, distributed) -> int:
     main_process = world is None or world.is_main
     progress = ProgressLine() if main_process else ProgressLine(open(os.devnull, "w"))  # noqa: SIM115
     notes: list[str] = []
+    from .core.data.specs import load_dataset
+
+    if world is not None:  # one process per machine fetches a dataset named without a folder; the others wait
+        if world.local_rank == 0:
+            _fetch_dataset(settings["data"], progress)
+        distributed.barrier()
     setup = prepare_training(graph, settings["data"], val_fraction=settings.get("val_fraction", 0.1),
                              test_fraction=settings.get("test_fraction", 0.2), seed=config.seed,
-                             weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config)
+                             weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config,
+                             load=lambda spec, shape: load_dataset(spec, shape, progress=progress.download))
     say = (lambda text: print(text, file=sys.stderr)) if main_process else (lambda text: None)
     trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective,
                       on_batch=progress.batch if main_process else None,
@@ -204,6 +221,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not print_memory_plan(args, graph):
         return _fail(f"{args.graph}: training with this batch does not fit in memory")
     return 0
+
+
+def _fetch_dataset(spec: str, progress: ProgressLine) -> None:
+    """Download a classic dataset named without a folder (mnist), if it is not in the cache yet."""
+    from .core.data.download import REMOTE, ensure
+    from .core.data.specs import KINDS, DataSpec
+
+    parsed = DataSpec.parse(spec)
+    if parsed.path is None and KINDS[parsed.kind].downloads:
+        ensure(REMOTE[parsed.kind], progress=progress.download)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -95,6 +95,14 @@ def init(device: str = "auto") -> World:
     return _world
 
 
+def barrier() -> None:
+    """Wait until every process of the run gets here."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+
+
 def shutdown() -> None:
     global _world
     if _world is not None:

@@ -2,8 +2,8 @@
 
     xor | circles | moons | spirals | temperature   generated (options :n=1000:noise=0.1:seed=0)
     mnist-5k | digits                               shipped inside PyPI packages
-    mnist:DIR | fashion-mnist:DIR                   the four IDX files (.gz or raw) in DIR
-    cifar10:DIR                                     CIFAR-10's binary version in DIR
+    mnist[:DIR] | fashion-mnist[:DIR]               the four IDX files (.gz or raw) in DIR; without DIR, downloaded
+    cifar10[:DIR]                                   CIFAR-10's binary version in DIR; without DIR, downloaded
     csv:FILE:label=COLUMN                           numeric columns + a label column
     images:DIR                                      one sub-folder per class
 
@@ -28,6 +28,7 @@ class DatasetKind:
     options: dict[str, type] = field(default_factory=dict)
     required: tuple[str, ...] = ()  # options that must be given
     help: str = ""
+    downloads: bool = False  # without a folder, fetched from its public mirrors into the user's data folder
 
 
 _TASKS = {"copy": "tokens -> the same tokens", "reverse": "tokens -> the tokens reversed",
@@ -50,9 +51,15 @@ KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in [
     DatasetKind("pairs", "Pairs of…", "dataset", options={"seed": int},
                 help="pairs of samples of another classification dataset (pairs:mnist-5k): fields x, x2 and "
                      "same (1 when the two share a class), for Siamese networks"),
-    DatasetKind("mnist", "MNIST folder…", "folder", help="the four MNIST IDX files (.gz or raw) in a folder"),
-    DatasetKind("fashion-mnist", "Fashion-MNIST folder…", "folder", help="the four Fashion-MNIST IDX files"),
-    DatasetKind("cifar10", "CIFAR-10 folder…", "folder", help="CIFAR-10's binary version (data_batch_*.bin)"),
+    DatasetKind("mnist", "MNIST (70,000 digits)", "folder", downloads=True,
+                help="the full MNIST: 60,000 + 10,000 digits, 1x28x28; downloaded on first use (11 MB), or the four "
+                     "IDX files (.gz or raw) in a folder"),
+    DatasetKind("fashion-mnist", "Fashion-MNIST (70,000 clothes)", "folder", downloads=True,
+                help="Zalando's 60,000 + 10,000 clothing images, 1x28x28; downloaded on first use (30 MB), or the "
+                     "four IDX files in a folder"),
+    DatasetKind("cifar10", "CIFAR-10 (60,000 photos)", "folder", downloads=True,
+                help="60,000 32x32 colour photos of 10 classes; downloaded on first use (162 MB), or CIFAR-10's "
+                     "binary version (data_batch_*.bin) in a folder"),
     DatasetKind("csv", "CSV file…", "file", options={"label": str}, required=("label",),
                 help="numeric feature columns and a label column"),
     DatasetKind("images", "Image folder (one sub-folder per class)…", "folder",
@@ -60,7 +67,8 @@ KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in [
 ]}
 SPEC_HELP = ("xor, circles, moons, spirals, temperature, ring (options :n=N:noise=X:seed=S), shapes (segmentation), "
              "copy, reverse, sort, majority (token sequences: :n=N:length=L:vocab=V), mnist-5k, digits, "
-             "mnist:DIR, fashion-mnist:DIR, cifar10:DIR, csv:FILE:label=COLUMN, images:DIR, pairs:SPEC")
+             "mnist, fashion-mnist, cifar10 (downloaded on first use, or :DIR), csv:FILE:label=COLUMN, images:DIR, "
+             "pairs:SPEC")
 
 
 @dataclass(frozen=True)
@@ -97,8 +105,9 @@ class DataSpec:
                     allowed = f" (allowed: {', '.join(kind.options)})" if kind.options else ""
                     raise DataError(f"{text!r}: unknown option {part!r}{allowed}")
                 options[key] = _convert(text, kind, key, value)
-        elif not path:
+        elif not path and not kind.downloads:
             raise DataError(f"{text!r}: name the {kind.needs}, e.g. {_example(kind)}")
+        path = path or None
         missing = [key for key in kind.required if key not in options]
         if missing:
             raise DataError(f"{text!r}: write {_example(kind)}")
@@ -134,11 +143,16 @@ class Source:
     test: Dataset | None = None
 
 
-def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = None) -> Source:
+def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = None, progress=None) -> Source:
     """Load the dataset a spec names. `input_shape` (the graph's Input, without batch) lets image folders
-    be read straight at the size the network wants."""
+    be read straight at the size the network wants. A classic dataset named without a folder (mnist) is fetched
+    on first use; `progress` hears how the download goes (download.DownloadProgress)."""
     spec = DataSpec.parse(spec)
     kind, options = spec.kind, dict(spec.options)
+    if spec.path is None and KINDS[kind].downloads:
+        from .download import REMOTE, ensure
+
+        spec = DataSpec(kind, str(ensure(REMOTE[kind], progress=progress)), spec.options)
     if kind in synthetic.GENERATORS:
         make, allowed = synthetic.GENERATORS[kind]
         for key, value in options.items():
