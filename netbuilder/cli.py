@@ -144,6 +144,9 @@ def _train(args: argparse.Namespace, distributed) -> int:
     notes: list[str] = []
     from .core.data.specs import load_dataset
 
+    budget = args.memory_budget * 2**20 if args.memory_budget is not None else None
+    if budget is not None and not budget >= 0:
+        return _fail(f"--memory-budget must be a number of MB >= 0, got {args.memory_budget}")
     if world is not None:  # one process per machine fetches a dataset named without a folder; the others wait
         if world.local_rank == 0:
             _fetch_dataset(settings["data"], progress)
@@ -151,7 +154,8 @@ def _train(args: argparse.Namespace, distributed) -> int:
     setup = prepare_training(graph, settings["data"], val_fraction=settings.get("val_fraction", 0.1),
                              test_fraction=settings.get("test_fraction", 0.2), seed=config.seed,
                              weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config,
-                             load=lambda spec, shape: load_dataset(spec, shape, progress=progress.download))
+                             load=lambda spec, shape: load_dataset(spec, shape, progress=progress.download,
+                                                                   memory_budget=budget))
     say = (lambda text: print(text, file=sys.stderr)) if main_process else (lambda text: None)
     trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective,
                       on_batch=progress.batch if main_process else None,
@@ -308,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--early-stopping", type=int, metavar="EPOCHS",
                        help="stop when the validation loss has not improved for this many epochs")
     train.add_argument("--augment", help="comma-separated: flip, crop, noise")
+    train.add_argument("--memory-budget", type=float, metavar="MB",
+                       help="datasets whose samples take more (as float32) stream from disk through worker processes "
+                            "(default: a quarter of the free memory)")
     train.add_argument("--val-fraction", type=float, help="default 0.1")
     train.add_argument("--test-fraction", type=float, help="unless the dataset has its own test set (default 0.2)")
     train.add_argument("--seed", type=int, help=f"default {d.seed}")

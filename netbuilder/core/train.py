@@ -287,9 +287,14 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
-        self._tensors = {part: {name: t.to(self.device) for name, t in ds.fields.items()}
+        from .data.stream import BatchLoader, is_lazy
+
+        self._tensors = {part: {name: t if is_lazy(t) else t.to(self.device) for name, t in ds.fields.items()}
                          for part, ds in (("train", data.train), ("val", data.val), ("test", data.test))
                          if ds is not None}
+        # splits whose samples stay on disk: read a batch at a time by DataLoader worker processes (data/stream.py)
+        self._loaders = {part: BatchLoader(fields, self.device) for part, fields in self._tensors.items()
+                         if any(is_lazy(t) for t in fields.values())}
         self.notes: list[str] = []  # what the run decided on its own (compiling, ...), as on_log heard it
         self._compile_job = None  # a BackgroundCompile while one runs
         self._compiled = None  # the compiled forward, once switched to (training steps of full batches only)
@@ -400,9 +405,12 @@ class Trainer:
         totals: dict[str, float] = {}
         metric_sum, metric_count, predictions, targets = 0.0, 0, [], []
         step = max(self.config.batch_size, 256)
+        if part in self._loaders:
+            batches = self._loaders[part].batches([torch.arange(s, min(s + step, n)) for s in range(0, n, step)])
+        else:
+            batches = ({k: v[start:start + step] for k, v in tensors.items()} for start in range(0, n, step))
         with torch.no_grad(), self._autocast():
-            for start in range(0, n, step):
-                batch = {k: v[start:start + step] for k, v in tensors.items()}
+            for batch in batches:
                 size = len(next(iter(batch.values())))
                 values, terms, out = self._forward(batch)
                 for name, value in values.items():
@@ -522,13 +530,21 @@ class Trainer:
         torch.manual_seed(self.config.seed * 100_003 + epoch)
         order = torch.randperm(n).to(self.device)
         step = bs * (self.world.size if self.world is not None else 1)
+        indices, shares = [], []
         for b in range(self._batch_count()):
             index = order[b * step:(b + 1) * step]
             if self.world is not None:
                 shard = self.world.shard(index, len(index))
-                self._share = len(shard) * self.world.size / len(index)
+                shares.append(len(shard) * self.world.size / len(index))
                 index = shard
-            batch = {k: v[index] for k, v in tensors.items()}
+            indices.append(index)
+        if "train" in self._loaders:  # read from disk by worker processes, in the same order
+            batches = self._loaders["train"].batches([index.cpu() for index in indices])
+        else:
+            batches = ({k: v[index] for k, v in tensors.items()} for index in indices)
+        for b, batch in enumerate(batches):
+            if shares:
+                self._share = shares[b]
             if self.config.augment:
                 for name in ("x", "x2"):
                     if name in batch:

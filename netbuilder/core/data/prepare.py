@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from ..layers.spec import format_shape
+from . import stream
 from .dataset import DataError, Dataset, Splits
 from .specs import Source
+from .stream import is_lazy
 
 SAMPLE_FIELDS = ("x", "x2")  # fields of samples, fitted to an Input's shape where that is unambiguous
 
@@ -29,18 +31,21 @@ def fit_tensor(tensor: torch.Tensor, name: str, what: str, shape: tuple[int, ...
     """Give samples the graph's input shape when that is unambiguous: the same values in another shape
     (1x28x28 -> 784), or images of other height/width (zero-padded when smaller, resized otherwise)."""
     have, shape = tuple(tensor.shape[1:]), tuple(shape)
+    lazy = is_lazy(tensor)  # samples on disk: the same steps, done to each batch as it is read
     if have == shape:
         return tensor
     if math.prod(have) == math.prod(shape) and tensor.dim() > 1:
         notes.append(f"{what} reshaped from {format_shape(have)} to {format_shape(shape)}")
-        return tensor.reshape(len(tensor), *shape)
+        return tensor.then(stream.Reshape(shape), shape) if lazy else tensor.reshape(len(tensor), *shape)
     if len(have) == 3 and len(shape) == 3 and have[0] == shape[0] and tensor.is_floating_point():
         (_, h, w), (_, th, tw) = have, shape
         if th >= h and tw >= w and (th - h) % 2 == 0 and (tw - w) % 2 == 0:
             pad = ((tw - w) // 2, (tw - w) // 2, (th - h) // 2, (th - h) // 2)
             notes.append(f"images zero-padded from {h}x{w} to {th}x{tw}")
-            return F.pad(tensor, pad)
+            return tensor.then(stream.Pad(pad), shape) if lazy else F.pad(tensor, pad)
         notes.append(f"images resized from {h}x{w} to {th}x{tw}")
+        if lazy:
+            return tensor.then(stream.Resize((th, tw)), shape)
         return F.interpolate(tensor, size=(th, tw), mode="bilinear", align_corners=False, antialias=True)
     raise DataError(f"graph input is {format_shape(shape)}, dataset {name} gives {format_shape(have)}"
                     + ("" if what == "samples" else f" in field '{what}'"))
@@ -99,11 +104,18 @@ def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, 
     for name in fields:
         base = "x" if name == "x2" and "x" in fields else name
         if base not in stats:
-            stats[base] = _statistics(train.fields[base].float())
+            values = train.fields[base]
+            stats[base] = stream.statistics(values) if is_lazy(values) else _statistics(values.float())
         stats[name] = stats[base]
+
+    def normalized(values, mean, std):
+        if is_lazy(values):
+            return values.then(stream.Normalize(mean, std), tuple(values.shape[1:]))
+        return (values - mean) / std
+
     for i, part in enumerate(parts):
         if part is not None:
-            parts[i] = part.with_fields(**{name: (part.fields[name] - mean) / std
+            parts[i] = part.with_fields(**{name: normalized(part.fields[name], mean, std)
                                            for name, (mean, std) in stats.items()})
     notes.append("normalized with the training split's mean and std"
                  + ("" if fields == ("x",) else f" ({', '.join(fields)})"))
@@ -115,7 +127,7 @@ def prepare(source: Source, input_shape: tuple[int, ...], output_shape: tuple[in
             normalize_inputs: bool = True) -> Splits:
     """A graph trained with the automatic loss: its one Input receives the samples, its one Output is
     compared with the labels. DataError says what does not fit."""
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     if not source.data.x.is_floating_point():
         normalize_inputs = False
     data = adapt_samples(source.data, input_shape, notes)
@@ -135,7 +147,7 @@ def prepare_feeds(source: Source, feeds: list[Feed], *, val_fraction: float = 0.
                   seed: int = 0) -> Splits:
     """A graph with loss blocks: each Input receives its field, fitted to its shape and dtype; float fields
     feeding an Input that normalizes are normalized with the training split's statistics."""
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     data, test = source.data, source.test
     fitted: dict[str, tuple[str, tuple, str]] = {}
     for feed in feeds:
