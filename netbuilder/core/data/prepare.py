@@ -88,11 +88,10 @@ def split(source: Source, val_fraction: float, test_fraction: float, seed: int) 
 
 def _statistics(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std per channel (images) or per feature (vectors), else over all values; shaped like one
-    sample with 1 where the statistics are shared (e.g. C x 1 x 1)."""
-    dims = [0, 2, 3] if x.dim() == 4 else [0] if x.dim() == 2 else list(range(x.dim()))
-    mean = x.mean(dim=dims, keepdim=True)
-    std = x.std(dim=dims, keepdim=True).clamp_min(1e-6)
-    return mean[0], std[0]
+    sample with 1 where the statistics are shared (e.g. C x 1 x 1). Summed in float64 by chunks, exactly as a
+    streamed dataset's are (stream.statistics), so that both give the same figures."""
+    step = stream.STATISTICS_BATCH
+    return stream.combine_statistics(x[s:s + step] for s in range(0, len(x), step))
 
 
 def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, ...] = ("x",)) -> dict:

@@ -273,16 +273,21 @@ class BatchLoader:
 
 
 def statistics(x: LazySamples) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std (unbiased) of lazy samples per channel (images) or per feature (vectors), as prepare's
-    _statistics gives them for a tensor, in one streamed pass (sums in float64)."""
-    image = x.dim() == 4
+    """Mean and std of lazy samples per channel (images) or per feature (vectors), in one streamed pass: what
+    prepare's _statistics gives for the same samples in memory (the same chunks, the same sums)."""
     loader = BatchLoader({"x": x}, torch.device("cpu"))
+    batches = [torch.arange(s, min(s + STATISTICS_BATCH, len(x))) for s in range(0, len(x), STATISTICS_BATCH)]
+    return combine_statistics(batch["x"] for batch in loader.batches(batches))
+
+
+def combine_statistics(chunks) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and unbiased std over chunks of samples, per channel (images: N x C x H x W), per feature (N x F), else
+    over all values; float64 sums, float32 results shaped like one sample (C x 1 x 1, F, ...)."""
     total = square = None
     count = 0
-    batches = [torch.arange(s, min(s + STATISTICS_BATCH, len(x))) for s in range(0, len(x), STATISTICS_BATCH)]
-    for batch in loader.batches(batches):
-        values = batch["x"].double()
-        dims = [0, 2, 3] if image else [0] if values.dim() == 2 else list(range(values.dim()))
+    for chunk in chunks:
+        values = chunk.double()
+        dims = [0, 2, 3] if values.dim() == 4 else [0] if values.dim() == 2 else list(range(values.dim()))
         s, q = values.sum(dim=dims, keepdim=True), (values * values).sum(dim=dims, keepdim=True)
         total, square = (s, q) if total is None else (total + s, square + q)
         count += values.numel() // s.numel()
