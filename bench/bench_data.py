@@ -1,6 +1,6 @@
 """Streaming data against data held in memory: the lecture's convnet trained on the same image folder both ways.
 
-    python bench/bench_data.py [--images 5000] [--epochs 3] [--rounds 3]
+    python bench/bench_data.py [--images 5000] [--epochs 3] [--rounds 3] [--threads N]
 
 The mnist-5k digits are written as PNG files, one sub-folder per class (an image folder as a user has one). The
 same run (seed, splits, batch 100, SGD) is trained with the folder read into memory at the start, and streamed:
@@ -60,7 +60,10 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     graph = Graph.load(EXAMPLES / "mnist_convnet.json")
     with tempfile.TemporaryDirectory() as folder:
         spec = f"images:{write_folder(Path(folder) / 'digits', args.images)}"
