@@ -5,6 +5,7 @@
     netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
     netbuilder plan GRAPH [--batch-size N] [--device D]   the memory training takes; the largest batch that fits
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
+    netbuilder export GRAPH --training-script -o DIR  model.py + train.py: torch only, torchrun-ready
     netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr; a bug in
@@ -243,6 +244,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     graph = _load(args.graph)
     out = Path(args.output)
+    if args.training_script:
+        from .core.training_script import export_training_script
+
+        print(export_training_script(graph, out, args.graph).summary())
+        return 0
     weights = args.weights or graph_weights(graph, args.graph)
     if out.suffix not in (".onnx", ".py"):
         return _fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
@@ -351,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="MODEL.onnx or model.py")
     export.add_argument("--weights", metavar="W.pt", help="trained weights (a state_dict); default: fresh ones")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("--training-script", action="store_true",
+                        help="write a folder (-o DIR) with model.py and train.py: a standalone training script, torch "
+                             "only, torchrun-ready, the graph's recipe as its defaults")
     export.set_defaults(run=cmd_export)
 
     imp = commands.add_parser("import", help="turn an ONNX model into an editable graph with its weights")
