@@ -4,7 +4,9 @@
     netbuilder info GRAPH [--json]     layers, output shapes, parameter and MAC counts
     netbuilder check GRAPH [--data SPEC] [--json]  errors and warnings, each with its fix (exit 1 on errors)
     netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
+    netbuilder plan GRAPH [--batch-size N] [--device D]   the memory training takes; the largest batch that fits
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
+    netbuilder export GRAPH --training-script -o DIR  model.py + train.py: torch only, torchrun-ready
     netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr; a bug in
@@ -81,18 +83,31 @@ def cmd_check(args: argparse.Namespace) -> int:
         source = single_input(graph)
         shape = tuple(source.params["shape"]) if source is not None else None
         facts = data_facts(load_dataset(args.data, shape), shape)
-    findings = analyze(graph, report, facts, batch_size=args.batch_size if args.data else None)
+    from .core.train import TrainConfig
+
+    batch_size = args.batch_size or graph.recipe.get("batch_size") or TrainConfig().batch_size
+    findings = analyze(graph, report, facts, batch_size=batch_size if args.data else None)
     total = counts(findings)
+    planned = bool(args.batch_size or args.device or args.optimizer) and not total["error"]
     if args.json:
+        memory = {}
+        if planned:
+            plan, available, largest, _, fits = memory_plan(args, graph)
+            memory = {"memory": {"bytes": plan.total, "available": available, "largest_batch": largest, "fits": fits}}
         print(json.dumps({"file": args.graph, **{f"{k}s": v for k, v in total.items()},
-                          "findings": [f.to_dict() for f in findings]}, indent=1))
+                          "findings": [f.to_dict() for f in findings], **memory}, indent=1))
+        return 1 if total["error"] or (memory and not memory["memory"]["fits"]) else 0
     else:
         for f in findings:
             fix = f"  [fix: {f.fix.label}]" if f.fix else ""
             print(f"{f.severity:8s} {f.line}{fix}")
         words = ", ".join(f"{n} {k}{'s' if n != 1 and k != 'info' else ''}" for k, n in total.items())
         print(f"{Path(args.graph).name}: {words}")
-    return 1 if total["error"] else 0
+    if total["error"]:
+        return 1
+    if planned and not print_memory_plan(args, graph):
+        return _fail(f"{args.graph}: training with this batch does not fit in memory")
+    return 0
 
 
 class ProgressLine:
@@ -111,6 +126,16 @@ class ProgressLine:
                           f"loss {loss:.4f}  {r.samples_per_s:,.0f} samples/s  ETA {r.eta_s:.0f} s   ")
         self.stream.flush()
 
+    def download(self, p) -> None:
+        """A dataset being fetched: the line redrawn on a terminal; a line per finished file otherwise."""
+        if self.tty:
+            self.stream.write("\r" + p.describe().ljust(90))
+            if p.total is not None and p.done >= p.total and p.index == p.files:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif p.total is not None and p.done >= p.total:
+            print(p.describe(), file=self.stream, flush=True)
+
     def epoch(self, r) -> None:
         train = f"  train {r.train_metric:.4f}" if r.train_metric is not None else ""
         val = f"  val loss {r.val_loss:.4f}" if r.val_loss is not None else ""
@@ -122,10 +147,25 @@ class ProgressLine:
 
 
 TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "beta1", "weight_decay", "l1", "loss", "schedule",
-                 "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16")
+                 "step_size", "gamma", "grad_clip", "early_stopping", "seed", "device", "bf16", "fp16", "compile", "tune")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .core import distributed
+
+    if (args.nproc_per_node or args.nnodes or args.rdzv_endpoint) and not distributed.in_worker():
+        _load(args.graph)  # a missing or bad graph is said once, here, not by every process
+        return distributed.launch(args.argv, args.nproc_per_node or 1, args.nnodes or 1, args.rdzv_endpoint)
+    finished = False
+    try:
+        code = _train(args, distributed)
+        finished = code == 0
+        return code
+    finally:
+        distributed.shutdown(together=finished)
+
+
+def _train(args: argparse.Namespace, distributed) -> int:
     from .core.checkpoint import checkpoint_config
     from .core.experiment import prepare_training, write_outputs
     from .core.pictures import write_pictures
@@ -140,25 +180,46 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = resolve(explicit, graph.recipe, resumed)
     if "data" not in settings:
         return _fail(f"{args.graph}: no dataset: give --data SPEC (the graph carries no recipe that names one)")
-    config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16") if k in settings})
+    config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16", "compile", "tune")
+                            if k in settings})
     out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
-    progress = ProgressLine()
     config.check()
+    world = distributed.init(config.device) if distributed.in_worker() else None
+    main_process = world is None or world.is_main
+    progress = ProgressLine() if main_process else ProgressLine(open(os.devnull, "w"))  # noqa: SIM115
     notes: list[str] = []
+    from .core.data.specs import load_dataset
+
+    budget = args.memory_budget * 2**20 if args.memory_budget is not None else None
+    if budget is not None and not budget >= 0:
+        return _fail(f"--memory-budget must be a number of MB >= 0, got {args.memory_budget}")
+    if world is not None:  # one process per machine fetches a dataset named without a folder; the others wait
+        if world.local_rank == 0:
+            _fetch_dataset(settings["data"], progress)
+        distributed.barrier()
     setup = prepare_training(graph, settings["data"], val_fraction=settings.get("val_fraction", 0.1),
                              test_fraction=settings.get("test_fraction", 0.2), seed=config.seed,
-                             weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config)
-    trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective, on_batch=progress.batch,
-                      on_epoch=progress.epoch)
+                             weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config,
+                             load=lambda spec, shape: load_dataset(spec, shape, progress=progress.download,
+                                                                   memory_budget=budget))
+    say = (lambda text: print(text, file=sys.stderr)) if main_process else (lambda text: None)
+    trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective,
+                      on_batch=progress.batch if main_process else None,
+                      on_epoch=progress.epoch if main_process else None, world=world,
+                      on_log=lambda text: say(f"note: {text}") if text in trainer.notes else None)  # not the result
     for note in notes:
-        print(f"weights: {note}", file=sys.stderr)
+        say(f"weights: {note}")
     for note in setup.splits.notes:
-        print(f"data: {note}", file=sys.stderr)
-    print(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
-          f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, "
-          f"on {trainer.device}", file=sys.stderr)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        say(f"data: {note}")
+    where = f"{world.size} processes ({world.backend}), batches of {config.batch_size} each" if world else \
+        f"{trainer.device}"
+    say(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
+        f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, on {where}")
+    if main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
     result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+    if not main_process:
+        return 1 if result.status == "diverged" else 0
     write_outputs(out_dir, trainer, result, settings["data"], args.graph)
     written = ["weights.pt", "metrics.json", *write_pictures(out_dir, graph, setup, trainer)]
     test = f"test {result.metric_name} {result.test_metric:.4f}; " if result.test_metric is not None else ""
@@ -168,12 +229,78 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_distributed_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("several processes (torch.distributed, launched with torchrun)")
+    group.add_argument("--nproc-per-node", type=int, metavar="N",
+                       help="train in N processes on this machine (one per GPU, or CPU processes with Gloo); each "
+                            "reads its own shard of every batch (--batch-size is per process)")
+    group.add_argument("--nnodes", type=int, metavar="M", help="machines taking part (run the same command on each)")
+    group.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="where the machines meet (several machines)")
+
+
+def add_plan_options(parser: argparse.ArgumentParser) -> None:
+    """The memory plan's options (`netbuilder plan`; the same fit `netbuilder check`)."""
+    from .core.train import DEVICES, OPTIMIZERS
+
+    parser.add_argument("--batch-size", type=int, help="the batch size to plan for (default: the recipe's, else 100)")
+    parser.add_argument("--device", choices=DEVICES, help="the device to plan for (default auto)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="its state counts too (default: the recipe's, else adam)")
+
+
+def memory_plan(args: argparse.Namespace, graph: Graph):
+    """The memory a training run of `graph` takes (weights, gradients, optimizer state, activations) and the
+    largest batch that fits the device: (plan, available, largest, lines, fits)."""
+    from dataclasses import replace
+
+    from .core.memory import HEADROOM, plan_lines, plan_training
+    from .core.recipe import check_recipe
+    from .core.train import TrainConfig, pick_device
+
+    recipe = check_recipe(graph.recipe)
+    config = TrainConfig(**{k: v for k, v in recipe.items() if k in ("batch_size", "optimizer")})
+    config = replace(config, **{k: getattr(args, k) for k in ("batch_size", "optimizer") if getattr(args, k)})
+    config.check()
+    device = str(pick_device(args.device or "auto"))
+    plan, available, largest = plan_training(graph, config.batch_size, config, device)
+    lines = plan_lines(plan, available, largest, device, config.optimizer)
+    return plan, available, largest, lines, available is None or plan.total <= HEADROOM * available
+
+
+def print_memory_plan(args: argparse.Namespace, graph: Graph) -> bool:
+    """Print the memory plan; True when the asked batch fits."""
+    *_, lines, fits = memory_plan(args, graph)
+    print("\n".join(lines))
+    return fits
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    graph = _load(args.graph)
+    if not print_memory_plan(args, graph):
+        return _fail(f"{args.graph}: training with this batch does not fit in memory")
+    return 0
+
+
+def _fetch_dataset(spec: str, progress: ProgressLine) -> None:
+    """Download a classic dataset named without a folder (mnist), if it is not in the cache yet."""
+    from .core.data.download import REMOTE, ensure
+    from .core.data.specs import KINDS, DataSpec
+
+    parsed = DataSpec.parse(spec)
+    if parsed.path is None and KINDS[parsed.kind].downloads:
+        ensure(REMOTE[parsed.kind], progress=progress.download)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .core.codegen import export_code
     from .core.onnx_export import export_onnx
 
     graph = _load(args.graph)
     out = Path(args.output)
+    if args.training_script:
+        from .core.training_script import export_training_script
+
+        print(export_training_script(graph, out, args.graph).summary())
+        return 0
     weights = args.weights or graph_weights(graph, args.graph)
     if out.suffix not in (".onnx", ".py"):
         return _fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
@@ -248,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--early-stopping", type=int, metavar="EPOCHS",
                        help="stop when the validation loss has not improved for this many epochs")
     train.add_argument("--augment", help="comma-separated: flip, crop, noise")
+    train.add_argument("--memory-budget", type=float, metavar="MB",
+                       help="datasets whose samples take more (as float32) stream from disk through worker processes "
+                            "(default: a quarter of the free memory)")
     train.add_argument("--val-fraction", type=float, help="default 0.1")
     train.add_argument("--test-fraction", type=float, help="unless the dataset has its own test set (default 0.2)")
     train.add_argument("--seed", type=int, help=f"default {d.seed}")
@@ -258,15 +388,37 @@ def build_parser() -> argparse.ArgumentParser:
                        "weights the graph names (an imported model's), else fresh ones")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
+    from .core.train import COMPILE_MODES
+
+    train.add_argument("--compile", choices=COMPILE_MODES,
+                       help="torch.compile the model on another thread while training starts eagerly, and switch to "
+                            "it when ready: auto (when the run is long enough to gain; the default), always, off")
+    from .core.train import TUNE_MODES
+
+    train.add_argument("--tune", choices=TUNE_MODES,
+                       help="auto (the default): channels_last memory for convolutions on CPUs and GPUs, bf16 autocast "
+                            "on GPUs that have it; off: exactly as written, in float32")
+    add_distributed_options(train)
     train.set_defaults(run=cmd_train)
     check.add_argument("--data", metavar="SPEC", help="check the graph against this dataset too: " + SPEC_HELP)
-    check.add_argument("--batch-size", type=int, default=d.batch_size, help="the batch size training will use")
+    add_plan_options(check)  # with --batch-size or --device: the memory plan too (exit 1 when it does not fit)
+
+    plan = commands.add_parser("plan", help="the memory training takes, and the largest batch that fits",
+                               description="The memory a training run takes (weights, gradients, optimizer state, "
+                                           "activations, measured on the meta device) and the largest batch that "
+                                           "fits the device's free memory. Exits with status 1 when it does not fit.")
+    plan.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    add_plan_options(plan)
+    plan.set_defaults(run=cmd_plan)
 
     export = commands.add_parser("export", help="export to ONNX (verified with onnxruntime) or to PyTorch code")
     export.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="MODEL.onnx or model.py")
     export.add_argument("--weights", metavar="W.pt", help="trained weights (a state_dict); default: fresh ones")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("--training-script", action="store_true",
+                        help="write a folder (-o DIR) with model.py and train.py: a standalone training script, torch "
+                             "only, torchrun-ready, the graph's recipe as its defaults")
     export.set_defaults(run=cmd_export)
 
     imp = commands.add_parser("import", help="turn an ONNX model into an editable graph with its weights")
@@ -274,6 +426,36 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("-o", "--output", required=True, metavar="GRAPH.json")
     imp.set_defaults(run=cmd_import)
     return parser
+
+
+def _fail_once(message: str) -> int:
+    """A signal stops every process of a multi-process run: the launcher says so, its workers do not repeat it."""
+    if os.environ.get("TORCHELASTIC_RUN_ID") is not None and "RANK" in os.environ:
+        return 1
+    return _fail(message)
+
+
+def _in_worker() -> bool:
+    from .core import distributed
+
+    return distributed.in_worker()
+
+
+def _finish_compiles() -> None:
+    """A background compile still running (a run that ended early) must end before the process does."""
+    if "netbuilder.core.background_compile" in sys.modules:
+        sys.modules["netbuilder.core.background_compile"].finish()
+
+
+def _exit_now(code: int) -> int:
+    """Stopped by a signal: exit at once, even while a background compile runs (torch would abort at the usual
+    exit, and the compile cannot be interrupted). Only from the command line's own process."""
+    module = sys.modules.get("netbuilder.core.background_compile")
+    if module is not None and not module.finish(timeout=0) and threading.current_thread() is threading.main_thread():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 class Terminated(KeyboardInterrupt):
@@ -287,6 +469,7 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     command = cmd_gui if args.command is None else args.run
     for stream in (sys.stdout, sys.stderr):  # a name that is not valid UTF-8 is shown escaped, not a crash
         if hasattr(stream, "reconfigure"):
@@ -294,11 +477,21 @@ def main(argv: list[str] | None = None) -> int:
     headless = command is not cmd_gui and threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if headless else None
     try:
-        return command(args)
+        code = command(args)
+        _finish_compiles()
+        if args.command == "train" and _in_worker():
+            # a torchrun worker whose run is over (files written, process group left): exit without the
+            # interpreter's teardown, where torch's compiler threads (imported for compile=auto) can abort a
+            # worker at random (SIGABRT, "terminate called without an active exception": 3 runs in 8 here)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except Terminated:
-        return _fail("terminated (SIGTERM); files being written were left as they were")
-    except KeyboardInterrupt:
-        return _fail("interrupted")
+        return _exit_now(_fail_once("terminated (SIGTERM); files being written were left as they were"))
+    except KeyboardInterrupt as e:
+        return _exit_now(_fail_once("terminated (SIGTERM); files being written were left as they were"
+                                    if str(e) == "signal 15" else "interrupted"))
     except Exception as e:  # noqa: BLE001 - the one place the CLI turns an error into its line
         if is_bug(e) and os.environ.get("NETBUILDER_DEBUG"):
             raise

@@ -81,3 +81,14 @@ def answer(qtbot):
         return seen
 
     return arrange
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _background_compiles_end_with_the_session():
+    """A run that ended early may leave torch.compile running on a thread; torch aborts if the process exits then."""
+    yield
+    import sys
+
+    module = sys.modules.get("netbuilder.core.background_compile")
+    if module is not None:
+        module.finish()

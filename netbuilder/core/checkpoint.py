@@ -26,6 +26,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path, epoch: int) -> None:
         "early_stopping": {"best": early["best"], "waited": early["waited"],
                            "state": _cpu(early["state"]) if early["state"] is not None else None},
         "history": trainer.history, "batch_losses": trainer.batch_losses, "config": trainer.config.to_dict(),
+        "processes": trainer.world.size if trainer.world is not None else 1,
     }
     atomic_torch_save(state, path)
 
@@ -58,6 +59,12 @@ def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
         key = changed[0]
         raise TrainingError(f"{path}: the run was trained with {key} {saved[key]!r:.60}, not {now[key]!r:.60}; "
                             f"resume with the same {key} (only {', '.join(RESUMABLE)} may change), or start a new run")
+    processes = trainer.world.size if trainer.world is not None else 1
+    if int(state.get("processes", 1)) != processes:
+        were = int(state.get("processes", 1))
+        raise TrainingError(f"{path}: the run was trained by {were} process{'es' if were > 1 else ''} (global batches of "
+                            f"{were} x {trainer.config.batch_size}), this one has {processes}: resume it with "
+                            f"--nproc-per-node (x --nnodes) giving {were} processes")
     try:
         apply_state(trainer.model, state["model"], str(path))
         optimizers = state["optimizers"]

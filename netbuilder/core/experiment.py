@@ -66,9 +66,12 @@ def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_frac
     check_fractions(val_fraction, test_fraction)
     report = infer_shapes(graph)
     if config is not None:
-        slots = {"adam": 2, "adamw": 2, "sgd": 0}.get(config.optimizer, 1)
+        from .memory import OPTIMIZER_SLOTS
+        from .train import pick_device
+
         check_fits(graph, config.batch_size, what=f"training with batches of {config.batch_size}", training=True,
-                   optimizer_slots=slots, report=report)
+                   optimizer_slots=OPTIMIZER_SLOTS.get(config.optimizer, 1), report=report, optimizer=config,
+                   device=str(pick_device(config.device)))
     torch.manual_seed(seed)  # the same initial weights for the same seed
     if loss_blocks(graph):
         model = compile_graph(graph, report, mode="train")

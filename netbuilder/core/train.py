@@ -26,6 +26,10 @@ LOSSES = ("auto", *AUTO_LOSSES)
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "exponential", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+COMPILE_MODES = ("auto", "always", "off")  # background torch.compile: when it pays for itself, always, never
+TRIAL_STEPS, TRIAL_SECONDS = 5, 0.5  # each model is timed over at least this many steps and seconds
+KEEP_COMPILED_AT = 1.03  # the compiled model is kept when it trains at least this much faster than the eager one
+TUNE_MODES = ("auto", "off")  # channels_last and mixed precision where the device gains from them, or as written
 MAX_SEED = 2**32 - 1
 
 
@@ -55,6 +59,8 @@ class TrainConfig:
     bf16: bool = False  # bfloat16 autocast (CUDA with bf16 support)
     fp16: bool = False  # float16 autocast with loss scaling (CUDA)
     threads: int = 0  # CPU threads for torch while training; 0: torch's default (all cores)
+    compile: str = "auto"  # background torch.compile (core/background_compile.py): auto (when it pays), always, off
+    tune: str = "auto"  # auto: channels_last for convolutions (CPU, CUDA), bf16 autocast on CUDA GPUs that have it
     report_interval: float = 0.1  # seconds between batch reports
 
     def check(self) -> None:
@@ -72,6 +78,8 @@ class TrainConfig:
         need(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}")
         need(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}")
         need(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}")
+        need(self.compile in COMPILE_MODES, f"compile must be one of {', '.join(COMPILE_MODES)}")
+        need(self.tune in TUNE_MODES, f"tune must be one of {', '.join(TUNE_MODES)}")
         words = {"lr": "learning rate"}
         for name in ("lr", "momentum", "beta1", "weight_decay", "l1", "grad_clip", "gamma", "report_interval"):
             value = getattr(self, name)
@@ -97,7 +105,7 @@ class TrainConfig:
 
 
 # options that may change when a run is resumed from its checkpoint (the rest must be as the run had them)
-RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval")
+RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval", "compile", "tune")
 
 
 @dataclass
@@ -234,12 +242,13 @@ class Trainer:
                  objective: Objective | None = None,
                  on_batch: Callable[[BatchReport], None] | None = None,
                  on_epoch: Callable[[EpochReport], None] | None = None,
-                 on_log: Callable[[str], None] | None = None) -> None:
+                 on_log: Callable[[str], None] | None = None, world=None) -> None:
         config.check()
         self.config, self.data = config, data
         self.on_batch, self.on_epoch = on_batch or (lambda r: None), on_epoch or (lambda r: None)
         self.on_log = on_log or (lambda s: None)
-        self.device = pick_device(config.device)
+        self.world = world  # a distributed.World in a multi-process run (core/distributed.py), else None
+        self.device = world.device if world is not None else pick_device(config.device)
         check_precision(config, self.device)
         self.model = model.to(self.device)
         if objective is None:  # a compiled graph without loss blocks, trained on the samples and labels
@@ -259,6 +268,15 @@ class Trainer:
             for p in self.model.get_submodule(name).parameters():
                 p.requires_grad_(False)
         self._group_params: dict[str, list[torch.nn.Parameter]] = {}
+        self.tuning = self._tune()  # what was chosen for this device (channels_last, bf16 autocast), in words
+        self._ddp = None  # the model wrapped in DistributedDataParallel, in a multi-process run
+        if world is not None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self._ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=len(objective.steps) > 1)  # a group's loss leaves other groups' weights out
+        self._share = 1.0  # this process's part of the global batch x processes (its loss's weight)
         self.optimizers = {group: make_optimizer(self._parameters(group), config) for group in objective.steps}
         self.optimizer = next(iter(self.optimizers.values()))
         self.schedulers = {group: make_scheduler(opt, config) for group, opt in self.optimizers.items()}
@@ -271,9 +289,21 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         used = {field for _, field in objective.feeds} | (set() if objective.has_terms else {"y"})
-        self._tensors = {part: {name: t.to(self.device) for name, t in ds.fields.items() if name in used}
+        from .data.stream import BatchLoader, is_lazy
+
+        self._tensors = {part: {name: t if is_lazy(t) else t.to(self.device) for name, t in ds.fields.items()
+                                if name in used}
                          for part, ds in (("train", data.train), ("val", data.val), ("test", data.test))
                          if ds is not None}
+        # splits whose samples stay on disk: read a batch at a time by DataLoader worker processes (data/stream.py)
+        self._loaders = {part: BatchLoader(fields, self.device) for part, fields in self._tensors.items()
+                         if any(is_lazy(t) for t in fields.values())}
+        self.notes: list[str] = []  # what the run decided on its own (compiling, ...), as on_log heard it
+        self._compile_job = None  # a BackgroundCompile while one runs
+        self._compiled = None  # the compiled forward, once switched to (training steps of full batches only)
+        self._compile_settled = config.compile == "off"  # nothing more to decide about compiling
+        self._compile_trial = None  # timing the eager, then the compiled model, once compiling is done
+        self.compile_outcome: str | None = None  # "compiled" or "eager" once decided
 
     def _parameters(self, group: str) -> list[torch.nn.Parameter]:
         """The trainable parameters a group's optimizer steps (each once, though blocks share them)."""
@@ -320,12 +350,35 @@ class Trainer:
     # ----- the objective on a batch
 
     def _autocast(self):
-        dtype = torch.bfloat16 if self.config.bf16 else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype, enabled=self.config.bf16 or self.config.fp16)
+        bf16 = self.config.bf16 or self._auto_bf16
+        dtype = torch.bfloat16 if bf16 else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=bf16 or self.config.fp16)
 
-    def _forward(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict, object]:
-        """(loss per term, the terms' inputs, the outputs) for a batch of fields."""
-        out = self.model(*(batch[f] for _, f in self.objective.feeds))
+    def _tune(self) -> list[str]:
+        """Speed-ups that train the same network to rounding, where the device gains from them (config.tune):
+        channels_last memory for networks with 2-D convolutions on the CPU (oneDNN: the lecture's convnet trains
+        ~1.4x faster on a 2-core AMD EPYC, bench/bench_train.py) and on CUDA GPUs (tensor cores); bf16 autocast on
+        CUDA GPUs with bfloat16 math unless fp16 is asked for. (On CPUs, bf16 stays a choice: --bf16.)"""
+        self._auto_bf16 = False
+        if self.config.tune == "off":
+            return []
+        chosen = []
+        convolutions = any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
+        fast_layout = self.device.type == "cuda" or (self.device.type == "cpu" and torch.backends.mkldnn.is_available())
+        if convolutions and fast_layout:
+            self.model.to(memory_format=torch.channels_last)
+            chosen.append("channels_last memory format")
+        if self.device.type == "cuda" and torch.cuda.is_bf16_supported() and not (self.config.bf16 or self.config.fp16):
+            self._auto_bf16 = True
+            chosen.append("bf16 autocast")
+        return chosen
+
+    def _forward(self, batch: dict[str, torch.Tensor], training: bool = False) -> tuple[dict[str, torch.Tensor], dict, object]:
+        """(loss per term, the terms' inputs, the outputs) for a batch of fields. A training step of a full batch
+        runs the compiled model once the run has switched to it."""
+        args = tuple(batch[f] for _, f in self.objective.feeds)
+        compiled = training and self._compiled is not None and len(args[0]) == self.config.batch_size
+        out = (self._ddp if training and self._ddp is not None else self._compiled if compiled else self.model)(*args)
         if self.objective.has_terms:
             return out["losses"], out["terms"], None
         loss = auto_loss_value(self.objective.auto_loss, out, batch["y"])
@@ -358,9 +411,12 @@ class Trainer:
         totals: dict[str, float] = {}
         metric_sum, metric_count, predictions, targets = 0.0, 0, [], []
         step = max(self.config.batch_size, 256)
+        if part in self._loaders:
+            batches = self._loaders[part].batches([torch.arange(s, min(s + step, n)) for s in range(0, n, step)])
+        else:
+            batches = ({k: v[start:start + step] for k, v in tensors.items()} for start in range(0, n, step))
         with torch.no_grad(), self._autocast():
-            for start in range(0, n, step):
-                batch = {k: v[start:start + step] for k, v in tensors.items()}
+            for batch in batches:
                 size = len(next(iter(batch.values())))
                 values, terms, out = self._forward(batch)
                 for name, value in values.items():
@@ -420,6 +476,9 @@ class Trainer:
         self._progress = [0, (c.epochs - self.start_epoch + 1) * math.ceil(n_train / c.batch_size)]
         good_state = copy.deepcopy(self.model.state_dict())
         status, message = "finished", f"trained {c.epochs} epochs"
+        self._run_start = time.perf_counter()
+        if self.tuning and not self.notes:
+            self._note(f"tuned for {self.device.type}: {', '.join(self.tuning)} (tune off: as written, in float32)")
         self._train_mode()
         for epoch in range(self.start_epoch, c.epochs + 1):
             outcome = self._train_epoch(epoch)
@@ -435,7 +494,7 @@ class Trainer:
             report = self._end_epoch(epoch)
             good_state = copy.deepcopy(self.model.state_dict())
             stop_early = self._early_stopping(report, good_state)
-            if checkpoint is not None:
+            if checkpoint is not None and (self.world is None or self.world.is_main):
                 save_checkpoint(self, checkpoint, epoch)
             if stop_early:
                 self.model.load_state_dict(self.early["state"])
@@ -460,15 +519,38 @@ class Trainer:
         self.early["waited"] += 1
         return self.early["waited"] >= self.config.early_stopping
 
+    def _batch_count(self) -> int:
+        """Batches an epoch has (global batches, in a multi-process run: batch size x processes samples each; a last
+        one too small to give every process a sample is left out)."""
+        n, bs = len(self.data.train), self.config.batch_size
+        if self.world is None:
+            return math.ceil(n / bs)
+        size = bs * self.world.size
+        return n // size + (1 if n % size >= self.world.size else 0)
+
     def _batches(self, epoch: int):
-        """The epoch's batches of fields, in a seeded order that is the same whether a run is resumed or not."""
+        """The epoch's batches of fields, in a seeded order that is the same whether a run is resumed or not; in a
+        multi-process run, this process's shard of each global batch."""
         tensors = self._tensors["train"]
         n, bs = len(self.data.train), self.config.batch_size
         torch.manual_seed(self.config.seed * 100_003 + epoch)
         order = torch.randperm(n).to(self.device)
-        for b in range(math.ceil(n / bs)):
-            index = order[b * bs:(b + 1) * bs]
-            batch = {k: v[index] for k, v in tensors.items()}
+        step = bs * (self.world.size if self.world is not None else 1)
+        indices, shares = [], []
+        for b in range(self._batch_count()):
+            index = order[b * step:(b + 1) * step]
+            if self.world is not None:
+                shard = self.world.shard(index, len(index))
+                shares.append(len(shard) * self.world.size / len(index))
+                index = shard
+            indices.append(index)
+        if "train" in self._loaders:  # read from disk by worker processes, in the same order
+            batches = self._loaders["train"].batches([index.cpu() for index in indices])
+        else:
+            batches = ({k: v[index] for k, v in tensors.items()} for index in indices)
+        for b, batch in enumerate(batches):
+            if shares:
+                self._share = shares[b]
             if self.config.augment:
                 for name in ("x", "x2"):
                     if name in batch:
@@ -481,17 +563,20 @@ class Trainer:
         objective_value, values, terms = None, {}, {}
         for group, optimizer in self.optimizers.items():
             with self._autocast():
-                step_values, step_terms, _ = self._forward(batch)
+                step_values, step_terms, _ = self._forward(batch, training=True)
                 loss = self._weighted(step_values, group if len(self.optimizers) > 1 else None)
                 if c.l1:
                     loss = loss + c.l1 * sum(p.abs().sum() for p in self._parameters(group))
             optimizer.zero_grad(set_to_none=True)
             self.model.zero_grad(set_to_none=True)
+            # several processes: DDP averages the gradients; weighting each loss by its share of the global batch
+            # makes the average the gradient of the global batch's mean loss, even where shards differ in size
+            scaled = loss * self._share if self._share != 1.0 else loss
             if self.scaler is not None:
-                self.scaler.scale(loss).backward()
+                self.scaler.scale(scaled).backward()
                 self.scaler.unscale_(optimizer)
             else:
-                loss.backward()
+                scaled.backward()
             if c.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self._parameters(group), c.grad_clip)
             if self.scaler is not None:
@@ -511,8 +596,9 @@ class Trainer:
         not finite, the sentence that says where."""
         c = self.config
         n, bs = len(self.data.train), c.batch_size
-        batches = math.ceil(n / bs)
+        batches = self._batch_count()
         losses = torch.zeros(batches, device=self.device)
+        shares = torch.ones(batches, device=self.device)  # each batch's share of the global batch (several processes)
         term_sums = {name: torch.zeros((), device=self.device) for name in (self.terms or {"loss": None})}
         metric = [torch.zeros((), device=self.device), 0]
         reported, last_report, self._epoch_start = 0, time.perf_counter(), time.perf_counter()
@@ -524,8 +610,11 @@ class Trainer:
             if self._stop.is_set():
                 self.batch_losses.extend(losses[reported:b].tolist())
                 return "stopped"
+            if not self._compile_settled:
+                self._compile_between_batches(epoch, b, batch)
             loss, values, terms = self._step(batch)
             losses[b] = loss
+            shares[b] = self._share
             size = len(next(iter(batch.values())))
             for name, value in values.items():
                 term_sums[name] += value * size
@@ -538,18 +627,133 @@ class Trainer:
             if now - last_report >= c.report_interval or b == batches - 1:
                 chunk = losses[reported:b + 1].tolist()  # the one synchronization with the device
                 bad = next((i for i, v in enumerate(chunk) if not math.isfinite(v)), None)
-                if bad is not None:
+                if bad is not None and self.world is None:  # several processes decide together, after the epoch
                     self.batch_losses.extend(chunk[:bad])
                     return f"the loss became {chunk[bad]} at epoch {epoch}, batch {reported + bad + 1}"
                 self.batch_losses.extend(chunk)
                 reported, last_report = b + 1, now
-                rate = min(n, (b + 1) * bs) / max(now - self._epoch_start, 1e-9)
+                rate = min(n, (b + 1) * bs * (self.world.size if self.world else 1)) / max(now - self._epoch_start, 1e-9)
                 done, total = self._progress
                 self.on_batch(BatchReport(epoch, b + 1, batches, chunk, rate, (total - done) * bs / max(rate, 1e-9),
                                           done / max(total, 1)))
+        if self.world is not None:
+            losses, problem = self._gather_epoch(epoch, losses, shares, term_sums, metric)
+            if problem is not None:
+                return problem
         self._epoch_losses = losses
         self._epoch_terms = {name: float(total) / n for name, total in term_sums.items()}
         self._epoch_metric = float(metric[0]) / metric[1] if metric[1] else None
+        return None
+
+    def _gather_epoch(self, epoch: int, losses, shares, term_sums: dict, metric: list):
+        """Several processes: the epoch's figures over every process's shard (each batch's loss over its global
+        batch, the loss blocks' and the metric's sums), and whether a loss was not finite (decided together)."""
+        world = self.world
+        global_losses = world.all_sum(losses * shares / world.size)
+        for total in term_sums.values():
+            world.all_sum(total)
+        sums = world.all_sum(torch.stack([metric[0].float(), torch.tensor(float(metric[1]), device=self.device)]))
+        metric[0], metric[1] = sums[0], int(sums[1])
+        values = global_losses.tolist()
+        self.batch_losses[len(self.batch_losses) - len(values):] = values  # the curves show the global batches
+        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        if bad is not None:
+            del self.batch_losses[len(self.batch_losses) - len(values) + bad:]
+            return global_losses, f"the loss became {values[bad]} at epoch {epoch}, batch {bad + 1}"
+        return global_losses, None
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        self.on_log(text)
+
+    def _compile_between_batches(self, epoch: int, b: int, batch: dict[str, torch.Tensor]) -> None:
+        """Background compilation (config.compile): start it when it pays for itself (auto: once the first
+        batches say how long the run will take; always: at once). Once it is ready, `always` switches to it (checked
+        to give the eager model's outputs on this batch); `auto` first times the eager model for a moment, switches,
+        times the compiled one and keeps whichever trains faster: a compiled model no faster on this device is
+        dropped."""
+        from . import background_compile as bc
+
+        args = tuple(batch[f] for _, f in self.objective.feeds)
+        if len(args[0]) != self.config.batch_size:
+            return  # compiled for full batches only: a short last batch neither starts nor checks it
+        job = self._compile_job
+        if job is None:
+            done, total = self._progress
+            if self.config.compile == "auto":
+                elapsed = time.perf_counter() - self._run_start
+                if done < 3 or elapsed < 0.5:
+                    return  # too early to tell how long the run takes
+                self._compile_settled = not bc.worth_compiling((total - done) * elapsed / done, self.model,
+                                                               self.device)
+                if self._compile_settled:
+                    return
+            reason = bc.unsupported_reason(self.device) or self._compile_obstacle()
+            if reason is not None:
+                self._compile_settled = True
+                if self.config.compile == "always":
+                    self._note(f"not compiling: {reason}; training eagerly")
+                return
+            self._compile_job = bc.BackgroundCompile(self.model, args, autocast=self._autocast, device=self.device)
+            self._compile_job.start()
+            self._note(f"compiling the model in the background (torch.compile) from epoch {epoch}, batch {b + 1}; "
+                       "training goes on meanwhile")
+            return
+        if not job.finished:
+            return
+        if self.config.compile == "always":  # use it as soon as it is ready and right, without timing it
+            compiled = job.take(self.model, args)
+            self._settle_compile(job, compiled, f"switched to the compiled model at epoch {epoch}, batch {b + 1} "
+                                 f"(compiling took {job.seconds:.1f} s)" if compiled is not None else
+                                 f"the compiled model is not used ({job.problem}); training goes on eagerly")
+            return
+        trial, now = self._compile_trial, time.perf_counter()
+        if trial is None or trial["epoch"] != epoch:  # (re)start timing: an epoch's end (validation) is not a step
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            phase = "eager" if trial is None or trial["phase"] == "eager" else "compiled"
+            self._compile_trial = {"phase": phase, "epoch": epoch, "start": time.perf_counter(), "steps": 0,
+                                   "eager": trial["eager"] if trial else None}
+            if trial is None and job.problem is not None:
+                self._settle_compile(job, None, f"the compiled model is not used ({job.problem}); "
+                                                "training goes on eagerly")
+            return
+        trial["steps"] += 1
+        if trial["steps"] < TRIAL_STEPS or now - trial["start"] < TRIAL_SECONDS:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        rate = trial["steps"] / (time.perf_counter() - trial["start"])
+        if trial["phase"] == "eager":
+            compiled = job.take(self.model, args)
+            if compiled is None:
+                self._settle_compile(job, None, f"the compiled model is not used ({job.problem}); training goes on "
+                                                "eagerly")
+                return
+            self._compiled = compiled
+            self._compile_trial = {"phase": "compiled", "epoch": epoch, "start": time.perf_counter(), "steps": -1,
+                                   "eager": rate}  # -1: the first compiled step is not timed
+            self._compile_where = (epoch, b + 1)
+            return
+        eager = trial["eager"]
+        if rate >= eager * KEEP_COMPILED_AT:
+            where = self._compile_where
+            self._settle_compile(job, self._compiled, f"switched to the compiled model at epoch {where[0]}, batch "
+                                 f"{where[1]} (compiling took {job.seconds:.1f} s; {rate / eager:.2f}x the eager "
+                                 "model's speed)")
+        else:
+            self._settle_compile(job, None, f"the compiled model trained no faster on {self.device.type} "
+                                            f"({rate / eager:.2f}x the eager model's speed); training goes on eagerly")
+
+    def _settle_compile(self, job, compiled, note: str) -> None:
+        self._compiled, self._compile_settled, self._compile_job, self._compile_trial = compiled, True, None, None
+        self.compile_outcome = "compiled" if compiled is not None else "eager"
+        self._note(note)
+
+    def _compile_obstacle(self) -> str | None:
+        """What in this run keeps torch.compile from being used, or None."""
+        if self.world is not None:
+            return "a multi-process run trains its DistributedDataParallel model eagerly"
         return None
 
     def _end_epoch(self, epoch: int) -> EpochReport:

@@ -29,7 +29,7 @@ from .document import Document, torch_loader
 from .plots import TrainingPlots
 from .results import ResultsView
 from .samples import SampleGrid, label_of, preview_items, scatter
-from .worker import DatasetCache, LoadJob, TrainingThread
+from .worker import DatasetCache, DownloadRelay, LoadJob, TrainingThread
 
 LOCKED = "a training run is using the graph: stop it to change the network (blocks can still be moved)"
 AUTO_LOSS_WORDS = ("Loss: automatic, as the graph has no loss blocks: cross-entropy for class labels "
@@ -52,7 +52,9 @@ class TrainingPanel(QWidget):
         self.last_worker: TrainingThread | None = None  # the run that ended last: its trainer holds the model
         self.prepared = None
         self._preview_job: LoadJob | None = None
-        self.datasets = DatasetCache()
+        self._downloads = DownloadRelay()
+        self._downloads.progress.connect(self._download_progress)
+        self.datasets = DatasetCache(progress=self._downloads.progress.emit)
 
         self.plots = TrainingPlots()
         self.results = ResultsView()
@@ -164,14 +166,15 @@ class TrainingPanel(QWidget):
                  ("early stop", self.early_stopping, "device", self.device)]
         rows = [(label, widget) for left, left_widget, right, right_widget in pairs
                 for label, widget in ((left, left_widget), (right, right_widget))]
-        rows += [("augment", augment_row), ("seed", self.seed)]
+        rows += [("augment", augment_row), ("seed", self.seed), ("speed", self._speed_options())]
         for row, (label, widget) in enumerate(rows, start=2):  # one column: the panel is a narrow dock
             grid.addWidget(QLabel(label), row, 0)
-            if isinstance(widget, QHBoxLayout):
+            if isinstance(widget, (QHBoxLayout, QVBoxLayout)):
                 grid.addLayout(widget, row, 1, 1, 3)
             else:
                 grid.addWidget(widget, row, 1, 1, 3)
         grid.addWidget(self.objective, len(rows) + 2, 0, 1, 4)
+        grid.addWidget(self._memory_plan_label(), len(rows) + 3, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         self.keep_button = QPushButton("Keep in graph")
         self.keep_button.setToolTip("keep these settings in the document (its recipe): Save then carries them, and "
@@ -224,6 +227,89 @@ class TrainingPanel(QWidget):
         layout.addWidget(pinned)
         layout.addWidget(scroll, 1)
         return panel
+
+    # ----- speed and memory (issue 14): compiling in the background, tuning, the memory plan, downloads
+
+    def _speed_options(self) -> QVBoxLayout:
+        d = TrainConfig()
+        self.compile_box = QCheckBox("compile in the background")
+        self.compile_box.setChecked(d.compile != "off")
+        self.compile_box.setToolTip("start at once, compile the network with torch.compile on another thread and "
+                                    "switch to it if it trains faster (long runs); off: always eager")
+        self.tune_box = QCheckBox("tune for the device")
+        self.tune_box.setChecked(d.tune != "off")
+        self.tune_box.setToolTip("channels_last memory for convolutions (CPUs and GPUs), bf16 mixed precision on "
+                                 "GPUs that have it; off: exactly as written, in float32")
+        row = QVBoxLayout()  # one above the other: the panel is a narrow dock
+        row.addWidget(self.compile_box)
+        row.addWidget(self.tune_box)
+        return row
+
+    def _speed_values(self) -> dict:
+        return {"compile": "auto" if self.compile_box.isChecked() else "off",
+                "tune": "auto" if self.tune_box.isChecked() else "off"}
+
+    def _memory_plan_label(self) -> QLabel:
+        """What training will take in memory, measured before Start (on a worker thread) whenever the graph, the
+        batch size, the optimizer or the device change."""
+        from PySide6.QtCore import QTimer
+
+        self.memory_plan = QLabel()
+        self.memory_plan.setObjectName("help")
+        self.memory_plan.setWordWrap(True)
+        self._plan_job: LoadJob | None = None
+        self._plan_timer = QTimer(self)
+        self._plan_timer.setSingleShot(True)
+        self._plan_timer.setInterval(400)
+        self._plan_timer.timeout.connect(self.update_memory_plan)
+        for changed in (self.batch_size.valueChanged, self.optimizer.currentTextChanged,
+                        self.device.currentTextChanged, self.document.report_changed):
+            changed.connect(lambda *_: self._plan_timer.start())  # (not start(value): that would set its interval)
+        return self.memory_plan
+
+    def update_memory_plan(self) -> bool:
+        """Measure the plan for the current settings in the background; False when there is nothing to measure."""
+        report = self.document.report
+        if self.worker is not None or report is None or report.errors or (
+                self._plan_job is not None and self._plan_job.isRunning()):
+            if self._plan_job is not None and self._plan_job.isRunning():
+                self._plan_timer.start()  # measure again once the last one is done
+            return False
+        graph = self.document.graph.copy()
+        batch_size, optimizer, device = self.batch_size.value(), self.optimizer.currentText(), self.device.currentText()
+
+        def measure():
+            from ..core.memory import plan_lines, plan_training
+            from ..core.train import pick_device
+
+            where = str(pick_device(device))
+            plan, available, largest = plan_training(graph, batch_size, TrainConfig(batch_size=batch_size,
+                                                                                    optimizer=optimizer), where)
+            return plan, available, largest, plan_lines(plan, available, largest, where, optimizer)
+
+        self._plan_job = LoadJob(measure)
+        self._plan_job.done.connect(self._show_memory_plan)
+        self._plan_job.failed.connect(lambda message: self.memory_plan.setText(f"Memory: {message}"))
+        self._plan_job.start()
+        return True
+
+    def _show_memory_plan(self, measured) -> None:
+        from ..core.memory import HEADROOM, format_bytes
+
+        plan, available, largest, lines = measured
+        fits = available is None or plan.total <= HEADROOM * available
+        free = f" of {format_bytes(available)} free" if available is not None else ""
+        most = f"; batches up to {largest:,} fit" if largest is not None else ""
+        text = f"Memory: about {format_bytes(plan.total)}{free}{most}" + ("" if fits else " — this batch does NOT fit")
+        self.memory_plan.setText(text)
+        self.memory_plan.setToolTip("\n".join(lines))
+        self.memory_plan.setStyleSheet("" if fits else "color: #c0392b;")
+
+    def _download_progress(self, progress) -> None:
+        """A classic dataset being fetched (for a run or a preview)."""
+        self.status.setText(progress.describe()[:1].upper() + progress.describe()[1:] + "…")
+        if progress.total:
+            self.progress.setValue(round(1000 * progress.done / progress.total))
 
     def _curves_page(self) -> QWidget:
         page = QWidget()
@@ -385,7 +471,8 @@ class TrainingPanel(QWidget):
 
         config = TrainConfig(
             **self._settings_values(number), device=self.device.currentText(),
-            threads=max(1, (os.cpu_count() or 1) - 1))  # one core stays with the window, so it stays smooth
+            threads=max(1, (os.cpu_count() or 1) - 1),  # one core stays with the window, so it stays smooth
+            **self._speed_values())
         config.check()
         return config
 
@@ -603,6 +690,8 @@ class TrainingPanel(QWidget):
         """Stop a live run and wait for its thread, and for a dataset preview being read (closing the window)."""
         if self._preview_job is not None:
             self._preview_job.wait()
+        if self._plan_job is not None:
+            self._plan_job.wait()
         worker = self.worker
         if worker is None:
             return True

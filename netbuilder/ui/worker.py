@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from ..core.errors import describe
 from ..core.experiment import prepare_training
@@ -22,10 +22,11 @@ class DatasetCache:
     """The last few datasets read, so that run after run (and the preview) does not read the files again.
     A training run and a preview may load at once, from two worker threads: the lock guards the entries."""
 
-    def __init__(self, size: int = 2) -> None:
+    def __init__(self, size: int = 2, progress=None) -> None:
         self.size = size
         self.entries: dict[tuple, object] = {}
         self.lock = threading.Lock()
+        self.progress = progress  # hears a classic dataset's download (from a worker thread: a signal's emit)
 
     def load(self, spec, input_shape: tuple[int, ...] | None):
         from ..core.data.specs import DataSpec, load_dataset
@@ -36,7 +37,7 @@ class DatasetCache:
             if key in self.entries:
                 self.entries[key] = self.entries.pop(key)  # most recently used last
                 return self.entries[key]
-        source = load_dataset(spec, input_shape)
+        source = load_dataset(spec, input_shape, progress=self.progress)
         with self.lock:
             self.entries[key] = source
             while len(self.entries) > self.size:
@@ -102,6 +103,12 @@ class TrainingThread(QThread):
     def set_paused(self, paused: bool) -> None:
         if self.trainer is not None:
             self.trainer.pause() if paused else self.trainer.resume()
+
+
+class DownloadRelay(QObject):
+    """Brings a dataset's download progress from the worker thread that fetches it to the window."""
+
+    progress = Signal(object)  # data.download.DownloadProgress
 
 
 class LoadJob(QThread):

@@ -62,8 +62,11 @@ class Dataset:
         return self.num_classes if self.is_classification else int(self.y.shape[1])
 
     def subset(self, index: torch.Tensor, name: str | None = None) -> Dataset:
-        return replace(self, name=name or self.name, x=self.x[index], y=self.y[index],
-                       extra={k: v[index] for k, v in self.extra.items()})
+        def pick(values):  # samples kept on disk (stream.LazySamples) give a lazy view
+            return values.take(index) if type(values).__name__ == "LazySamples" else values[index]
+
+        return replace(self, name=name or self.name, x=pick(self.x), y=self.y[index],
+                       extra={k: pick(v) for k, v in self.extra.items()})
 
     def with_fields(self, **fields: torch.Tensor) -> Dataset:
         """The same dataset with fields replaced (x, y or extra ones)."""
@@ -75,6 +78,11 @@ class Dataset:
     @property
     def is_image(self) -> bool:
         return self.x.dim() == 4
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the samples stay on disk and are read a batch at a time (stream.py)."""
+        return type(self.x).__name__ == "LazySamples"
 
 
 @dataclass

@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from ..layers.spec import format_shape
+from . import stream
 from .dataset import DataError, Dataset, Splits
 from .specs import Source
+from .stream import is_lazy
 
 SAMPLE_FIELDS = ("x", "x2")  # fields of samples, fitted to an Input's shape where that is unambiguous
 
@@ -29,18 +31,21 @@ def fit_tensor(tensor: torch.Tensor, name: str, what: str, shape: tuple[int, ...
     """Give samples the graph's input shape when that is unambiguous: the same values in another shape
     (1x28x28 -> 784), or images of other height/width (zero-padded when smaller, resized otherwise)."""
     have, shape = tuple(tensor.shape[1:]), tuple(shape)
+    lazy = is_lazy(tensor)  # samples on disk: the same steps, done to each batch as it is read
     if have == shape:
         return tensor
     if math.prod(have) == math.prod(shape) and tensor.dim() > 1:
         notes.append(f"{what} reshaped from {format_shape(have)} to {format_shape(shape)}")
-        return tensor.reshape(len(tensor), *shape)
+        return tensor.then(stream.Reshape(shape), shape) if lazy else tensor.reshape(len(tensor), *shape)
     if len(have) == 3 and len(shape) == 3 and have[0] == shape[0] and tensor.is_floating_point():
         (_, h, w), (_, th, tw) = have, shape
         if th >= h and tw >= w and (th - h) % 2 == 0 and (tw - w) % 2 == 0:
             pad = ((tw - w) // 2, (tw - w) // 2, (th - h) // 2, (th - h) // 2)
             notes.append(f"images zero-padded from {h}x{w} to {th}x{tw}")
-            return F.pad(tensor, pad)
+            return tensor.then(stream.Pad(pad), shape) if lazy else F.pad(tensor, pad)
         notes.append(f"images resized from {h}x{w} to {th}x{tw}")
+        if lazy:
+            return tensor.then(stream.Resize((th, tw)), shape)
         return F.interpolate(tensor, size=(th, tw), mode="bilinear", align_corners=False, antialias=True)
     raise DataError(f"graph input is {format_shape(shape)}, dataset {name} gives {format_shape(have)}"
                     + ("" if what == "samples" else f" in field '{what}'"))
@@ -84,11 +89,10 @@ def split(source: Source, val_fraction: float, test_fraction: float, seed: int) 
 
 def _statistics(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std per channel (images) or per feature (vectors), else over all values; shaped like one
-    sample with 1 where the statistics are shared (e.g. C x 1 x 1)."""
-    dims = [0, 2, 3] if x.dim() == 4 else [0] if x.dim() == 2 else list(range(x.dim()))
-    mean = x.mean(dim=dims, keepdim=True)
-    std = x.std(dim=dims, keepdim=True).clamp_min(1e-6)
-    return mean[0], std[0]
+    sample with 1 where the statistics are shared (e.g. C x 1 x 1). Summed in float64 by chunks, exactly as a
+    streamed dataset's are (stream.statistics), so that both give the same figures."""
+    step = stream.STATISTICS_BATCH
+    return stream.combine_statistics(x[s:s + step] for s in range(0, len(x), step))
 
 
 def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, ...] = ("x",)) -> dict:
@@ -100,11 +104,18 @@ def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, 
     for name in fields:
         base = "x" if name == "x2" and "x" in fields else name
         if base not in stats:
-            stats[base] = _statistics(train.fields[base].float())
+            values = train.fields[base]
+            stats[base] = stream.statistics(values) if is_lazy(values) else _statistics(values.float())
         stats[name] = stats[base]
+
+    def normalized(values, mean, std):
+        if is_lazy(values):
+            return values.then(stream.Normalize(mean, std), tuple(values.shape[1:]))
+        return (values - mean) / std
+
     for i, part in enumerate(parts):
         if part is not None:
-            parts[i] = part.with_fields(**{name: (part.fields[name] - mean) / std
+            parts[i] = part.with_fields(**{name: normalized(part.fields[name], mean, std)
                                            for name, (mean, std) in stats.items()})
     notes.append("normalized with the training split's mean and std"
                  + ("" if fields == ("x",) else f" ({', '.join(fields)})"))
@@ -126,11 +137,14 @@ def prepare(source: Source, input_shape: tuple[int, ...], output_shape: tuple[in
             normalize_inputs: bool = True, input_dtype: str = "float32") -> Splits:
     """A graph trained with the automatic loss: its one Input receives the samples, its one Output is
     compared with the labels. DataError says what does not fit."""
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     if input_dtype == "int64":
+        if not isinstance(source.data.x, torch.Tensor):
+            raise DataError(f"{source.data.name} is streamed from disk, and token ids (an Input of dtype int64) are read "
+                            "only in memory: raise the memory budget (--memory-budget)")
         source = Source(source.data.with_fields(x=as_integers(source.data.x, f"{source.data.name}'s samples")),
                         source.test.with_fields(x=as_integers(source.test.x, f"{source.test.name}'s samples"))
-                        if source.test is not None else None)
+                        if source.test is not None else None, source.notes)
     if not source.data.x.is_floating_point():
         normalize_inputs = False
     data = adapt_samples(source.data, input_shape, notes)
@@ -150,7 +164,7 @@ def prepare_feeds(source: Source, feeds: list[Feed], *, val_fraction: float = 0.
                   seed: int = 0) -> Splits:
     """A graph with loss blocks: each Input receives its field, fitted to its shape and dtype; float fields
     feeding an Input that normalizes are normalized with the training split's statistics."""
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     data, test = source.data, source.test
     fitted: dict[str, tuple[str, tuple, str]] = {}
     for feed in feeds:

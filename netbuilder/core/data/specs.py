@@ -2,8 +2,8 @@
 
     xor | circles | moons | spirals | temperature   generated (options :n=1000:noise=0.1:seed=0)
     mnist-5k | digits                               shipped inside PyPI packages
-    mnist:DIR | fashion-mnist:DIR                   the four IDX files (.gz or raw) in DIR
-    cifar10:DIR                                     CIFAR-10's binary version in DIR
+    mnist[:DIR] | fashion-mnist[:DIR]               the four IDX files (.gz or raw) in DIR; without DIR, downloaded
+    cifar10[:DIR]                                   CIFAR-10's binary version in DIR; without DIR, downloaded
     csv:FILE:label=COLUMN                           numeric columns + a label column
     images:DIR                                      one sub-folder per class
 
@@ -11,6 +11,7 @@ A spec is parsed once into a DataSpec (kind, path, options); `str(spec)` writes 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class DatasetKind:
     options: dict[str, type] = field(default_factory=dict)
     required: tuple[str, ...] = ()  # options that must be given
     help: str = ""
+    downloads: bool = False  # without a folder, fetched from its public mirrors into the user's data folder
 
 
 _TASKS = {"copy": "tokens -> the same tokens", "reverse": "tokens -> the tokens reversed",
@@ -50,9 +52,15 @@ KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in [
     DatasetKind("pairs", "Pairs of…", "dataset", options={"seed": int},
                 help="pairs of samples of another classification dataset (pairs:mnist-5k): fields x, x2 and "
                      "same (1 when the two share a class), for Siamese networks"),
-    DatasetKind("mnist", "MNIST folder…", "folder", help="the four MNIST IDX files (.gz or raw) in a folder"),
-    DatasetKind("fashion-mnist", "Fashion-MNIST folder…", "folder", help="the four Fashion-MNIST IDX files"),
-    DatasetKind("cifar10", "CIFAR-10 folder…", "folder", help="CIFAR-10's binary version (data_batch_*.bin)"),
+    DatasetKind("mnist", "MNIST (70,000 digits)", "folder", downloads=True,
+                help="the full MNIST: 60,000 + 10,000 digits, 1x28x28; downloaded on first use (11 MB), or the four "
+                     "IDX files (.gz or raw) in a folder"),
+    DatasetKind("fashion-mnist", "Fashion-MNIST (70,000 clothes)", "folder", downloads=True,
+                help="Zalando's 60,000 + 10,000 clothing images, 1x28x28; downloaded on first use (30 MB), or the "
+                     "four IDX files in a folder"),
+    DatasetKind("cifar10", "CIFAR-10 (60,000 photos)", "folder", downloads=True,
+                help="60,000 32x32 colour photos of 10 classes; downloaded on first use (162 MB), or CIFAR-10's "
+                     "binary version (data_batch_*.bin) in a folder"),
     DatasetKind("csv", "CSV file…", "file", options={"label": str}, required=("label",),
                 help="numeric feature columns and a label column"),
     DatasetKind("images", "Image folder (one sub-folder per class)…", "folder",
@@ -60,7 +68,8 @@ KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in [
 ]}
 SPEC_HELP = ("xor, circles, moons, spirals, temperature, ring (options :n=N:noise=X:seed=S), shapes (segmentation), "
              "copy, reverse, sort, majority (token sequences: :n=N:length=L:vocab=V), mnist-5k, digits, "
-             "mnist:DIR, fashion-mnist:DIR, cifar10:DIR, csv:FILE:label=COLUMN, images:DIR, pairs:SPEC")
+             "mnist, fashion-mnist, cifar10 (downloaded on first use, or :DIR), csv:FILE:label=COLUMN, images:DIR, "
+             "pairs:SPEC")
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,9 @@ class DataSpec:
                     allowed = f" (allowed: {', '.join(kind.options)})" if kind.options else ""
                     raise DataError(f"{text!r}: unknown option {part!r}{allowed}")
                 options[key] = _convert(text, kind, key, value)
-        elif not path:
+        elif not path and not kind.downloads:
             raise DataError(f"{text!r}: name the {kind.needs}, e.g. {_example(kind)}")
+        path = path or None
         missing = [key for key in kind.required if key not in options]
         if missing:
             raise DataError(f"{text!r}: write {_example(kind)}")
@@ -132,13 +142,24 @@ class Source:
 
     data: Dataset
     test: Dataset | None = None
+    notes: list[str] = field(default_factory=list)  # how it was loaded (in memory, or streamed from disk, and why)
 
 
-def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = None) -> Source:
+STREAMABLE = ("mnist", "fashion-mnist", "cifar10", "csv", "images")  # kinds whose samples may stay on disk
+
+
+def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = None, progress=None,
+                 memory_budget: float | None = None) -> Source:
     """Load the dataset a spec names. `input_shape` (the graph's Input, without batch) lets image folders
-    be read straight at the size the network wants."""
+    be read straight at the size the network wants. A classic dataset named without a folder (mnist) is fetched
+    on first use; `progress` hears how the download goes (download.DownloadProgress). Files whose samples would take
+    more than `memory_budget` bytes as float32 (default: stream.memory_budget()) are streamed from disk."""
     spec = DataSpec.parse(spec)
     kind, options = spec.kind, dict(spec.options)
+    if spec.path is None and KINDS[kind].downloads:
+        from .download import REMOTE, ensure
+
+        spec = DataSpec(kind, str(ensure(REMOTE[kind], progress=progress)), spec.options)
     if kind in synthetic.GENERATORS:
         make, allowed = synthetic.GENERATORS[kind]
         for key, value in options.items():
@@ -147,7 +168,7 @@ def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = Non
                 raise DataError(f"{str(spec)!r}: {key} must be {low}..{high}, got {value}")
         return Source(make(**options))
     if kind == "pairs":
-        return pairs(load_dataset(spec.path, input_shape), seed=int(options.get("seed", 0)))
+        return pairs(load_dataset(spec.path, input_shape, memory_budget=math.inf), seed=int(options.get("seed", 0)))
     if kind == "mnist-5k":
         return Source(bundled.mnist_5k())
     if kind == "digits":
@@ -156,16 +177,47 @@ def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = Non
             raise DataError(f"{str(spec)!r}: size must be 4..256, got {size}")
         return Source(bundled.digits(size))
     path = Path(spec.path)
+    streamed, note = _stream_or_not(kind, path, options, input_shape, memory_budget)
+    if streamed is not None:
+        return streamed
     if kind in ("mnist", "fashion-mnist"):
-        return Source(*readers.read_mnist_folder(path, fashion=kind == "fashion-mnist"))
+        source = Source(*readers.read_mnist_folder(path, fashion=kind == "fashion-mnist"))
+    elif kind == "cifar10":
+        source = Source(*readers.read_cifar10_folder(path))
+    elif kind == "csv":
+        source = Source(readers.read_csv(path, str(options["label"])))
+    else:  # images
+        size = channels = None
+        if input_shape is not None and len(input_shape) == 3 and input_shape[0] in (1, 3):
+            channels, size = input_shape[0], (input_shape[1], input_shape[2])
+        source = Source(readers.read_image_folder(path, size, channels))
+    source.notes += [note] if note else []
+    return source
+
+
+def _stream_or_not(kind: str, path: Path, options: dict, input_shape, budget: float | None):
+    """(the dataset with its samples left on disk, None) when they would take more than the budget in memory, else
+    (None, a note saying they fit). A note says which was chosen, and why."""
+    from ..memory import format_bytes
+    from . import ondisk, stream
+
+    if kind not in STREAMABLE or not path.exists():
+        return None, None  # the reader says what is missing
+    size = ondisk.in_memory_bytes(kind, path, input_shape)
+    budget = stream.memory_budget() if budget is None else budget
+    if size <= budget:
+        return None, (f"held in memory: its samples take {format_bytes(size)} as float32, within the memory budget "
+                      f"of {format_bytes(budget)}")
+    count = stream.workers()
+    note = (f"streamed from disk by {count} worker process{'es' if count > 1 else ''}: its samples take "
+            f"{format_bytes(size)} as float32, more than the memory budget of {format_bytes(budget)}")
+    if kind in ("mnist", "fashion-mnist"):
+        return Source(*ondisk.open_mnist_folder(path, fashion=kind == "fashion-mnist"), notes=[note]), note
     if kind == "cifar10":
-        return Source(*readers.read_cifar10_folder(path))
+        return Source(*ondisk.open_cifar10_folder(path), notes=[note]), note
     if kind == "csv":
-        return Source(readers.read_csv(path, str(options["label"])))
-    size = channels = None  # images
-    if input_shape is not None and len(input_shape) == 3 and input_shape[0] in (1, 3):
-        channels, size = input_shape[0], (input_shape[1], input_shape[2])
-    return Source(readers.read_image_folder(path, size, channels))
+        return Source(ondisk.open_csv(path, str(options["label"])), notes=[note]), note
+    return Source(ondisk.open_image_folder(path, input_shape), notes=[note]), note
 
 
 def pairs(source: Source, seed: int = 0, test_fraction: float = 0.2) -> Source:
