@@ -5,6 +5,7 @@
     netbuilder train GRAPH --data SPEC [options]   train headless; writes weights.pt and metrics.json
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
     netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
+    netbuilder inspect GRAPH [--weights W.pt] --data SPEC --sample N --block NAME -o maps.png
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr; a bug in
 netbuilder exits with status 70 and one line saying so (NETBUILDER_DEBUG=1 shows its traceback).
@@ -170,6 +171,59 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .core.probe import ProbeError, fit_sample, fresh_model, held_out_samples, read_picture, trained_model
+    from .core.probe_pictures import SHOWS, inspection, write_picture
+    from .core.recipe import check_recipe
+    from .core.weights import read_state
+
+    graph = _load(args.graph)
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        return _fail(f"{out}: the pictures are written as a .png file")
+    show = tuple(word.strip() for word in args.show.split(",") if word.strip())
+    unknown = [word for word in show if word not in SHOWS]
+    if unknown or not show:
+        return _fail(f"--show {args.show}: choose from {', '.join(SHOWS)} (comma-separated)")
+    weights = args.weights or graph_weights(graph, args.graph)
+    model = trained_model(graph, read_state(weights), str(weights)) if weights else fresh_model(graph, args.seed)
+    names = {n.name: n for n in graph.nodes}
+    blocks = args.block or [n for n in model.blocks() if names[n].type.startswith("Conv")] or [
+        n for n in model.blocks() if model.module_of(n) is not None and any(True for _ in model.module_of(n).parameters())]
+    for block in blocks:
+        model.module_of(block)  # a block that is not there, or not part of the network, is named now
+    recipe = check_recipe(graph.recipe)
+    spec = args.data or recipe.get("data")
+    inputs, classes, label, where = {}, None, None, ""
+    if args.image:
+        shape = tuple(graph.find(model.inputs[0]).params["shape"])
+        inputs = {model.inputs[0]: fit_sample(read_picture(args.image, shape), shape, args.image)}
+        where = args.image
+    elif spec:
+        samples = held_out_samples(graph, spec, val_fraction=recipe.get("val_fraction", 0.1),
+                                   test_fraction=recipe.get("test_fraction", 0.2), seed=args.seed)
+        inputs, classes, label = samples.sample(args.sample), samples.classes, samples.label(args.sample)
+        where = f"sample {args.sample} of {samples.name}" + (f" (class {label})" if label is not None else "")
+    elif show != ("filters",):
+        raise ProbeError(f"{args.graph}: no sample to look at: give --data SPEC (the graph's recipe names none) "
+                         "or --image FILE, or --show filters")
+    trained = f"weights {weights}" if weights else f"untrained (seed {args.seed}; give --weights W.pt)"
+    picture = inspection(model, inputs, blocks, show, classes=classes, label=label,
+                         heading=f"{Path(args.graph).name}, {trained}" + (f": {where}" if where else ""))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_picture(picture, out)
+    if inputs:
+        from .core.probe import prediction_of
+
+        prediction = prediction_of(model.outputs(inputs), classes)
+        print(f"{where}: {prediction.describe()}" if prediction else where)
+        if "maps" in show:
+            for block in blocks:
+                print("  " + model.run(block, inputs, with_outputs=False).describe())
+    print(f"wrote {out} ({', '.join(show)} of {', '.join(blocks)}; {trained})")
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from .ui.app import run
 
@@ -232,6 +286,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", metavar="W.pt", help="trained weights (a state_dict); default: fresh ones")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     export.set_defaults(run=cmd_export)
+
+    look = commands.add_parser(
+        "inspect", help="pictures of what flows inside a network: feature maps, filters, saliency",
+        description="Write one PNG of what the network does with one sample: the feature maps of blocks, the "
+                    "filters of convolutions, saliency over the input, and the prediction.")
+    look.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    look.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    look.add_argument("--weights", metavar="W.pt", help="trained weights (default: the graph's own, else untrained)")
+    look.add_argument("--data", metavar="SPEC", help="the dataset whose test split the sample comes from "
+                      "(default: the recipe's)")
+    look.add_argument("--sample", type=int, default=0, metavar="N", help="which test sample (default 0)")
+    look.add_argument("--image", metavar="FILE", help="a picture file as the sample, instead of --data")
+    look.add_argument("--block", action="append", metavar="NAME",
+                      help="a block to look at (repeat for more; default: every convolution, else every block "
+                           "with weights)")
+    look.add_argument("--show", default="maps", help="comma-separated: maps, filters, saliency (default maps)")
+    look.add_argument("--seed", type=int, default=0, help="the split's seed, and the untrained weights' (default 0)")
+    look.set_defaults(run=cmd_inspect)
 
     imp = commands.add_parser("import", help="turn an ONNX model into an editable graph with its weights")
     imp.add_argument("model", metavar="MODEL.onnx")

@@ -45,10 +45,15 @@ def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: s
     by block name (a train and an infer module over the same weights); `normalization` ({Input block
     name: (mean, std)} tensors shaped like a sample) makes the model normalize its raw inputs itself.
     """
+    traced = trace_graph(graph, report, mode=mode, normalization=normalization)
+    return build_module(traced, modules, class_name)
+
+
+def build_module(traced: Traced, modules: dict | None = None, class_name: str = "Net"):
+    """The GraphModule of a traced graph (its fx graph, not a copy), reusing `modules` by block name."""
     import torch
     from torch import fx
 
-    traced = trace_graph(graph, report, mode=mode, normalization=normalization)
     modules = modules or {}
     made = {}
     for name, construct in traced.constructs.items():
@@ -75,6 +80,7 @@ class Traced:
     inits: dict[str, str] = field(default_factory=dict)  # submodule name -> initialization, where not default
     buffers: dict[str, object] = field(default_factory=dict)  # input normalization: attribute -> tensor
     normalized: dict[str, tuple[str, str]] = field(default_factory=dict)  # Input name -> (mean attr, std attr)
+    block_nodes: dict[str, object] = field(default_factory=dict)  # block name -> the fx node of its output (probing)
 
 
 def loss_blocks(graph: Graph) -> list[Node]:
@@ -134,6 +140,7 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
             mean = fx.Proxy(fx_graph.get_attr(mean_attr), tracer)
             std = fx.Proxy(fx_graph.get_attr(std_attr), tracer)
             values[node.id] = (values[node.id] - mean) / std
+        traced.block_nodes[node.name] = values[node.id].node
     reference = next((values[node.id] for node in placeholders), None)  # batch size and device for Noise
     results, terms = [], {}
     for node in order:
@@ -142,6 +149,7 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
         args = [values[edge.src] for edge in graph.input_edges(node.id)]
         if node.type == "Output":
             results.append(args[0])
+            traced.block_nodes[node.name] = args[0].node
             continue
         spec = node.spec
         params = spec.torch_params(node.params)
@@ -165,6 +173,8 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
             terms[node.name] = tuple(args)
         else:
             values[node.id] = value
+            if isinstance(value, fx.Proxy):
+                traced.block_nodes[node.name] = value.node
     if losses:
         fx_graph.output({"losses": {name: r.node for name, r in zip(traced.losses, results)},
                          "terms": {name: tuple(a.node for a in args) for name, args in terms.items()}})
