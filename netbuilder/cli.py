@@ -113,6 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if "data" not in settings:
         return _fail(f"{args.graph}: no dataset: give --data SPEC (the graph carries no recipe that names one)")
     config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16") if k in settings})
+    config.statistics = args.statistics
     out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
     progress = ProgressLine()
     config.check()
@@ -133,6 +134,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
     write_outputs(out_dir, trainer, result, settings["data"], args.graph)
     written = ["weights.pt", "metrics.json", *write_pictures(out_dir, graph, setup, trainer)]
+    if trainer.statistics is not None and trainer.statistics.epochs:
+        from .core.block_stats import statistics_warnings
+
+        for warning in statistics_warnings(trainer.statistics.epochs[-1]):
+            print(f"warning: {warning}", file=sys.stderr)
     test = f"test {result.metric_name} {result.test_metric:.4f}; " if result.test_metric is not None else ""
     print(f"{result.message}; {test}wrote {', '.join(str(out_dir / name) for name in written)}")
     if result.status == "diverged":
@@ -276,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fp16", action="store_const", const=True, help="float16 autocast with loss scaling (CUDA)")
     train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict); default: the "
                        "weights the graph names (an imported model's), else fresh ones")
+    train.add_argument("--statistics", type=int, default=20, metavar="N",
+                       help="per-block statistics in metrics.json (activations, gradients, weight updates; dead "
+                            "ReLUs and vanishing gradients are named): observe one step every N batches (default "
+                            "20; 0: off)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
     train.set_defaults(run=cmd_train)

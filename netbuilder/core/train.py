@@ -10,6 +10,7 @@ import copy
 import math
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,6 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .block_stats import BlockStatistics
 from .data import Splits
 from .data.augment import AUGMENTATIONS, augment
 from .errors import NetbuilderError
@@ -56,13 +58,14 @@ class TrainConfig:
     fp16: bool = False  # float16 autocast with loss scaling (CUDA)
     threads: int = 0  # CPU threads for torch while training; 0: torch's default (all cores)
     report_interval: float = 0.1  # seconds between batch reports
+    statistics: int = 0  # per-block statistics (activations, gradients, updates): observe a step every N batches; 0: off
 
     def check(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise TrainingError(message)
 
-        for name in ("epochs", "batch_size", "step_size", "early_stopping", "seed", "threads"):
+        for name in ("epochs", "batch_size", "step_size", "early_stopping", "seed", "threads", "statistics"):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool),
                  f"{name.replace('_', ' ')} must be a whole number, got {str(value)[:40]}")
@@ -88,6 +91,7 @@ class TrainConfig:
         need(self.step_size >= 1 and self.early_stopping >= 0, "step size must be >= 1, early stopping >= 0")
         need(0 <= self.seed <= MAX_SEED, f"seed must be 0..{MAX_SEED}, got {self.seed}")
         need(0 <= self.threads <= 1024, f"threads must be 0..1024, got {self.threads}")
+        need(0 <= self.statistics <= 1_000_000, f"statistics must be 0 (off) or every N batches, got {self.statistics}")
         need(not (self.bf16 and self.fp16), "choose bf16 or fp16, not both")
         unknown = [a for a in self.augment if a not in AUGMENTATIONS]
         need(not unknown, f"unknown augmentation {', '.join(map(str, unknown))[:80]}; use {', '.join(AUGMENTATIONS)}")
@@ -97,7 +101,7 @@ class TrainConfig:
 
 
 # options that may change when a run is resumed from its checkpoint (the rest must be as the run had them)
-RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval")
+RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval", "statistics")
 
 
 @dataclass
@@ -272,6 +276,12 @@ class Trainer:
         self._tensors = {part: {name: t.to(self.device) for name, t in ds.fields.items()}
                          for part, ds in (("train", data.train), ("val", data.val), ("test", data.test))
                          if ds is not None}
+        # per-block statistics (block_stats.py), and work other threads ask of this one (request)
+        self.statistics = BlockStatistics(self.model, config.statistics) if config.statistics else None
+        self._requests: list[tuple[Callable[[], object], Future]] = []
+        self._requests_lock = threading.Lock()
+        self._requests_closed = False
+        self._wake = threading.Event()
 
     def _parameters(self, group: str) -> list[torch.nn.Parameter]:
         seen, params = set(), []
@@ -301,12 +311,48 @@ class Trainer:
     def stop(self) -> None:
         self._stop.set()
         self._running.set()
+        self._wake.set()
 
     def pause(self) -> None:
         self._running.clear()
 
     def resume(self) -> None:
         self._running.set()
+        self._wake.set()
+
+    def request(self, work: Callable[[], object]) -> Future:
+        """Have work() run on the training thread, between two batches (at once while paused), and get its
+        result (or its exception) in a Future: the editor probes a paused run's model this way, without
+        blocking and without two threads using the model at once. Work asked after the run has ended fails
+        with TrainingError; work left when it ends is done then."""
+        future: Future = Future()
+        with self._requests_lock:
+            if self._requests_closed:
+                future.set_exception(TrainingError("the training run has ended"))
+                return future
+            self._requests.append((work, future))
+        self._wake.set()
+        return future
+
+    def _serve_requests(self) -> None:
+        while True:
+            with self._requests_lock:
+                if not self._requests:
+                    return
+                work, future = self._requests.pop(0)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work())
+                except BaseException as e:  # noqa: BLE001 - the asker gets it, as the Future's exception
+                    future.set_exception(e)
+
+    def _wait_paused(self) -> None:
+        """While paused: do what is asked (requests) until resumed or stopped."""
+        self._serve_requests()
+        while not self._running.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            self._serve_requests()
 
     @property
     def paused(self) -> bool:
@@ -404,6 +450,9 @@ class Trainer:
         try:
             return self._train(checkpoint)
         finally:
+            with self._requests_lock:
+                self._requests_closed = True
+            self._serve_requests()
             if torch.get_num_threads() != threads:  # setting it rebuilds torch's thread pool: only when needed
                 torch.set_num_threads(threads)
 
@@ -512,14 +561,21 @@ class Trainer:
         metric = [torch.zeros((), device=self.device), 0]
         reported, last_report, self._epoch_start = 0, time.perf_counter(), time.perf_counter()
         for b, batch in enumerate(self._batches(epoch)):
-            if not self._running.is_set():
+            if not self._running.is_set() or self._requests:
                 paused_at = time.perf_counter()
-                self._running.wait()
+                self._wait_paused()
                 self._epoch_start += time.perf_counter() - paused_at
             if self._stop.is_set():
                 self.batch_losses.extend(losses[reported:b].tolist())
                 return "stopped"
-            loss, values, terms = self._step(batch)
+            observed = self.statistics is not None and self.statistics.wants(b)
+            if observed:
+                self.statistics.begin(self.scaler.get_scale() if self.scaler is not None else 1.0)
+            try:
+                loss, values, terms = self._step(batch)
+            finally:
+                if observed:
+                    self.statistics.end()
             losses[b] = loss
             size = len(next(iter(batch.values())))
             for name, value in values.items():
@@ -564,6 +620,8 @@ class Trainer:
                 scheduler.step(val_loss if val_loss is not None else train_loss)
             else:
                 scheduler.step()
+        if self.statistics is not None:
+            self.statistics.end_epoch(epoch)
         report = EpochReport(epoch, self.config.epochs, train_loss, self._epoch_metric, val_loss, val_metric,
                              lr_now, seconds, n / max(seconds, 1e-9),
                              self._epoch_terms if self.objective.has_terms else {},
