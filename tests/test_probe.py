@@ -12,7 +12,13 @@ from netbuilder.core.compile import compile_graph
 from netbuilder.core.experiment import prepare_training
 from netbuilder.core.graph import Graph
 from netbuilder.core.probe import (
-    ProbeError, fresh_model, held_out_samples, live_model, prediction_of, read_picture, trained_model,
+    ProbeError,
+    fresh_model,
+    held_out_samples,
+    live_model,
+    prediction_of,
+    read_picture,
+    trained_model,
 )
 from netbuilder.core.train import TrainConfig, Trainer, TrainingError
 from netbuilder.core.weights import load_for_inference, split_normalization

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 # what is recorded per block, in words (the canvas offers to colour blocks by each)
 STATISTICS = {
     "act_mean": "activation mean", "act_std": "activation std",
@@ -23,10 +21,12 @@ STATISTICS = {
 }
 VANISHING = 1e-4  # a block's gradient std below this share of the largest block's: its gradients vanish
 DEAD = 0.5  # a ReLU whose outputs are all zero for more than this share of samples is dead
-_RELUS = (torch.nn.ReLU, torch.nn.ReLU6)
+# (torch is imported where it is used: the editor reads the words above before torch has loaded)
 
 
 def _tensor(value):
+    import torch
+
     while isinstance(value, (tuple, list)):
         value = value[0] if value else None
     return value if isinstance(value, torch.Tensor) and value.is_floating_point() else None
@@ -35,23 +35,26 @@ def _tensor(value):
 class BlockStatistics:
     """Observes one training step in `every` on a model whose submodules are the graph's blocks."""
 
-    def __init__(self, model: torch.nn.Module, every: int) -> None:
+    def __init__(self, model, every: int) -> None:
+        import torch
+
         self.every = max(1, int(every))
         self.modules = dict(model.named_children())
         self.params = {name: [p for p in module.parameters() if p.requires_grad]
                        for name, module in self.modules.items()}
         self.params = {name: params for name, params in self.params.items() if params}
-        self.relus = {name for name, module in self.modules.items() if isinstance(module, _RELUS)}
+        relus = (torch.nn.ReLU, torch.nn.ReLU6)
+        self.relus = {name for name, module in self.modules.items() if isinstance(module, relus)}
         self.epochs: list[dict] = []  # per epoch: {"epoch", "observed", "blocks": {block: {statistic: value}}}
         self._handles: list = []
-        self._before: dict[str, list[torch.Tensor]] = {}
+        self._before: dict[str, list] = {}
         self._scale = 1.0
         self._reset()
 
     def _reset(self) -> None:
-        self._activations: dict[str, list[torch.Tensor]] = {}
-        self._gradients: dict[str, list[tuple[torch.Tensor, int]]] = {}
-        self._updates: dict[str, list[torch.Tensor]] = {}
+        self._activations: dict[str, list] = {}  # per block: a tensor of statistics per forward observed
+        self._gradients: dict[str, list] = {}  # per block: (tensor [sum, sum of squares], count) per parameter
+        self._updates: dict[str, list] = {}  # per block: tensor [|update|^2, |weights|^2] per step observed
         self._observed = 0
 
     # ----- one observed step
@@ -72,6 +75,8 @@ class BlockStatistics:
 
     def end(self) -> None:
         """Hooks off; the update of each block's weights."""
+        import torch
+
         for handle in self._handles:
             handle.remove()
         self._handles = []
@@ -86,6 +91,8 @@ class BlockStatistics:
     def _activation_hook(self, name: str):
         dead = name in self.relus
 
+        import torch
+
         def hook(module, args, output) -> None:
             x = _tensor(output)
             if x is None or x.numel() == 0:
@@ -99,7 +106,9 @@ class BlockStatistics:
         return hook
 
     def _gradient_hook(self, name: str):
-        def hook(param: torch.Tensor) -> None:
+        import torch
+
+        def hook(param) -> None:
             if param.grad is not None:
                 g = param.grad.detach().float() / self._scale
                 self._gradients.setdefault(name, []).append((torch.stack([g.sum(), g.pow(2).sum()]), g.numel()))
@@ -110,6 +119,8 @@ class BlockStatistics:
 
     def end_epoch(self, epoch: int) -> dict:
         """The epoch's statistics per block (averaged over its observed steps), kept in `epochs`."""
+        import torch
+
         parts, layout = [], []
         for name, values in self._activations.items():
             parts.append(torch.stack(values).mean(0))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .compile import CompileError, Traced, build_module, trace_graph
+from .compile import Traced, build_module, trace_graph
 from .errors import NetbuilderError
 from .graph import Graph
 from .layers.spec import format_shape
@@ -398,6 +398,3 @@ def read_picture(path: str | Path, shape: tuple[int, ...]) -> torch.Tensor:
     x = pixels.float().div(255).reshape(size[1], size[0], channels).permute(2, 0, 1).contiguous()
     return x.reshape(shape)
 
-
-__all__ = ["CompileError", "Prediction", "ProbeError", "ProbeModel", "Probed", "Saliency", "Samples", "fit_sample",
-           "fresh_model", "live_model", "prediction_of", "read_picture", "held_out_samples", "trained_model", "untouched"]

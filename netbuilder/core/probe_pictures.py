@@ -143,7 +143,7 @@ def filter_view(weight: torch.Tensor, title: str) -> Tiles:
     out, inputs = w.shape[:2]
     kernel = "x".join(map(str, w.shape[2:]))
     if weight.dim() == 4 and inputs in (1, 3):
-        scaled, low, high = stretch(w, 3)
+        scaled = stretch(w, 3)[0]
         images = [(s.permute(1, 2, 0).expand(*s.shape[1:], 3) * 255).round().to(torch.uint8) for s in scaled]
         what = "colour: the filters read RGB" if inputs == 3 else "grey"
         return Tiles(f"{title}: {out} filters of {inputs}x{kernel} ({what}; each stretched to its own range)",

@@ -22,6 +22,7 @@ from .document import Document, torch_loader
 from .exchange import Exchange
 from .inspector import Inspector
 from .palette import Palette
+from .probe_view import ProbeView
 from .recovery import INTERVAL_MS, RecoveryFile, left_behind
 from .summary import ModelSummary, summary_line
 from .training_panel import TrainingPanel
@@ -53,6 +54,13 @@ class MainWindow(QMainWindow):
         self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.training_dock.setFeatures(self.training_dock.features() | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        # Inside (issue 12): what flows on the selected block or wire, filters, saliency, statistics on the canvas
+        self.probe = ProbeView(self.document, self.scene, self.training)
+        self.probe_dock = self._dock("Inside", self.probe, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.probe_dock.setFeatures(self.probe_dock.features() | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.tabifyDockWidget(self.findChild(QDockWidget, "Inspector"), self.probe_dock)
+        self.findChild(QDockWidget, "Inspector").raise_()
+        self.probe.message.connect(self.show_message)
         self.summary_label = QLabel()
         self.summary_label.setObjectName("summary")
         self.statusBar().addPermanentWidget(self.summary_label)
@@ -177,6 +185,7 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(a["summary"])
         view.addAction(self.training_dock.toggleViewAction())
+        view.addAction(self.probe_dock.toggleViewAction())
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
         self.training.running_changed.connect(lambda running: (a["train"].setEnabled(not running),

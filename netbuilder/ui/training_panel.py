@@ -49,6 +49,7 @@ class TrainingPanel(QWidget):
         self.prepared = None
         self._preview_job: LoadJob | None = None
         self.datasets = DatasetCache()
+        self.statistics_every = 20  # per-block statistics: a step observed every N batches; 0: off (probe_view)
 
         self.plots = TrainingPlots()
         self.results = ResultsView()
@@ -351,7 +352,8 @@ class TrainingPanel(QWidget):
 
         config = TrainConfig(
             **self._settings_values(number), device=self.device.currentText(),
-            threads=max(1, (os.cpu_count() or 1) - 1))  # one core stays with the window, so it stays smooth
+            threads=max(1, (os.cpu_count() or 1) - 1),  # one core stays with the window, so it stays smooth
+            statistics=self.statistics_every)
         config.check()
         return config
 
