@@ -416,6 +416,10 @@ class ProbeView(QWidget):
     def _job_done(self, result) -> None:
         if isinstance(result, tuple) and result[0] == "samples":
             self._samples = result[1:]
+            count = len(self._samples[1])
+            self.index.setRange(0, count - 1)
+            self.index.setToolTip(f"which of the {count} samples of {self._samples[1].name} (the split a training "
+                                  "run with these settings holds out)")
             self._again = True
             return
         self._show(result)
