@@ -13,6 +13,8 @@ there too, and this widget only paints them. One probe runs at a time; a newer r
 from __future__ import annotations
 
 import math
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -399,7 +401,8 @@ class ProbeView(QWidget):
                     words = f"fresh: untrained, as a run with seed {source} starts"
                     models[key] = (fresh_model(graph, source), words)
             model, words = models[key]
-            shown = ask.probe(model, samples, words)
+            with _spare_core():
+                shown = ask.probe(model, samples, words)
             shown.notes += notes
             return shown
 
@@ -565,6 +568,23 @@ class ProbeView(QWidget):
         warnings = statistics_warnings(self.record) if self.record else []
         self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.warnings.setVisible(bool(warnings))
+
+
+@contextmanager
+def _spare_core():
+    """torch on one thread fewer than the cores while probing, as training does: one sample is quicker so on a
+    busy machine, and the window keeps a core."""
+    import torch
+
+    threads = torch.get_num_threads()
+    wanted = max(1, (os.cpu_count() or 1) - 1)
+    if wanted < threads:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if wanted < threads:
+            torch.set_num_threads(threads)
 
 
 @dataclass
