@@ -205,7 +205,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         shape = tuple(graph.find(model.inputs[0]).params["shape"])
         inputs = {model.inputs[0]: fit_sample(read_picture(args.image, shape), shape, args.image)}
         where = args.image
-    elif spec:
+    elif spec and show != ("filters",):
         samples = held_out_samples(graph, spec, val_fraction=recipe.get("val_fraction", 0.1),
                                    test_fraction=recipe.get("test_fraction", 0.2), seed=args.seed)
         inputs, classes, label = samples.sample(args.sample), samples.classes, samples.label(args.sample)

@@ -122,7 +122,8 @@ def view_of(value: torch.Tensor, title: str) -> Tiles | Bars:
     values = v.reshape(-1)
     note = f"the first {MAX_BARS} of {len(values)} values" if len(values) > MAX_BARS else ""
     values = values[:MAX_BARS]
-    return Bars(f"{title}: {shape}", values.tolist(), [str(i) for i in range(len(values))], note=note)
+    return Bars(f"{title}: {shape} values, from {_number(float(v.min()))} to {_number(float(v.max()))}", values.tolist(),
+                [str(i) for i in range(len(values))], note=note)
 
 
 def prediction_bars(prediction, true_label: str | None = None, top: int = 10) -> Bars:

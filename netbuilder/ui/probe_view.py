@@ -170,7 +170,9 @@ class ProbeView(QWidget):
         prediction_column = QVBoxLayout()
         prediction_column.addWidget(self.prediction_caption)
         prediction_column.addWidget(self.prediction)
-        top = QHBoxLayout()
+        self.top_row = QWidget()
+        top = QHBoxLayout(self.top_row)
+        top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.input_picture, 0, Qt.AlignmentFlag.AlignTop)
         top.addLayout(prediction_column, 1)
 
@@ -236,7 +238,7 @@ class ProbeView(QWidget):
         layout.addWidget(self.weights)
         layout.addLayout(modes)
         layout.addWidget(self.pad_box)
-        layout.addLayout(top)
+        layout.addWidget(self.top_row)
         layout.addWidget(self.error)
         layout.addWidget(self.scroll, 1)
         layout.addLayout(tools)
@@ -302,8 +304,22 @@ class ProbeView(QWidget):
     def _graph_changed(self, *_args) -> None:
         self._revision += 1
         names = {n.name for n in self.document.graph.nodes}
-        self.blocks = [b for b in self.blocks if b in names]
+        kept = [b for b in self.blocks if b in names]
+        if kept != self.blocks or not self.document.graph.nodes:
+            self.blocks = kept
+            self.clear()
         self.schedule()
+
+    def clear(self) -> None:
+        """Show nothing (the blocks shown are gone: another graph, or deleted)."""
+        self.shown = None
+        self._show_sections([])
+        self.top_row.hide()
+        self.input_picture.clear()
+        self.prediction.clear()
+        self.prediction_caption.setText("")
+        self.weights.setText("")
+        self.save_button.setEnabled(False)
 
     def _running_changed(self, running: bool) -> None:
         worker = self.training.worker
@@ -460,16 +476,13 @@ class ProbeView(QWidget):
         for grid in self.grids:
             grid.set_tile_size(size)
 
-    def _show(self, shown: Shown) -> None:
-        self.shown = shown
-        self.error.hide()
-        self.target.setText(f"<b>{', '.join(shown.blocks)}</b>: {shown.caption}")
-        self.weights.setText(f"Weights: {shown.weights}." + (" " + " ".join(shown.notes) if shown.notes else ""))
+    def _show_sections(self, sections: list) -> None:
         for widget in self.section_widgets:
             self.body.removeWidget(widget)
+            widget.setParent(None)  # gone from the view now, not when the event loop next deletes it
             widget.deleteLater()
         self.section_widgets, self.grids = [], []
-        for i, section in enumerate(shown.sections):
+        for section in sections:
             caption = QLabel(section.title + (f" ({section.note})" if section.note else ""))
             caption.setWordWrap(True)
             if section.kind == "tiles":
@@ -483,6 +496,14 @@ class ProbeView(QWidget):
             for widget in (caption, view):
                 self.body.insertWidget(len(self.section_widgets), widget)
                 self.section_widgets.append(widget)
+
+    def _show(self, shown: Shown) -> None:
+        self.shown = shown
+        self.error.hide()
+        self.target.setText(f"<b>{', '.join(shown.blocks)}</b>: {shown.caption}")
+        self.weights.setText(f"Weights: {shown.weights}." + (" " + " ".join(shown.notes) if shown.notes else ""))
+        self._show_sections(shown.sections)
+        self.top_row.setVisible(shown.input_tile is not None or shown.prediction is not None)
         if shown.input_tile is not None:
             image = to_qimage(shown.input_tile)
             self.input_picture.setPixmap(QPixmap.fromImage(image).scaled(
@@ -554,7 +575,7 @@ class ProbeView(QWidget):
         for name, (value, t) in positions.items():
             if name in names and names[name] in blocks:
                 colour = viridis(t)
-                light = QColor(*(round(c * 0.55 + 255 * 0.45) for c in colour.getRgb()[:3]))
+                light = QColor(*(round(c * 0.45 + 255 * 0.55) for c in colour.getRgb()[:3]))  # text stays readable
                 blocks[names[name]].set_tint(light, f"{value:.2g}")
         self.legend_bar.setVisible(bool(key and positions))
         if key and positions:

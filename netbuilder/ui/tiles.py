@@ -36,6 +36,9 @@ class TileGrid(QWidget):
         self.captions: list[str] = []
         self.columns: int | None = None
         self.tile_size = 72
+        self._font = QFont(self.font())
+        self._font.setPointSizeF(7.5)
+        self._metrics = QFontMetrics(self._font)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
 
@@ -67,11 +70,16 @@ class TileGrid(QWidget):
         scale = max(1, math.floor(scale)) if scale >= 1 else scale
         return max(1, round(w * scale)), max(1, round(h * scale)), scale
 
+    def _label(self, i: int) -> str:
+        """What is written under a tile: its caption without the channel number (hovering shows it all)."""
+        return self.captions[i].partition(": ")[2] or self.captions[i]
+
     def _layout(self, width: int) -> tuple[int, int, int, int]:
         """(columns, cell width, cell height, drawn tile height)."""
         w, h, _ = self._cell()
         captioned = any(self.captions)
-        cell_w = max(w, 40) if captioned and self.columns is None else w
+        label_w = max((self._metrics.horizontalAdvance(self._label(i)) for i in range(len(self.captions))), default=0)
+        cell_w = max(w, label_w + 2) if captioned and self.columns is None else w
         gap = 1 if self.columns else GAP
         columns = self.columns or max(1, (width + gap) // (cell_w + gap))
         return columns, cell_w + gap, h + (CAPTION if captioned else 0) + gap, h
@@ -103,20 +111,17 @@ class TileGrid(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        font = QFont(self.font())
-        font.setPointSizeF(7.5)
-        painter.setFont(font)
-        metrics = QFontMetrics(font)
+        painter.setFont(self._font)
+        painter.setPen(style.TEXT_DIM)
         visible = event.rect()
+        cell_w = self._layout(self.width())[1]
         for i, rect in self._rects():
             if not rect.adjusted(0, 0, 0, CAPTION).intersects(visible):
                 continue
             painter.drawImage(rect, self.images[i])
             if self.captions[i] and self.columns is None:
-                painter.setPen(style.TEXT_DIM)
-                text = metrics.elidedText(self.captions[i], Qt.TextElideMode.ElideRight, max(rect.width(), 40))
-                painter.drawText(QRect(rect.left(), rect.bottom() + 1, max(rect.width(), 40), CAPTION),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
+                painter.drawText(QRect(rect.left(), rect.bottom() + 1, cell_w, CAPTION),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self._label(i))
 
     def tile_at(self, pos: QPoint) -> int | None:
         for i, rect in self._rects():
