@@ -261,6 +261,8 @@ class ProbeModel:
         if input_name is not None:
             floats = [i for i in floats if self.inputs[i] == input_name]
         if not floats:
+            if not any(self.graph.find(name).type == "Input" for name in self.inputs):
+                raise ProbeError("saliency needs an Input: this network's outputs depend on noise alone")
             raise ProbeError("saliency needs an Input of real numbers (not token ids) to differentiate against")
         index = floats[0]
         x = feeds[index].detach().clone().requires_grad_(True)
