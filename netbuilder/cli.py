@@ -8,6 +8,7 @@
     netbuilder export GRAPH [--weights W.pt] -o MODEL.onnx|model.py [--opset N]
     netbuilder export GRAPH --training-script -o DIR  model.py + train.py: torch only, torchrun-ready
     netbuilder import MODEL.onnx -o GRAPH.json        an editable graph; its weights beside it (GRAPH.pt)
+    netbuilder inspect GRAPH [--weights W.pt] --data SPEC --sample N --block NAME -o maps.png
 
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr; a bug in
 netbuilder exits with status 70 and one line saying so (NETBUILDER_DEBUG=1 shows its traceback).
@@ -182,6 +183,7 @@ def _train(args: argparse.Namespace, distributed) -> int:
         return _fail(f"{args.graph}: no dataset: give --data SPEC (the graph carries no recipe that names one)")
     config = TrainConfig(**{k: settings[k] for k in (*CONFIG_KEYS, "device", "bf16", "fp16", "compile", "tune")
                             if k in settings})
+    config.statistics = args.statistics
     out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
     config.check()
     world = distributed.init(config.device) if distributed.in_worker() else None
@@ -222,6 +224,11 @@ def _train(args: argparse.Namespace, distributed) -> int:
         return 1 if result.status == "diverged" else 0
     write_outputs(out_dir, trainer, result, settings["data"], args.graph)
     written = ["weights.pt", "metrics.json", *write_pictures(out_dir, graph, setup, trainer)]
+    if trainer.statistics is not None and trainer.statistics.epochs:
+        from .core.block_stats import statistics_warnings
+
+        for warning in statistics_warnings(trainer.statistics.epochs[-1]):
+            print(f"warning: {warning}", file=sys.stderr)
     test = f"test {result.metric_name} {result.test_metric:.4f}; " if result.test_metric is not None else ""
     print(f"{result.message}; {test}wrote {', '.join(str(out_dir / name) for name in written)}")
     if result.status == "diverged":
@@ -326,6 +333,59 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .core.probe import ProbeError, fit_sample, fresh_model, held_out_samples, read_picture, trained_model
+    from .core.probe_pictures import SHOWS, inspection, write_picture
+    from .core.recipe import check_recipe
+    from .core.weights import read_state
+
+    graph = _load(args.graph)
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        return _fail(f"{out}: the pictures are written as a .png file")
+    show = tuple(word.strip() for word in args.show.split(",") if word.strip())
+    unknown = [word for word in show if word not in SHOWS]
+    if unknown or not show:
+        return _fail(f"--show {args.show}: choose from {', '.join(SHOWS)} (comma-separated)")
+    weights = args.weights or graph_weights(graph, args.graph)
+    model = trained_model(graph, read_state(weights), str(weights)) if weights else fresh_model(graph, args.seed)
+    names = {n.name: n for n in graph.nodes}
+    blocks = args.block or [n for n in model.blocks() if names[n].type.startswith("Conv")] or [
+        n for n in model.blocks() if model.module_of(n) is not None and any(True for _ in model.module_of(n).parameters())]
+    for block in blocks:
+        model.module_of(block)  # a block that is not there, or not part of the network, is named now
+    recipe = check_recipe(graph.recipe)
+    spec = args.data or recipe.get("data")
+    inputs, classes, label, where = {}, None, None, ""
+    if args.image:
+        shape = tuple(graph.find(model.inputs[0]).params["shape"])
+        inputs = {model.inputs[0]: fit_sample(read_picture(args.image, shape), shape, args.image)}
+        where = args.image
+    elif spec and show != ("filters",):
+        samples = held_out_samples(graph, spec, val_fraction=recipe.get("val_fraction", 0.1),
+                                   test_fraction=recipe.get("test_fraction", 0.2), seed=args.seed)
+        inputs, classes, label = samples.sample(args.sample), samples.classes, samples.label(args.sample)
+        where = f"sample {args.sample} of {samples.name}" + (f" (class {label})" if label is not None else "")
+    elif show != ("filters",):
+        raise ProbeError(f"{args.graph}: no sample to look at: give --data SPEC (the graph's recipe names none) "
+                         "or --image FILE, or --show filters")
+    trained = f"weights {weights}" if weights else f"untrained (seed {args.seed}; give --weights W.pt)"
+    picture = inspection(model, inputs, blocks, show, classes=classes, label=label,
+                         heading=f"{Path(args.graph).name}, {trained}" + (f": {where}" if where else ""))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_picture(picture, out)
+    if inputs:
+        from .core.probe import prediction_of
+
+        prediction = prediction_of(model.outputs(inputs), classes)
+        print(f"{where}: {prediction.describe()}" if prediction else where)
+        if "maps" in show:
+            for block in blocks:
+                print("  " + model.run(block, inputs, with_outputs=False).describe())
+    print(f"wrote {out} ({', '.join(show)} of {', '.join(blocks)}; {trained})")
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from .ui.app import run
 
@@ -386,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fp16", action="store_const", const=True, help="float16 autocast with loss scaling (CUDA)")
     train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict); default: the "
                        "weights the graph names (an imported model's), else fresh ones")
+    train.add_argument("--statistics", type=int, default=20, metavar="N",
+                       help="per-block statistics in metrics.json (activations, gradients, weight updates; dead "
+                            "ReLUs and vanishing gradients are named): observe one step every N batches (default "
+                            "20; 0: off)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
     from .core.train import COMPILE_MODES
@@ -420,6 +484,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write a folder (-o DIR) with model.py and train.py: a standalone training script, torch "
                              "only, torchrun-ready, the graph's recipe as its defaults")
     export.set_defaults(run=cmd_export)
+
+    look = commands.add_parser(
+        "inspect", help="pictures of what flows inside a network: feature maps, filters, saliency",
+        description="Write one PNG of what the network does with one sample: the feature maps of blocks, the "
+                    "filters of convolutions, saliency over the input, and the prediction.")
+    look.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+    look.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    look.add_argument("--weights", metavar="W.pt", help="trained weights (default: the graph's own, else untrained)")
+    look.add_argument("--data", metavar="SPEC", help="the dataset whose test split the sample comes from "
+                      "(default: the recipe's)")
+    look.add_argument("--sample", type=int, default=0, metavar="N", help="which test sample (default 0)")
+    look.add_argument("--image", metavar="FILE", help="a picture file as the sample, instead of --data")
+    look.add_argument("--block", action="append", metavar="NAME",
+                      help="a block to look at (repeat for more; default: every convolution, else every block "
+                           "with weights)")
+    look.add_argument("--show", default="maps", help="comma-separated: maps, filters, saliency (default maps)")
+    look.add_argument("--seed", type=int, default=0, help="the split's seed, and the untrained weights' (default 0)")
+    look.set_defaults(run=cmd_inspect)
 
     imp = commands.add_parser("import", help="turn an ONNX model into an editable graph with its weights")
     imp.add_argument("model", metavar="MODEL.onnx")

@@ -27,6 +27,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path, epoch: int) -> None:
                            "state": _cpu(early["state"]) if early["state"] is not None else None},
         "history": trainer.history, "batch_losses": trainer.batch_losses, "config": trainer.config.to_dict(),
         "processes": trainer.world.size if trainer.world is not None else 1,
+        "block_statistics": trainer.statistics.epochs if trainer.statistics is not None else [],
     }
     atomic_torch_save(state, path)
 
@@ -86,6 +87,8 @@ def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
         trainer.early = {"best": float(early["best"]), "waited": int(early["waited"]), "state": early["state"]}
         trainer.history = list(state["history"])
         trainer.batch_losses = list(state["batch_losses"])
+        if trainer.statistics is not None:
+            trainer.statistics.epochs = list(state.get("block_statistics", []))
         trainer.start_epoch = int(state["epoch"]) + 1
     except TrainingError:
         raise

@@ -45,10 +45,15 @@ def compile_graph(graph: Graph, report: ShapeReport | None = None, class_name: s
     by block name (a train and an infer module over the same weights); `normalization` ({Input block
     name: (mean, std)} tensors shaped like a sample) makes the model normalize its raw inputs itself.
     """
+    traced = trace_graph(graph, report, mode=mode, normalization=normalization)
+    return build_module(traced, modules, class_name)
+
+
+def build_module(traced: Traced, modules: dict | None = None, class_name: str = "Net"):
+    """The GraphModule of a traced graph (its fx graph, not a copy), reusing `modules` by block name."""
     import torch
     from torch import fx
 
-    traced = trace_graph(graph, report, mode=mode, normalization=normalization)
     modules = modules or {}
     made = {}
     for name, construct in traced.constructs.items():
@@ -76,6 +81,7 @@ class Traced:
     inits: dict[str, str] = field(default_factory=dict)  # submodule name -> initialization, where not default
     buffers: dict[str, object] = field(default_factory=dict)  # input normalization: attribute -> tensor
     normalized: dict[str, tuple[str, str]] = field(default_factory=dict)  # Input name -> (mean attr, std attr)
+    block_nodes: dict[str, object] = field(default_factory=dict)  # block name -> the fx node of its output (probing)
 
 
 def loss_blocks(graph: Graph) -> list[Node]:
@@ -135,6 +141,7 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
             mean = fx.Proxy(fx_graph.get_attr(mean_attr), tracer)
             std = fx.Proxy(fx_graph.get_attr(std_attr), tracer)
             values[node.id, "out"] = (values[node.id, "out"] - mean) / std
+        traced.block_nodes[node.name] = values[node.id, "out"].node
     reference = next((values[node.id, "out"] for node in placeholders), None)  # batch size and device for Noise
     placeholder_ids = {node.id for node in placeholders}
     results, terms = [], {}
@@ -144,6 +151,7 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
         args = [values[edge.src, edge.src_port] for edge in graph.input_edges(node.id)]
         if node.type == "Output":
             results.append(args[0])
+            traced.block_nodes[node.name] = args[0].node
             continue
         spec = node.spec
         params = spec.torch_params(node.params)
@@ -172,6 +180,9 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
         ports = node.output_ports()
         for port, port_value in zip(ports, value if len(ports) > 1 else (value,)):
             values[node.id, port] = port_value
+        first = values[node.id, ports[0]]  # what a probe of the block shows: its first output
+        if isinstance(first, fx.Proxy):
+            traced.block_nodes[node.name] = first.node
     if losses:
         fx_graph.output({"losses": {name: r.node for name, r in zip(traced.losses, results)},
                          "terms": {name: tuple(a.node for a in args) for name, args in terms.items()}})

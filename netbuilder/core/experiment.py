@@ -182,6 +182,11 @@ def metrics_document(trainer: Trainer, result: TrainResult, spec, graph_path: st
         "test": {"loss": result.test_loss, **({result.metric_name: result.test_metric} if result.metric_name else {}),
                  **({"losses": result.test_losses} if trainer.objective.has_terms else {})},
     }
+    if trainer.statistics is not None:  # per block and epoch: activations, gradients, updates (block_stats.py)
+        from .block_stats import statistics_warnings
+
+        doc["blocks"] = trainer.statistics.epochs
+        doc["warnings"] = statistics_warnings(trainer.statistics.epochs[-1] if trainer.statistics.epochs else None)
     predictions, targets = result.test_predictions, result.test_targets
     if predictions is not None and targets is not None and len(predictions) and not predictions.is_floating_point():
         segmentation = predictions.dim() > 1

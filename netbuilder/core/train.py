@@ -10,6 +10,7 @@ import copy
 import math
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,6 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .block_stats import BlockStatistics
 from .data import Splits
 from .data.augment import AUGMENTATIONS, augment
 from .errors import NetbuilderError
@@ -62,13 +64,14 @@ class TrainConfig:
     compile: str = "auto"  # background torch.compile (core/background_compile.py): auto (when it pays), always, off
     tune: str = "auto"  # auto: channels_last for convolutions (CPU, CUDA), bf16 autocast on CUDA GPUs that have it
     report_interval: float = 0.1  # seconds between batch reports
+    statistics: int = 0  # per-block statistics (activations, gradients, updates): observe a step every N batches; 0: off
 
     def check(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise TrainingError(message)
 
-        for name in ("epochs", "batch_size", "step_size", "early_stopping", "seed", "threads"):
+        for name in ("epochs", "batch_size", "step_size", "early_stopping", "seed", "threads", "statistics"):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool),
                  f"{name.replace('_', ' ')} must be a whole number, got {str(value)[:40]}")
@@ -96,6 +99,7 @@ class TrainConfig:
         need(self.step_size >= 1 and self.early_stopping >= 0, "step size must be >= 1, early stopping >= 0")
         need(0 <= self.seed <= MAX_SEED, f"seed must be 0..{MAX_SEED}, got {self.seed}")
         need(0 <= self.threads <= 1024, f"threads must be 0..1024, got {self.threads}")
+        need(0 <= self.statistics <= 1_000_000, f"statistics must be 0 (off) or every N batches, got {self.statistics}")
         need(not (self.bf16 and self.fp16), "choose bf16 or fp16, not both")
         unknown = [a for a in self.augment if a not in AUGMENTATIONS]
         need(not unknown, f"unknown augmentation {', '.join(map(str, unknown))[:80]}; use {', '.join(AUGMENTATIONS)}")
@@ -105,7 +109,8 @@ class TrainConfig:
 
 
 # options that may change when a run is resumed from its checkpoint (the rest must be as the run had them)
-RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval", "compile", "tune")
+RESUMABLE = ("epochs", "lr", "early_stopping", "device", "threads", "report_interval", "compile", "tune",
+             "statistics")
 
 
 @dataclass
@@ -304,6 +309,13 @@ class Trainer:
         self._compile_settled = config.compile == "off"  # nothing more to decide about compiling
         self._compile_trial = None  # timing the eager, then the compiled model, once compiling is done
         self.compile_outcome: str | None = None  # "compiled" or "eager" once decided
+        # per-block statistics (block_stats.py), and work other threads ask of this one (request)
+        self.statistics = BlockStatistics(self.model, config.statistics) if config.statistics else None
+        self._requests: list[tuple[Callable[[], object], Future]] = []
+        self._requests_lock = threading.Lock()
+        self._requests_closed = False
+        self._wake = threading.Event()
+        self._observing = False  # a step the statistics observe runs eagerly (hooks do not fire in compiled code)
 
     def _parameters(self, group: str) -> list[torch.nn.Parameter]:
         """The trainable parameters a group's optimizer steps (each once, though blocks share them)."""
@@ -336,12 +348,48 @@ class Trainer:
     def stop(self) -> None:
         self._stop.set()
         self._running.set()
+        self._wake.set()
 
     def pause(self) -> None:
         self._running.clear()
 
     def resume(self) -> None:
         self._running.set()
+        self._wake.set()
+
+    def request(self, work: Callable[[], object]) -> Future:
+        """Have work() run on the training thread, between two batches (at once while paused), and get its
+        result (or its exception) in a Future: the editor probes a paused run's model this way, without
+        blocking and without two threads using the model at once. Work asked after the run has ended fails
+        with TrainingError; work left when it ends is done then."""
+        future: Future = Future()
+        with self._requests_lock:
+            if self._requests_closed:
+                future.set_exception(TrainingError("the training run has ended"))
+                return future
+            self._requests.append((work, future))
+        self._wake.set()
+        return future
+
+    def _serve_requests(self) -> None:
+        while True:
+            with self._requests_lock:
+                if not self._requests:
+                    return
+                work, future = self._requests.pop(0)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work())
+                except BaseException as e:  # noqa: BLE001 - the asker gets it, as the Future's exception
+                    future.set_exception(e)
+
+    def _wait_paused(self) -> None:
+        """While paused: do what is asked (requests) until resumed or stopped."""
+        self._serve_requests()
+        while not self._running.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            self._serve_requests()
 
     @property
     def paused(self) -> bool:
@@ -377,7 +425,8 @@ class Trainer:
         """(loss per term, the terms' inputs, the outputs) for a batch of fields. A training step of a full batch
         runs the compiled model once the run has switched to it."""
         args = tuple(batch[f] for _, f in self.objective.feeds)
-        compiled = training and self._compiled is not None and len(args[0]) == self.config.batch_size
+        compiled = (training and self._compiled is not None and not self._observing
+                    and len(args[0]) == self.config.batch_size)
         out = (self._ddp if training and self._ddp is not None else self._compiled if compiled else self.model)(*args)
         if self.objective.has_terms:
             return out["losses"], out["terms"], None
@@ -465,6 +514,9 @@ class Trainer:
         try:
             return self._train(checkpoint)
         finally:
+            with self._requests_lock:
+                self._requests_closed = True
+            self._serve_requests()
             if torch.get_num_threads() != threads:  # setting it rebuilds torch's thread pool: only when needed
                 torch.set_num_threads(threads)
 
@@ -603,16 +655,25 @@ class Trainer:
         metric = [torch.zeros((), device=self.device), 0]
         reported, last_report, self._epoch_start = 0, time.perf_counter(), time.perf_counter()
         for b, batch in enumerate(self._batches(epoch)):
-            if not self._running.is_set():
+            if not self._running.is_set() or self._requests:
                 paused_at = time.perf_counter()
-                self._running.wait()
+                self._wait_paused()
                 self._epoch_start += time.perf_counter() - paused_at
             if self._stop.is_set():
                 self.batch_losses.extend(losses[reported:b].tolist())
                 return "stopped"
             if not self._compile_settled:
                 self._compile_between_batches(epoch, b, batch)
-            loss, values, terms = self._step(batch)
+            observed = self.statistics is not None and self.statistics.wants(b)
+            if observed:
+                self.statistics.begin(self.scaler.get_scale() if self.scaler is not None else 1.0)
+                self._observing = True
+            try:
+                loss, values, terms = self._step(batch)
+            finally:
+                if observed:
+                    self._observing = False
+                    self.statistics.end()
             losses[b] = loss
             shares[b] = self._share
             size = len(next(iter(batch.values())))
@@ -773,6 +834,8 @@ class Trainer:
                 scheduler.step(val_loss if val_loss is not None else train_loss)
             else:
                 scheduler.step()
+        if self.statistics is not None:
+            self.statistics.end_epoch(epoch)
         report = EpochReport(epoch, self.config.epochs, train_loss, self._epoch_metric, val_loss, val_metric,
                              lr_now, seconds, n / max(seconds, 1e-9),
                              self._epoch_terms if self.objective.has_terms else {},

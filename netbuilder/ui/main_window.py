@@ -82,6 +82,10 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.analysis_dock = self._dock("Analysis", self.analysis, area.BottomDockWidgetArea, titled=False)
         self.curves_dock = self._dock("Curves", self._waiting("Training curves and results appear here."), None,
                                       titled=False)
+        # Inside (issue 12): what flows on the selected block or wire, filters, saliency, statistics on the canvas
+        self.probe = None  # the ProbeView, built once torch has loaded
+        self.probe_dock = self._dock("Inside", self._waiting("Feature maps, filters and saliency appear once PyTorch "
+                                                             "has loaded…"), None, titled=False)
         self._docks_tabbed = False  # Training and Curves join their tabs when the window first shows
 
         self.summary_label = QLabel()
@@ -146,6 +150,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
             # before it is first laid out.
             self._docks_tabbed = True
             self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+            self.tabifyDockWidget(self.training_dock, self.probe_dock)
             self.tabifyDockWidget(self.analysis_dock, self.curves_dock)
             self.inspector_dock.raise_()
             self.analysis_dock.raise_()
@@ -229,6 +234,11 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.training.running_changed.connect(self._running_changed)
         self.training.progress.valueChanged.connect(self.progress.setValue)
         self.document.replaced.connect(self.training.plots.clear)  # another network: the curves were its
+        from .probe_view import ProbeView  # imports torch too
+
+        self.probe = ProbeView(self.document, self.scene, self.training)
+        self.probe_dock.setWidget(self.probe)
+        self.probe.message.connect(self.show_message)
         self.actions_by_name["train"].setEnabled(True)
 
     def _running_changed(self, running: bool) -> None:
@@ -348,7 +358,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         view.addSeparator()
         view.addActions([a["summary"], a["analysis"]])
         panels = view.addMenu("&Panels")
-        for dock in (self.palette_dock, self.inspector_dock, self.training_dock, self.curves_dock,
+        for dock in (self.palette_dock, self.inspector_dock, self.training_dock, self.probe_dock, self.curves_dock,
                      self.analysis_dock):
             panels.addAction(dock.toggleViewAction())
         train = bar.addMenu("&Train")

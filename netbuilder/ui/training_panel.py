@@ -55,6 +55,7 @@ class TrainingPanel(QWidget):
         self._downloads = DownloadRelay()
         self._downloads.progress.connect(self._download_progress)
         self.datasets = DatasetCache(progress=self._downloads.progress.emit)
+        self.statistics_every = 20  # per-block statistics: a step observed every N batches; 0: off (probe_view)
 
         self.plots = TrainingPlots()
         self.results = ResultsView()
@@ -472,7 +473,7 @@ class TrainingPanel(QWidget):
         config = TrainConfig(
             **self._settings_values(number), device=self.device.currentText(),
             threads=max(1, (os.cpu_count() or 1) - 1),  # one core stays with the window, so it stays smooth
-            **self._speed_values())
+            **self._speed_values(), statistics=self.statistics_every)
         config.check()
         return config
 

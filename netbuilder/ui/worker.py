@@ -55,6 +55,7 @@ class TrainingThread(QThread):
     failed = Signal(str)
 
     picture = Signal(object)  # a Pillow image of what the network makes, after an epoch
+    statistics = Signal(object)  # the epoch's per-block statistics (block_stats.py), when they are recorded
 
     def __init__(self, graph: Graph, spec: str, config: TrainConfig, val_fraction: float,
                  datasets: DatasetCache, weights: Path | None = None, test_fraction: float = 0.2) -> None:
@@ -81,6 +82,8 @@ class TrainingThread(QThread):
 
     def _epoch(self, report) -> None:
         """On this thread: report the epoch, and at most once a second draw what the network makes."""
+        if self.trainer.statistics is not None and self.trainer.statistics.epochs:
+            self.statistics.emit(self.trainer.statistics.epochs[-1])
         self.epoch.emit(report)
         now = time.perf_counter()
         if now - self._last_picture < 1.0 and report.epoch != report.epochs:

@@ -105,6 +105,8 @@ class BlockItem(QGraphicsItem):
         self.info: NodeShapes | None = None
         self.findings: list = []  # core.analysis Findings about this block (warnings and advice; errors are in info)
         self.colour = style.category_colour(node.spec.category)
+        self.tint: QColor | None = None  # a colour a view lays over the block (training statistics), and its words
+        self.tint_text = ""
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setZValue(1)
@@ -159,6 +161,12 @@ class BlockItem(QGraphicsItem):
         self._update_tooltip()
         self.update()
 
+    def set_tint(self, colour: QColor | None, text: str = "") -> None:
+        """Colour the block's face (None: plain again), with a short text in its corner (a value)."""
+        if (colour, text) != (self.tint, self.tint_text):
+            self.tint, self.tint_text = colour, text
+            self.update()
+
     @property
     def error(self) -> str | None:
         return self.info.error if self.info else None
@@ -208,7 +216,7 @@ class BlockItem(QGraphicsItem):
         else:
             border = QPen(style.BLOCK_BORDER, 1)
         painter.setPen(border)
-        painter.setBrush(style.BLOCK_FILL)
+        painter.setBrush(style.BLOCK_FILL if self.tint is None else self.tint)
         painter.drawRoundedRect(rect, 7, 7)
         stripe = QRectF(rect.left(), rect.top(), 6, rect.height())
         painter.setPen(Qt.PenStyle.NoPen)
@@ -246,6 +254,11 @@ class BlockItem(QGraphicsItem):
         mono.setFamily("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self._text(painter, mono, colour, QRectF(text_left, rect.top() + 43, text_width, 15), shape)
+        if self.tint_text:
+            painter.setFont(mono)
+            painter.setPen(style.TEXT)
+            painter.drawText(QRectF(rect.left(), rect.top() + 7, WIDTH - 8, 17),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.tint_text)
 
     @staticmethod
     def _text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str) -> None:
