@@ -339,21 +339,27 @@ def gan_ring() -> Graph:
 
 
 def gan_mnist() -> Graph:
-    b = Builder("GAN on MNIST digits", "A fully connected GAN: the generator turns 64 numbers of noise into a "
-                                       "28x28 digit; the discriminator (applied to real digits and, with the "
-                                       "same weights, to generated ones) learns to tell them apart.")
+    b = Builder("GAN on MNIST digits (DCGAN)", "Radford et al. 2015 in small: the generator turns 64 numbers of "
+                                               "noise into a 7x7 map of 128 channels and, with two transposed "
+                                               "convolutions, into a 28x28 digit; the discriminator (applied to "
+                                               "real digits and, with the same weights, to generated ones) is a "
+                                               "strided convnet that learns to tell them apart. BatchNorm in the "
+                                               "generator, LeakyReLU in the discriminator, Adam with beta1 0.5.")
     real = b.add("Input", name="x", shape=[1, 28, 28], normalize="none")
     noise = b.add("Noise", name="z", shape=[64])
     _gan(b, real, noise,
-         [("Linear", "g1", dict(out_features=256)), ("LeakyReLU", "g1_relu", dict(negative_slope=0.2)),
-          ("Linear", "g2", dict(out_features=512)), ("LeakyReLU", "g2_relu", dict(negative_slope=0.2)),
-          ("Linear", "g3", dict(out_features=784)), ("Sigmoid", "g3_sigmoid", {}),
-          ("Reshape", "g_image", dict(shape=[1, 28, 28]))],
-         [("Flatten", "d_flatten", {}), ("Linear", "d1", dict(out_features=512)),
-          ("LeakyReLU", "d1_relu", dict(negative_slope=0.2)), ("Dropout", "d1_drop", dict(p=0.3)),
-          ("Linear", "d2", dict(out_features=256)), ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
-          ("Dropout", "d2_drop", dict(p=0.3)), ("Linear", "d3", dict(out_features=1))])
-    return b.done({"data": "mnist-5k", "epochs": 100, "batch_size": 64, "lr": 0.0002, "beta1": 0.5,
+         [("Linear", "g1", dict(out_features=128 * 7 * 7)), ("BatchNorm1d", "g1_bn", {}), ("ReLU", "g1_relu", {}),
+          ("Reshape", "g_map", dict(shape=[128, 7, 7])),
+          ("ConvTranspose2d", "g2", dict(out_channels=64, kernel_size=4, stride=2, padding=1)),
+          ("BatchNorm2d", "g2_bn", {}), ("ReLU", "g2_relu", {}),
+          ("ConvTranspose2d", "g3", dict(out_channels=1, kernel_size=4, stride=2, padding=1)),
+          ("Sigmoid", "g3_sigmoid", {})],
+         [("Conv2d", "d1", dict(out_channels=64, kernel_size=4, stride=2, padding=1)),
+          ("LeakyReLU", "d1_relu", dict(negative_slope=0.2)),
+          ("Conv2d", "d2", dict(out_channels=128, kernel_size=4, stride=2, padding=1)),
+          ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
+          ("Flatten", "d_flatten", {}), ("Linear", "d3", dict(out_features=1))])
+    return b.done({"data": "mnist-5k", "epochs": 30, "batch_size": 64, "lr": 0.0002, "beta1": 0.5,
                    "val_fraction": 0.0})
 
 
