@@ -493,7 +493,7 @@ def fcn_shapes() -> Graph:
                 ("Conv2d", "classes", dict(out_channels=4, kernel_size=1)))
     b.add("Output", y, name="masks")
     b.add("CrossEntropyLoss", y, mask, name="pixel_loss")
-    return b.done({"data": "shapes:n=2000", "epochs": 15, "batch_size": 50, "lr": 0.002})
+    return b.done({"data": "shapes:n=4000", "epochs": 25, "batch_size": 50, "lr": 0.002})
 
 
 def lstm_classifier() -> Graph:
