@@ -21,6 +21,7 @@ from . import style
 from .analysis_panel import AnalysisPanel
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
+from .collector import GuiCollector
 from .context_menus import build_menu
 from .document import Document, torch_loader
 from .exchange import Exchange
@@ -59,6 +60,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self._paste_count = 0
         self._dock_state = None
 
+        self.collector = GuiCollector(self)  # garbage is collected on this thread, never on a worker's
         self.setWindowIcon(style.icon("netbuilder"))
         canvas = QWidget()
         column = QVBoxLayout(canvas)
@@ -496,6 +498,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
             if self.start_page is not None:
                 self.start_page.wait()
             self.recovery.discard()
+            self.collector.stop()
             event.accept()
         else:
             event.ignore()
