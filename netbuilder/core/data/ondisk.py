@@ -16,7 +16,7 @@ import torch
 from ..errors import brief_text
 from ..files import check_regular
 from .dataset import DataError, Dataset
-from .readers import CIFAR_CLASSES, FASHION_CLASSES, IMAGE_SUFFIXES, _find, read_idx
+from .readers import _READ_ERRORS, CIFAR_CLASSES, FASHION_CLASSES, IMAGE_SUFFIXES, _cannot_read, _find, read_idx
 from .stream import ByteRecords, FloatRows, ImageFiles, LazySamples, cache_folder, raw_copy
 
 FLOAT = 4
@@ -41,11 +41,15 @@ def _idx_count(path: Path) -> tuple[int, int]:
     """(samples, values per sample) an IDX file declares, reading only its header (through gzip for .gz)."""
     import gzip
 
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
-        head = f.read(4)
-        if len(head) < 4 or not 1 <= head[3] <= 4:
-            raise DataError(f"{path} is not an IDX file (bad magic number)")
-        sizes = f.read(4 * head[3])
+    check_regular(path)
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            head = f.read(4)
+            if len(head) < 4 or not 1 <= head[3] <= 4:
+                raise DataError(f"{path} is not an IDX file (bad magic number)")
+            sizes = f.read(4 * head[3])
+    except _READ_ERRORS as e:
+        raise _cannot_read(path, e) from None
     dims = [int.from_bytes(sizes[4 * i:4 * i + 4], "big") for i in range(head[3])]
     return dims[0], math.prod(dims[1:])
 
@@ -64,7 +68,16 @@ def _image_files(folder: Path) -> tuple[list[tuple[Path, int]], list[str]]:
 
 
 def in_memory_bytes(kind: str, path: Path, input_shape: tuple[int, ...] | None = None) -> int:
-    """What the samples of a dataset on disk take in memory as float32 (both parts, where it has a test part)."""
+    """What the samples of a dataset on disk take in memory as float32 (both parts, where it has a test part).
+    A file that cannot be read (a FIFO, corrupt gzip data, a disk error) is a DataError naming it, as the readers
+    say it."""
+    try:
+        return _in_memory_bytes(kind, path, input_shape)
+    except _READ_ERRORS as e:
+        raise _cannot_read(Path(getattr(e, "filename", None) or path), e) from None
+
+
+def _in_memory_bytes(kind: str, path: Path, input_shape: tuple[int, ...] | None) -> int:
     if kind in ("mnist", "fashion-mnist"):
         return sum(math.prod(_idx_count(_find(path, f"{part}-images-idx3-ubyte"))) * FLOAT for part in ("train", "t10k"))
     if kind == "cifar10":
@@ -72,6 +85,7 @@ def in_memory_bytes(kind: str, path: Path, input_shape: tuple[int, ...] | None =
         folder = inner if inner.is_dir() else path
         return sum(f.stat().st_size for f in folder.glob("*_batch*.bin")) // 3073 * 3072 * FLOAT
     if kind == "csv":
+        check_regular(path)  # a FIFO would block here
         with open(path, "rb") as f:
             head = f.readline()
             lines = sum(1 for _ in f)
