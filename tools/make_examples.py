@@ -334,7 +334,7 @@ def gan_ring() -> Graph:
          [("Linear", "d1", dict(out_features=128)), ("LeakyReLU", "d1_relu", dict(negative_slope=0.2)),
           ("Linear", "d2", dict(out_features=128)), ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
           ("Linear", "d3", dict(out_features=1))])
-    return b.done({"data": "ring:n=20000", "epochs": 40, "batch_size": 100, "lr": 0.001, "beta1": 0.5,
+    return b.done({"data": "ring:n=20000", "epochs": 80, "batch_size": 100, "lr": 0.001, "beta1": 0.5,
                    "val_fraction": 0.0})
 
 
