@@ -1,6 +1,8 @@
 """Background compilation: a run starts eagerly, switches to the torch.compile'd model between two batches, and
 keeps its weights, its optimizers' state, its frozen blocks and its checkpoints; a compiler that fails leaves the
 run eager with one note."""
+import threading
+
 import torch
 
 from netbuilder.core import background_compile
@@ -75,11 +77,13 @@ def test_a_run_switches_to_the_compiled_model_between_two_batches_keeping_weight
 
 def test_a_compiler_that_fails_leaves_the_run_eager_with_one_note(monkeypatch):
     import torch._dynamo
-    import torch._inductor.config as inductor
+    import torch._inductor.compile_fx as inductor
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the C++ compiler failed")
 
     torch._dynamo.reset()  # forget what earlier tests compiled for this network
-    monkeypatch.setattr(inductor.cpp, "cxx", (None, "false"))  # a C++ compiler that always fails
-    monkeypatch.setattr(inductor, "force_disable_caches", True)  # and nothing compiled before to fall back on
+    monkeypatch.setattr(inductor, "compile_fx", broken)  # torch.compile's backend fails, whatever the network
     eager = trainer("off", epochs=2)
     eager.fit()
     notes = []
@@ -105,3 +109,24 @@ def test_auto_compiles_only_runs_long_enough_to_gain(chain):
     short = trainer("auto", epochs=1)
     short.fit()
     assert short._compile_job is None and short._compiled is None and short.notes == []
+
+
+def test_each_run_compiles_once_and_the_switch_compiles_nothing_more(monkeypatch):
+    """torch.compile guards on whether the tensors given alias the module's, and keeps its compiled versions per
+    code object: warmed up on the copy's own weights, the switch to the run's compiled again, on the training
+    thread, and every run in one process counted towards torch's recompilation limit."""
+    import torch._inductor.compile_fx as inductor
+
+    real, calls = inductor.compile_fx, []
+
+    def counted(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inductor, "compile_fx", counted)
+    for number in (1, 2, 3):
+        run = trainer("always", epochs=2)
+        run.on_batch = lambda report, run=run: run._compile_job is not None and run._compile_job.wait()
+        run.fit()
+        assert run.compile_outcome == "compiled"
+        assert calls == ["netbuilder-compile"] * number, "one compile a run, on the compiling thread"

@@ -26,6 +26,7 @@ import os
 import shutil
 import threading
 import time
+import types
 from typing import Callable
 
 import torch
@@ -98,6 +99,18 @@ def live_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {**dict(model.named_parameters(remove_duplicate=False)), **dict(model.named_buffers(remove_duplicate=False))}
 
 
+def _detached_copies(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Copies of a module's parameters and buffers (parameters stay parameters; tensors shared under two names stay
+    one tensor)."""
+    copies: dict[int, torch.Tensor] = {}
+    for tensor in state.values():
+        if id(tensor) not in copies:
+            copy = tensor.detach().clone()
+            copies[id(tensor)] = (torch.nn.Parameter(copy, requires_grad=tensor.requires_grad)
+                                  if isinstance(tensor, torch.nn.Parameter) else copy)
+    return {name: copies[id(tensor)] for name, tensor in state.items()}
+
+
 def _leaves(value) -> list[torch.Tensor]:
     from torch.utils._pytree import tree_leaves
 
@@ -151,14 +164,20 @@ class BackgroundCompile:
             torch.cuda.set_device(self.device)
         shadow = self.shadow
 
-        def forward(state, *args):
+        def template(state, *args):
             return torch.func.functional_call(shadow, state, args, tie_weights=False, strict=True)
 
+        # a code object of its own: torch.compile keeps its compiled versions (and counts recompilations, up to a
+        # limit past which it silently runs eagerly) per code object, and every run compiles a new copy
+        forward = types.FunctionType(template.__code__.replace(), template.__globals__, "forward",
+                                     template.__defaults__, template.__closure__)
         # random blocks (dropout) draw from torch's own generator, as eager ones do, so that the check
         # before switching can compare the two on the same draws
         options = {"fallback_random": True} if self.stochastic else None
         function = torch.compile(forward, dynamic=False, options=options)
-        state = live_state(shadow)
+        # warmed up on tensors that are not the copy's own, as the run's will not be: torch.compile guards on
+        # whether the tensors given alias the module's, and would compile again, on the training thread, at the switch
+        state = _detached_copies(live_state(shadow))
         with self.autocast():
             out = function(state, *self.example)
             outputs = [t for t in _leaves(out) if t.requires_grad]
@@ -193,20 +212,11 @@ class BackgroundCompile:
         if mismatch:
             self.problem = mismatch
             return None
-        self._share(state)
         return compiled_forward
 
     def autocast_is_reduced(self) -> bool:
         with self.autocast():
             return torch.is_autocast_enabled(self.device.type)
-
-    def _share(self, state: dict[str, torch.Tensor]) -> None:
-        """Give the copy the run's own tensors: its weights no longer take memory of their own."""
-        for name, tensor in state.items():
-            owner, _, leaf = name.rpartition(".")
-            module = self.shadow.get_submodule(owner) if owner else self.shadow
-            table = module._parameters if leaf in module._parameters else module._buffers
-            table[leaf] = tensor
 
 
 @contextlib.contextmanager
