@@ -222,13 +222,9 @@ class BackgroundCompile:
 @contextlib.contextmanager
 def _quiet_torch_logs():
     """torch's compiler logs its failures at length; the run says it in one note instead."""
-    import torch._dynamo.config as dynamo
-
     loggers = [logging.getLogger(name) for name in ("torch._dynamo", "torch._inductor", "torch.fx",
                                                       "torch._functorch", "torch._subclasses")]
     levels = [logger.level for logger in loggers]
-    limit = dynamo.recompile_limit
-    dynamo.recompile_limit = max(limit, 64)  # each architecture trained in this process is one more compile
     for logger in loggers:
         logger.setLevel(logging.CRITICAL + 1)
     try:
