@@ -80,10 +80,8 @@ def main() -> None:
     window.show()
     window.open_example(ROOT / "netbuilder" / "examples" / "mnist_convnet.json")
     wait(app, lambda: window.document.report is not None, 60)
-    window.resizeDocks([window.training_dock], [250], Qt.Orientation.Vertical)
-    window.resizeDocks([window.probe_dock], [600], Qt.Orientation.Horizontal)
+    window.resizeDocks([window.probe_dock], [600], Qt.Orientation.Horizontal)  # room for the maps
     train(app, window, 3)
-    window.training_dock.hide()  # room for the maps (View > Training brings it back)
     window.probe_dock.show()
     window.probe_dock.raise_()
     probe = window.probe
@@ -108,9 +106,8 @@ def main() -> None:
     window.open_path(path, ask=False)
     wait(app, lambda: window.document.report is not None, 60)
     window.training.statistics_every = 5
-    window.training_dock.show()
     train(app, window, 1)
-    window.training_dock.hide()
+    window.probe_dock.raise_()
     probe.set_mode("maps")
     probe.colour_by.setCurrentIndex(probe.colour_by.findData("grad_std"))
     window.scene.select_nodes([window.document.graph.find("sigmoid1").id])
