@@ -21,12 +21,14 @@ class GuiCollector(QObject):
         global _open
         super().__init__(parent)
         self.threshold = gc.get_threshold()
-        self._running = True
+        self._state = {"running": True}  # plain Python: still there when the window's C++ side is gone
         _open += 1
         gc.disable()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check)
         self.timer.start(interval_ms)
+        state = self._state
+        parent.destroyed.connect(lambda *_: _release(state))  # a window deleted without being closed
 
     def check(self) -> None:
         counts = gc.get_count()
@@ -39,12 +41,16 @@ class GuiCollector(QObject):
 
     def stop(self) -> None:
         """The window is closing: collect once more here, and hand collection back to Python if it was the last."""
-        global _open
-        if not self._running:
-            return
-        self._running = False
-        self.timer.stop()
+        if self._state["running"]:
+            self.timer.stop()
+            gc.collect()
+            _release(self._state)
+
+
+def _release(state: dict) -> None:
+    global _open
+    if state["running"]:
+        state["running"] = False
         _open -= 1
-        gc.collect()
         if _open == 0:
             gc.enable()
