@@ -359,7 +359,7 @@ def gan_mnist() -> Graph:
           ("Conv2d", "d2", dict(out_channels=128, kernel_size=4, stride=2, padding=1)),
           ("LeakyReLU", "d2_relu", dict(negative_slope=0.2)),
           ("Flatten", "d_flatten", {}), ("Linear", "d3", dict(out_features=1))])
-    return b.done({"data": "mnist-5k", "epochs": 30, "batch_size": 64, "lr": 0.0002, "beta1": 0.5,
+    return b.done({"data": "mnist-5k", "epochs": 30, "batch_size": 32, "lr": 0.0005, "beta1": 0.5,
                    "val_fraction": 0.0})
 
 
