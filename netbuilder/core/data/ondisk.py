@@ -16,7 +16,7 @@ import torch
 from ..errors import brief_text
 from ..files import check_regular
 from .dataset import DataError, Dataset
-from .readers import _READ_ERRORS, CIFAR_CLASSES, FASHION_CLASSES, IMAGE_SUFFIXES, _cannot_read, _find, read_idx
+from .readers import _READ_ERRORS, FASHION_CLASSES, IMAGE_SUFFIXES, _cannot_read, _find, cifar10_files, read_idx
 from .stream import ByteRecords, FloatRows, ImageFiles, LazySamples, cache_folder, raw_copy
 
 FLOAT = 4
@@ -81,9 +81,8 @@ def _in_memory_bytes(kind: str, path: Path, input_shape: tuple[int, ...] | None)
     if kind in ("mnist", "fashion-mnist"):
         return sum(math.prod(_idx_count(_find(path, f"{part}-images-idx3-ubyte"))) * FLOAT for part in ("train", "t10k"))
     if kind == "cifar10":
-        inner = path / "cifar-10-batches-bin"
-        folder = inner if inner.is_dir() else path
-        return sum(f.stat().st_size for f in folder.glob("*_batch*.bin")) // 3073 * 3072 * FLOAT
+        train_files, test_file, _ = cifar10_files(path)
+        return sum(f.stat().st_size for f in (*train_files, test_file)) // 3073 * 3072 * FLOAT
     if kind == "csv":
         check_regular(path)  # a FIFO would block here
         with open(path, "rb") as f:
@@ -145,19 +144,7 @@ def open_mnist_folder(folder: Path, fashion: bool = False) -> tuple[Dataset, Dat
 
 
 def open_cifar10_folder(folder: Path) -> tuple[Dataset, Dataset]:
-    if not folder.is_dir():
-        raise DataError(f"{folder} is not a folder")
-    inner = folder / "cifar-10-batches-bin"
-    folder = inner if inner.is_dir() else folder
-    train_files = sorted(folder.glob("data_batch_*.bin"))
-    if not train_files or not (folder / "test_batch.bin").is_file():
-        raise DataError(f"{folder}: expected data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
-                        "(the CIFAR-10 binary version)")
-    classes = CIFAR_CLASSES
-    meta = folder / "batches.meta.txt"
-    if meta.is_file():
-        names = [line.strip() for line in meta.read_text(errors="replace").splitlines() if line.strip()]
-        classes = names[:10] if len(names) >= 10 else classes
+    train_files, test_file, classes = cifar10_files(folder)
 
     def part(files: list[Path], name: str) -> Dataset:
         spans, labels = [], []
@@ -174,7 +161,7 @@ def open_cifar10_folder(folder: Path) -> tuple[Dataset, Dataset]:
         reader = ByteRecords(spans, 3073, 1, (3, 32, 32))
         return Dataset(name, LazySamples(reader, len(y), reader.shape), torch.from_numpy(y), list(classes))
 
-    return part(train_files, "cifar10 train"), part([folder / "test_batch.bin"], "cifar10 test")
+    return part(train_files, "cifar10 train"), part([test_file], "cifar10 test")
 
 
 def open_csv(path: Path, label: str) -> Dataset:

@@ -114,8 +114,9 @@ def read_mnist_folder(folder: Path, fashion: bool = False) -> tuple[Dataset, Dat
     return parts[0], parts[1]
 
 
-def read_cifar10_folder(folder: Path) -> tuple[Dataset, Dataset]:
-    """CIFAR-10's binary version: data_batch_1..5.bin and test_batch.bin, records of 1 label + 3072 bytes."""
+def cifar10_files(folder: Path) -> tuple[list[Path], Path, list[str]]:
+    """(the training batches, the test batch, the class names) of a CIFAR-10 binary folder (or the folder holding
+    its cifar-10-batches-bin); DataError when they are not there."""
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder")
     inner = folder / "cifar-10-batches-bin"
@@ -129,6 +130,12 @@ def read_cifar10_folder(folder: Path) -> tuple[Dataset, Dataset]:
     if meta.is_file():
         names = [line.strip() for line in meta.read_text(errors="replace").splitlines() if line.strip()]
         classes = names[:10] if len(names) >= 10 else classes
+    return train_files, folder / "test_batch.bin", list(classes)
+
+
+def read_cifar10_folder(folder: Path) -> tuple[Dataset, Dataset]:
+    """CIFAR-10's binary version: data_batch_1..5.bin and test_batch.bin, records of 1 label + 3072 bytes."""
+    train_files, test_file, classes = cifar10_files(folder)
 
     def read(files: list[Path], name: str) -> Dataset:
         chunks = []
@@ -143,7 +150,7 @@ def read_cifar10_folder(folder: Path) -> tuple[Dataset, Dataset]:
         x = torch.from_numpy(table[:, 1:].astype(np.float32) / 255.0).reshape(-1, 3, 32, 32)
         return Dataset(name, x, torch.from_numpy(table[:, 0].astype(np.int64)), list(classes))
 
-    return read(train_files, "cifar10 train"), read([folder / "test_batch.bin"], "cifar10 test")
+    return read(train_files, "cifar10 train"), read([test_file], "cifar10 test")
 
 
 def read_csv(path: Path, label: str) -> Dataset:
