@@ -23,8 +23,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.layout import apply_layout  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
+from netbuilder.core.model.layout import apply_layout  # noqa: E402
 from netbuilder.ui.commands import SetParam  # noqa: E402
 from netbuilder.ui.main_window import MainWindow  # noqa: E402
 

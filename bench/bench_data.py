@@ -24,9 +24,10 @@ import torch  # noqa: E402
 
 from netbuilder.core.data import load_dataset  # noqa: E402
 from netbuilder.core.data.stream import workers  # noqa: E402
-from netbuilder.core.experiment import prepare_training  # noqa: E402
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.train import TrainConfig, Trainer  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
+from netbuilder.core.training.config import TrainConfig  # noqa: E402
+from netbuilder.core.training.experiment import prepare_training  # noqa: E402
+from netbuilder.core.training.trainer import Trainer  # noqa: E402
 
 
 def write_folder(root: Path, count: int) -> Path:

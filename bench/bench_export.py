@@ -16,10 +16,10 @@ steady_allocator()
 
 import torch  # noqa: E402
 
-from netbuilder.core.compile import compile_graph  # noqa: E402
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.onnx_export import export_onnx  # noqa: E402
-from netbuilder.core.onnx_import import import_onnx  # noqa: E402
+from netbuilder.core.build.compile import compile_graph  # noqa: E402
+from netbuilder.core.exchange.onnx_export import export_onnx  # noqa: E402
+from netbuilder.core.exchange.onnx_import import import_onnx  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
 
 
 def main() -> None:

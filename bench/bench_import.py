@@ -18,8 +18,8 @@ steady_allocator()
 
 import torch  # noqa: E402
 
-from netbuilder.core.compile import compile_graph  # noqa: E402
-from netbuilder.core.onnx_import import import_onnx  # noqa: E402
+from netbuilder.core.build.compile import compile_graph  # noqa: E402
+from netbuilder.core.exchange.onnx_import import import_onnx  # noqa: E402
 from tests.test_import_zoo import LARGE, SMALL, with_random_weights  # noqa: E402
 
 

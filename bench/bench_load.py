@@ -14,7 +14,7 @@ from _common import median_seconds, steady_allocator
 
 steady_allocator()
 
-from netbuilder.core.graph import Graph  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
 
 
 def document(blocks: int) -> Graph:

@@ -22,9 +22,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import torch  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.probe import fresh_model  # noqa: E402
-from netbuilder.core.probe_pictures import view_of  # noqa: E402
+from netbuilder.core.inside.probe import fresh_model  # noqa: E402
+from netbuilder.core.inside.probe_pictures import view_of  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
 from netbuilder.ui.tiles import BarChart, TileGrid  # noqa: E402
 
 BLOCKS = ("conv1", "layer1_1_relu2", "layer2_1_relu2", "layer3_1_relu2", "layer4_1_relu2", "fc")

@@ -12,9 +12,9 @@ steady_allocator()
 
 import torch  # noqa: E402
 
-from netbuilder.core.compile import compile_graph  # noqa: E402
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.shapes import clear_cache, infer_shapes  # noqa: E402
+from netbuilder.core.build.compile import compile_graph  # noqa: E402
+from netbuilder.core.checks.shapes import clear_cache, infer_shapes  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
 
 
 def main() -> None:

@@ -15,11 +15,12 @@ steady_allocator()
 
 import torch  # noqa: E402
 
-from netbuilder.core.compile import compile_graph  # noqa: E402
+from netbuilder.core.build.compile import compile_graph  # noqa: E402
 from netbuilder.core.data import load_dataset  # noqa: E402
 from netbuilder.core.data.prepare import prepare  # noqa: E402
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.train import TrainConfig, Trainer  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
+from netbuilder.core.training.config import TrainConfig  # noqa: E402
+from netbuilder.core.training.trainer import Trainer  # noqa: E402
 
 SETTINGS = (0, 20, 1)
 

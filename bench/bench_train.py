@@ -37,11 +37,12 @@ if "--warm-cache" not in sys.argv:  # before torch is imported: a first run's co
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from netbuilder.core.compile import compile_graph  # noqa: E402
+from netbuilder.core.build.compile import compile_graph  # noqa: E402
 from netbuilder.core.data import load_dataset  # noqa: E402
 from netbuilder.core.data.prepare import prepare  # noqa: E402
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.train import TrainConfig, Trainer  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
+from netbuilder.core.training.config import TrainConfig  # noqa: E402
+from netbuilder.core.training.trainer import Trainer  # noqa: E402
 from tests.test_compile import LectureNet  # noqa: E402  (the lecture's network, written out once)
 
 
@@ -83,7 +84,7 @@ def trainer_run(graph, splits, epochs, device, compile_mode, tune="auto") -> tup
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    from netbuilder.core import background_compile
+    from netbuilder.core.training import background_compile
 
     background_compile.finish()  # a compile still running would slow the next run
     return seconds, "; ".join(trainer.notes)

@@ -23,7 +23,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,9 +34,9 @@ steady_allocator()
 import torch  # noqa: E402
 
 from netbuilder.cli import main  # noqa: E402
-from netbuilder.core.graph import Graph  # noqa: E402
-from netbuilder.core.pictures import generate  # noqa: E402
-from netbuilder.core.weights import fit_state, read_state  # noqa: E402
+from netbuilder.core.build.weights import fit_state, read_state  # noqa: E402
+from netbuilder.core.inside.pictures import generate  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
 
 TRAINED = ["mlp_xor", "mlp_regression", "mnist_convnet", "lenet5", "lstm_classifier", "transfer_learning",
            "autoencoder", "denoising_autoencoder", "vae", "siamese_mnist", "fcn_shapes", "unet_shapes",

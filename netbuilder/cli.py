@@ -23,9 +23,10 @@ import sys
 import threading
 from pathlib import Path
 
-from .core.errors import describe, is_bug, shorten, summarize
-from .core.graph import Graph, GraphError
-from .core.weights import graph_weights
+from .core.base.errors import shorten, summarize
+from .core.checks.messages import describe, is_bug
+from .core.model.graph import Graph, GraphError
+from .core.build.weights import graph_weights
 
 BUG_STATUS = 70  # EX_SOFTWARE
 
@@ -43,7 +44,7 @@ def _fail(message: str) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .core.shapes import format_count, format_shape, infer_shapes, layer_table, model_size_mb
+    from .core.checks.shapes import format_count, format_shape, infer_shapes, layer_table, model_size_mb
 
     graph = _load(args.graph)
     report = infer_shapes(graph)
@@ -71,9 +72,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .core.analysis import analyze, counts, data_facts
-    from .core.experiment import single_input
-    from .core.shapes import infer_shapes
+    from .core.checks.analysis import analyze, counts, data_facts
+    from .core.training.experiment import single_input
+    from .core.checks.shapes import infer_shapes
 
     graph = _load(args.graph)
     report = infer_shapes(graph)
@@ -84,7 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         source = single_input(graph)
         shape = tuple(source.params["shape"]) if source is not None else None
         facts = data_facts(load_dataset(args.data, shape), shape)
-    from .core.train import TrainConfig
+    from .core.training.config import TrainConfig
 
     batch_size = args.batch_size or graph.recipe.get("batch_size") or TrainConfig().batch_size
     findings = analyze(graph, report, facts, batch_size=batch_size if args.data else None)
@@ -152,7 +153,7 @@ TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "beta1",
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .core import distributed
+    from .core.training import distributed
 
     if (args.nproc_per_node or args.nnodes or args.rdzv_endpoint) and not distributed.in_worker():
         _load(args.graph)  # a missing or bad graph is said once, here, not by every process
@@ -167,11 +168,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, distributed) -> int:
-    from .core.checkpoint import checkpoint_config
-    from .core.experiment import prepare_training, write_outputs
-    from .core.pictures import write_pictures
-    from .core.recipe import CONFIG_KEYS, resolve
-    from .core.train import TrainConfig, Trainer
+    from .core.training.checkpoint import checkpoint_config
+    from .core.training.experiment import prepare_training, write_outputs
+    from .core.inside.pictures import write_pictures
+    from .core.model.recipe import CONFIG_KEYS, resolve
+    from .core.training.config import TrainConfig
+    from .core.training.trainer import Trainer
 
     graph = _load(args.graph)
     explicit = {key: getattr(args, key) for key in TRAIN_OPTIONS}
@@ -225,7 +227,7 @@ def _train(args: argparse.Namespace, distributed) -> int:
     write_outputs(out_dir, trainer, result, settings["data"], args.graph)
     written = ["weights.pt", "metrics.json", *write_pictures(out_dir, graph, setup, trainer)]
     if trainer.statistics is not None and trainer.statistics.epochs:
-        from .core.block_stats import statistics_warnings
+        from .core.training.block_stats import statistics_warnings
 
         for warning in statistics_warnings(trainer.statistics.epochs[-1]):
             print(f"warning: {warning}", file=sys.stderr)
@@ -247,7 +249,7 @@ def add_distributed_options(parser: argparse.ArgumentParser) -> None:
 
 def add_plan_options(parser: argparse.ArgumentParser) -> None:
     """The memory plan's options (`netbuilder plan`; the same fit `netbuilder check`)."""
-    from .core.train import DEVICES, OPTIMIZERS
+    from .core.training.config import DEVICES, OPTIMIZERS
 
     parser.add_argument("--batch-size", type=int, help="the batch size to plan for (default: the recipe's, else 100)")
     parser.add_argument("--device", choices=DEVICES, help="the device to plan for (default auto)")
@@ -259,9 +261,10 @@ def memory_plan(args: argparse.Namespace, graph: Graph):
     largest batch that fits the device: (plan, available, largest, lines, fits)."""
     from dataclasses import replace
 
-    from .core.memory import HEADROOM, plan_lines, plan_training
-    from .core.recipe import check_recipe
-    from .core.train import TrainConfig, pick_device
+    from .core.checks.memory import HEADROOM
+    from .core.training.memory_plan import plan_lines, plan_training
+    from .core.model.recipe import check_recipe
+    from .core.training.config import TrainConfig, pick_device
 
     recipe = check_recipe(graph.recipe)
     config = TrainConfig(**{k: v for k, v in recipe.items() if k in ("batch_size", "optimizer")})
@@ -298,13 +301,13 @@ def _fetch_dataset(spec: str, progress: ProgressLine) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.codegen import export_code
-    from .core.onnx_export import export_onnx
+    from .core.exchange.codegen import export_code
+    from .core.exchange.onnx_export import export_onnx
 
     graph = _load(args.graph)
     out = Path(args.output)
     if args.training_script:
-        from .core.training_script import export_training_script
+        from .core.exchange.training_script import export_training_script
 
         print(export_training_script(graph, out, args.graph).summary())
         return 0
@@ -321,7 +324,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .core.onnx_import import import_onnx_file
+    from .core.exchange.onnx_import import import_onnx_file
 
     out = Path(args.output)
     if out.suffix != ".json":
@@ -334,10 +337,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .core.probe import ProbeError, fit_sample, fresh_model, held_out_samples, read_picture, trained_model
-    from .core.probe_pictures import SHOWS, inspection, write_picture
-    from .core.recipe import check_recipe
-    from .core.weights import read_state
+    from .core.inside.probe import ProbeError, fit_sample, fresh_model, held_out_samples, read_picture, trained_model
+    from .core.inside.probe_pictures import SHOWS, inspection, write_picture
+    from .core.model.recipe import check_recipe
+    from .core.build.weights import read_state
 
     graph = _load(args.graph)
     out = Path(args.output)
@@ -375,7 +378,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_picture(picture, out)
     if inputs:
-        from .core.probe import prediction_of
+        from .core.inside.probe import prediction_of
 
         prediction = prediction_of(model.outputs(inputs), classes)
         print(f"{where}: {prediction.describe()}" if prediction else where)
@@ -409,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     from .core.data.specs import SPEC_HELP
-    from .core.train import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+    from .core.training.config import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     train = commands.add_parser(
@@ -452,12 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "20; 0: off)")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint.pt")
     train.add_argument("--out", metavar="DIR", help="where to write the results (default runs/GRAPH-NAME)")
-    from .core.train import COMPILE_MODES
+    from .core.training.config import COMPILE_MODES
 
     train.add_argument("--compile", choices=COMPILE_MODES,
                        help="torch.compile the model on another thread while training starts eagerly, and switch to "
                             "it when ready: auto (when the run is long enough to gain; the default), always, off")
-    from .core.train import TUNE_MODES
+    from .core.training.config import TUNE_MODES
 
     train.add_argument("--tune", choices=TUNE_MODES,
                        help="auto (the default): channels_last memory for convolutions on CPUs and GPUs, bf16 autocast "
@@ -518,21 +521,21 @@ def _fail_once(message: str) -> int:
 
 
 def _in_worker() -> bool:
-    from .core import distributed
+    from .core.training import distributed
 
     return distributed.in_worker()
 
 
 def _finish_compiles() -> None:
     """A background compile still running (a run that ended early) must end before the process does."""
-    if "netbuilder.core.background_compile" in sys.modules:
-        sys.modules["netbuilder.core.background_compile"].finish()
+    if "netbuilder.core.training.background_compile" in sys.modules:
+        sys.modules["netbuilder.core.training.background_compile"].finish()
 
 
 def _exit_now(code: int) -> int:
     """Stopped by a signal: exit at once, even while a background compile runs (torch would abort at the usual
     exit, and the compile cannot be interrupted). Only from the command line's own process."""
-    module = sys.modules.get("netbuilder.core.background_compile")
+    module = sys.modules.get("netbuilder.core.training.background_compile")
     if module is not None and not module.finish(timeout=0) and threading.current_thread() is threading.main_thread():
         sys.stdout.flush()
         sys.stderr.flush()

@@ -12,7 +12,7 @@ EXAMPLES = ROOT / "netbuilder" / "examples"
 @pytest.fixture
 def chain():
     """Build a graph from a list of (type, params) as one chain; returns (graph, [node ids])."""
-    from netbuilder.core.graph import Graph
+    from netbuilder.core.model.graph import Graph
 
     def make(*layers, graph=None):
         graph = graph or Graph()
@@ -89,6 +89,6 @@ def _background_compiles_end_with_the_session():
     yield
     import sys
 
-    module = sys.modules.get("netbuilder.core.background_compile")
+    module = sys.modules.get("netbuilder.core.training.background_compile")
     if module is not None:
         module.finish()

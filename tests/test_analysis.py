@@ -2,12 +2,11 @@
 makes it go away (leaving a graph that works)."""
 import json
 
-
 from netbuilder.cli import main
-from netbuilder.core.analysis import analyze, data_facts
+from netbuilder.core.checks.analysis import analyze, data_facts
+from netbuilder.core.checks.shapes import infer_shapes
 from netbuilder.core.data import load_dataset
-from netbuilder.core.graph import Graph
-from netbuilder.core.shapes import infer_shapes
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 CONV = [("Input", {"shape": [1, 28, 28]}), ("Conv2d", {"out_channels": 8, "kernel_size": 5}),

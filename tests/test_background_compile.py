@@ -5,10 +5,11 @@ import threading
 
 import torch
 
-from netbuilder.core import background_compile
-from netbuilder.core.experiment import prepare_training
-from netbuilder.core.graph import Graph
-from netbuilder.core.train import TrainConfig, Trainer
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.training import background_compile
+from netbuilder.core.training.config import TrainConfig
+from netbuilder.core.training.experiment import prepare_training
+from netbuilder.core.training.trainer import Trainer
 
 
 def frozen_body_with_a_loss_block():
@@ -47,14 +48,14 @@ def test_a_run_switches_to_the_compiled_model_between_two_batches_keeping_weight
     def hold_until_compiled(report):
         """The first batch's report waits for the compile, so the switch comes at batch 2 (not at a time)."""
         first_batch.append({k: v.clone() for k, v in run.model.state_dict().items()})
-        if run._compile_job is not None:
-            run._compile_job.wait()
+        if run.compiling.job is not None:
+            run.compiling.job.wait()
 
     run.on_batch = hold_until_compiled
     result = run.fit(checkpoint=tmp_path / "ckpt.pt")
     assert notes[0].startswith("compiling the model in the background (torch.compile) from epoch 1, batch 1")
     assert notes[1].startswith("switched to the compiled model at epoch 1, batch 2"), notes
-    assert run._compiled is not None
+    assert run.compiling.compiled is not None
     # the same parameter objects were trained, by the same optimizer (Adam's state kept across the switch)
     assert {name: p for name, p in run.model.named_parameters()} == params
     adam = run.optimizers["all"]
@@ -88,18 +89,18 @@ def test_a_compiler_that_fails_leaves_the_run_eager_with_one_note(monkeypatch):
     eager.fit()
     notes = []
     run = trainer("always", epochs=2, on_log=notes.append)
-    run.on_batch = lambda report: run._compile_job is not None and run._compile_job.wait()
+    run.on_batch = lambda report: run.compiling.job is not None and run.compiling.job.wait()
     run.fit()
     failures = [n for n in notes if n.startswith("the compiled model is not used")]
     assert len(failures) == 1 and "training goes on eagerly" in failures[0]
-    assert run._compiled is None
+    assert run.compiling.compiled is None
     for key, value in eager.model.state_dict().items():  # the eager run (to rounding: torch ran compiled kernels
         torch.testing.assert_close(run.model.state_dict()[key], value, rtol=1e-5, atol=1e-6)  # on another thread)
 
 
 def test_auto_compiles_only_runs_long_enough_to_gain(chain):
     graph, _ = chain(("Input", {"shape": [2]}), ("Linear", {"out_features": 2}), ("Output", {}))
-    from netbuilder.core.compile import compile_graph
+    from netbuilder.core.build.compile import compile_graph
 
     model, cpu = compile_graph(graph), torch.device("cpu")
     guess = background_compile.expected_compile_seconds(model, cpu)
@@ -108,7 +109,7 @@ def test_auto_compiles_only_runs_long_enough_to_gain(chain):
     # a short run (the default, auto) never compiles: it is exactly the eager run
     short = trainer("auto", epochs=1)
     short.fit()
-    assert short._compile_job is None and short._compiled is None and short.notes == []
+    assert short.compiling.job is None and short.compiling.compiled is None and short.notes == []
 
 
 def test_each_run_compiles_once_and_the_switch_compiles_nothing_more(monkeypatch):
@@ -126,7 +127,7 @@ def test_each_run_compiles_once_and_the_switch_compiles_nothing_more(monkeypatch
     monkeypatch.setattr(inductor, "compile_fx", counted)
     for number in (1, 2, 3):
         run = trainer("always", epochs=2)
-        run.on_batch = lambda report, run=run: run._compile_job is not None and run._compile_job.wait()
+        run.on_batch = lambda report, run=run: run.compiling.job is not None and run.compiling.job.wait()
         run.fit()
-        assert run.compile_outcome == "compiled"
+        assert run.compiling.outcome == "compiled"
         assert calls == ["netbuilder-compile"] * number, "one compile a run, on the compiling thread"

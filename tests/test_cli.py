@@ -51,7 +51,7 @@ def test_bad_files_exit_1_with_one_line_and_no_traceback(tmp_path, content, mess
 
 
 def test_a_graph_with_shape_errors_shows_the_table_and_exits_1(tmp_path, capsys):
-    from netbuilder.core.graph import Graph
+    from netbuilder.core.model.graph import Graph
 
     graph = Graph.load(EXAMPLES / "mnist_convnet.json")
     graph.set_param(graph.find("conv2").id, "kernel_size", 9)

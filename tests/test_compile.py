@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netbuilder.core.compile import CompileError, compile_graph
-from netbuilder.core.graph import Graph
+from netbuilder.core.build.compile import CompileError, compile_graph
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from netbuilder.core.data import DataError, load_dataset
-from netbuilder.core.data.prepare import prepare
 from netbuilder.core.data.augment import augment
+from netbuilder.core.data.prepare import prepare
 
 
 def write_idx(path, array: np.ndarray, compress: bool):

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core import distributed
-from netbuilder.core.experiment import prepare_training, trained_state
-from netbuilder.core.graph import Graph
-from netbuilder.core.train import TrainConfig, Trainer, TrainingError
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.training import distributed
+from netbuilder.core.training.config import TrainConfig, TrainingError
+from netbuilder.core.training.experiment import prepare_training, trained_state
+from netbuilder.core.training.trainer import Trainer
 from tests.conftest import EXAMPLES, ROOT
 
 GRAPH = str(EXAMPLES / "mlp_xor.json")  # 2-4-1 tanh: no dropout, no BatchNorm, nothing random in a step

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph
-from netbuilder.core.onnx_export import sample_inputs
-from netbuilder.core.shapes import infer_shapes
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.checks.shapes import infer_shapes
+from netbuilder.core.exchange.onnx_export import sample_inputs
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 # Parameter totals of the same architectures in torchvision (224x224 inputs, 1000 classes) and the literature.

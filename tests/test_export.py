@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core.codegen import export_code, to_source
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph
-from netbuilder.core.onnx_export import ExportError, export_onnx, sample_inputs
-from netbuilder.core.weights import save_weights
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import save_weights
+from netbuilder.core.exchange.codegen import export_code, to_source
+from netbuilder.core.exchange.onnx_export import ExportError, export_onnx, sample_inputs
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
@@ -108,7 +108,7 @@ def test_an_export_that_cannot_be_verified_writes_nothing(tmp_path):
     with pytest.raises(ExportError, match="opset must be 7..21, got 99"):
         export_onnx(graph, tmp_path / "old.onnx", opset=99)
     graph.disconnect(graph.find("fc1").id, "in")
-    from netbuilder.core.compile import CompileError
+    from netbuilder.core.build.compile import CompileError
 
     with pytest.raises(CompileError, match="fc1 \\(Linear\\): its input is not connected"):
         export_onnx(graph, tmp_path / "old.onnx")

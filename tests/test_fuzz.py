@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from netbuilder.cli import main
-from netbuilder.core.errors import EXPECTED
-from netbuilder.core.graph import Graph
+from netbuilder.core.base.errors import EXPECTED
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 FUZZ = settings(deadline=None, database=None, derandomize=True, print_blob=True,
@@ -159,8 +159,8 @@ def graph_documents(draw) -> bytes:
 @settings(FUZZ, max_examples=100)
 @given(text=graph_documents())
 def test_graph_documents(text):
-    from netbuilder.core.memory import estimate
-    from netbuilder.core.shapes import infer_shapes
+    from netbuilder.core.checks.memory import estimate
+    from netbuilder.core.checks.shapes import infer_shapes
 
     with folder() as tmp:
         tmp = Path(tmp)
@@ -300,7 +300,7 @@ def test_dataset_files(data):
 # ----- weights files
 
 def tiny_model_graph(tmp: Path):
-    from netbuilder.core.compile import compile_graph
+    from netbuilder.core.build.compile import compile_graph
 
     path = mlp_graph(tmp / "g.json", [3], 2)
     return path, compile_graph(Graph.load(path))
@@ -353,7 +353,7 @@ def weights_files(draw, model) -> bytes:
 @settings(FUZZ, max_examples=30)
 @given(data=st.data())
 def test_weights_files(data):
-    from netbuilder.core.weights import load_weights
+    from netbuilder.core.build.weights import load_weights
 
     with folder() as tmp:
         tmp = Path(tmp)
@@ -434,7 +434,7 @@ def onnx_files(draw) -> bytes:
 @settings(FUZZ, max_examples=40)
 @given(content=onnx_files())
 def test_onnx_files(content):
-    from netbuilder.core.onnx_import import import_onnx
+    from netbuilder.core.exchange.onnx_import import import_onnx
 
     with folder() as tmp:
         tmp = Path(tmp)

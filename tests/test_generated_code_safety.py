@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core import pysource
-from netbuilder.core.codegen import export_code, to_source
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph, GraphError
-from netbuilder.core.onnx_export import export_onnx
-from netbuilder.core.weights import WeightsError, save_weights
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import WeightsError, save_weights
+from netbuilder.core.exchange import pysource
+from netbuilder.core.exchange.codegen import export_code, to_source
+from netbuilder.core.exchange.onnx_export import export_onnx
+from netbuilder.core.model.graph import Graph, GraphError
 
 PAYLOAD = "__import__('pathlib').Path('PWNED').touch()"
 HOSTILE = [

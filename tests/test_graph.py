@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from netbuilder.core.graph import FORMAT, Edge, Graph, GraphError
+from netbuilder.core.model.graph import FORMAT, Edge, Graph, GraphError
 from tests.conftest import EXAMPLES
 
 
@@ -283,7 +283,7 @@ def test_importing_the_document_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, netbuilder.core.graph, netbuilder.core.layout; print('torch' in sys.modules)"
+    code = "import sys, netbuilder.core.model.graph, netbuilder.core.model.layout; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

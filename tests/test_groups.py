@@ -3,11 +3,17 @@ import pytest
 import torch
 import torch.nn as nn
 
-from netbuilder.core.graph import Graph, GraphError
-from netbuilder.core.groups import (
-    add_groups, box_position, group_ports, groups_from_scopes, module_path, set_all_collapsed, set_collapsed,
+from netbuilder.core.model.graph import Graph, GraphError
+from netbuilder.core.model.groups import (
+    add_groups,
+    box_position,
+    group_ports,
+    groups_from_scopes,
+    module_path,
+    set_all_collapsed,
+    set_collapsed,
 )
-from netbuilder.core.journal import Journal
+from netbuilder.core.model.journal import Journal
 from tests.conftest import EXAMPLES
 
 
@@ -129,8 +135,7 @@ class Net(nn.Module):
 
 
 def test_an_imported_model_is_grouped_by_its_module_scopes(tmp_path):
-    from netbuilder.core.onnx_import import import_onnx
-
+    from netbuilder.core.exchange.onnx_import import import_onnx
     from tests.test_import import torch_export
 
     graph = import_onnx(torch_export(Net(), torch.zeros(1, 3, 8, 8), tmp_path / "net.onnx")).graph

@@ -10,12 +10,12 @@ from onnx import TensorProto, helper
 from torch import nn
 
 from netbuilder.cli import main
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph
-from netbuilder.core.onnx_export import sample_inputs, export_onnx
-from netbuilder.core.onnx_import import OnnxImportError, import_onnx, import_onnx_file
-from netbuilder.core.shapes import infer_shapes
-from netbuilder.core.weights import load_weights
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import load_weights
+from netbuilder.core.checks.shapes import infer_shapes
+from netbuilder.core.exchange.onnx_export import export_onnx, sample_inputs
+from netbuilder.core.exchange.onnx_import import OnnxImportError, import_onnx, import_onnx_file
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 
@@ -251,8 +251,9 @@ def test_every_example_round_trips_through_onnx(name, tmp_path):
 
 
 def test_an_imported_model_can_be_fine_tuned(tmp_path):
-    from netbuilder.core.experiment import prepare_training
-    from netbuilder.core.train import TrainConfig, Trainer
+    from netbuilder.core.training.config import TrainConfig
+    from netbuilder.core.training.experiment import prepare_training
+    from netbuilder.core.training.trainer import Trainer
 
     assert main(["train", str(EXAMPLES / "mnist_convnet.json"), "--data", "mnist-5k", "--epochs", "2",
                  "--out", str(tmp_path / "run")]) == 0

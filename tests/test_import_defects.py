@@ -10,9 +10,9 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.onnx_import import OnnxImportError, import_onnx
-from netbuilder.core.shapes import infer_shapes
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.checks.shapes import infer_shapes
+from netbuilder.core.exchange.onnx_import import OnnxImportError, import_onnx
 
 
 def export_fixed(model: nn.Module, example, path, opset=17, dynamic=False):
@@ -193,7 +193,7 @@ def test_the_check_is_relative_to_the_size_of_the_outputs(tmp_path):
 
 
 def test_the_tolerance_is_stated_when_the_check_fails():
-    from netbuilder.core.onnx_import.parity import compare
+    from netbuilder.core.exchange.onnx_import.parity import compare
 
     assert compare([np.full((2, 3), 1e6, np.float32)], [torch.full((2, 3), 1e6 + 50)]) == pytest.approx(50)
     with pytest.raises(OnnxImportError) as caught:

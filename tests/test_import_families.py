@@ -7,9 +7,9 @@ import onnxruntime
 import pytest
 import torch
 
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.onnx_export import export_onnx
-from netbuilder.core.onnx_import import import_onnx
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.exchange.onnx_export import export_onnx
+from netbuilder.core.exchange.onnx_import import import_onnx
 from tests.exporting import DYNAMO_FILES, export_family, family_model
 from tests.families import FAMILIES, example_inputs
 

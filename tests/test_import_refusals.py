@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from netbuilder.core.onnx_import import OnnxImportError, import_onnx
+from netbuilder.core.exchange.onnx_import import OnnxImportError, import_onnx
 from tests.test_import_defects import save_model, tensor
 
 

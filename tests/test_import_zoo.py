@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from netbuilder.core.onnx_import import import_onnx
+from netbuilder.core.exchange.onnx_import import import_onnx
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 SMALL = ["light_squeezenet", "light_shufflenet", "light_inception_v1"]

@@ -10,13 +10,13 @@ import json
 import pytest
 import torch
 
-from netbuilder.core.codegen import export_code
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph, single_layer_graph
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.checks.shapes import infer_shapes
+from netbuilder.core.exchange.codegen import export_code
+from netbuilder.core.exchange.onnx_export import export_onnx, sample_inputs
+from netbuilder.core.exchange.onnx_import import import_onnx
 from netbuilder.core.layers import LAYERS, get_layer
-from netbuilder.core.onnx_export import export_onnx, sample_inputs
-from netbuilder.core.onnx_import import import_onnx
-from netbuilder.core.shapes import infer_shapes
+from netbuilder.core.model.graph import Graph, single_layer_graph
 
 TESTED = [name for name in LAYERS if name not in ("Input", "Output")]
 # PyTorch exports local_response_norm as a 3-D average pool inside an If, not as ONNX's LRN (which imports)

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph
-from netbuilder.core.memory import HEADROOM, MemoryGuardError, check_fits, plan_training, trace_training
-from netbuilder.core.train import TrainConfig, make_optimizer
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.checks.memory import HEADROOM, MemoryGuardError
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.training.config import TrainConfig, make_optimizer
+from netbuilder.core.training.memory_plan import check_training_fits, plan_training, trace_training
 from tests.conftest import EXAMPLES
 
 
@@ -67,7 +68,7 @@ def test_the_largest_batch_is_the_largest_that_fits():
     assert trace_training(graph, int(largest * 1.05), "adam").total > HEADROOM * budget
     with pytest.raises(MemoryGuardError, match=rf"; this machine has 1 GB of memory available \(batches of up to "
                                                rf"{largest:,} fit\)$"):
-        check_fits(graph, 4 * largest, what="training", training=True, optimizer="adam", available=budget)
+        check_training_fits(graph, 4 * largest, "adam", what="training", available=budget)
 
 
 def test_netbuilder_plan_prints_each_part_and_the_largest_batch(capsys):

@@ -3,9 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from netbuilder.core.errors import describe, is_bug
-from netbuilder.core.messages import explain, translate
-from netbuilder.core.shapes import infer_shapes
+from netbuilder.core.checks.messages import describe, explain, is_bug, translate
+from netbuilder.core.checks.shapes import infer_shapes
 
 
 def raised(work) -> str:

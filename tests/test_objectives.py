@@ -11,16 +11,17 @@ import torch
 import torch.nn.functional as F
 
 from netbuilder.cli import main
-from netbuilder.core.codegen import export_code, to_source
-from netbuilder.core.compile import compile_graph
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import WeightsError, load_partial, save_state
+from netbuilder.core.checks.shapes import infer_shapes
 from netbuilder.core.data import DataError, load_dataset
-from netbuilder.core.experiment import prepare_training, trained_state
-from netbuilder.core.graph import Graph, GraphError
-from netbuilder.core.objective import ObjectiveError
-from netbuilder.core.onnx_export import export_onnx
-from netbuilder.core.shapes import infer_shapes
-from netbuilder.core.train import TrainConfig, Trainer
-from netbuilder.core.weights import WeightsError, load_partial, save_state
+from netbuilder.core.exchange.codegen import export_code, to_source
+from netbuilder.core.exchange.onnx_export import export_onnx
+from netbuilder.core.model.graph import Graph, GraphError
+from netbuilder.core.training.config import TrainConfig
+from netbuilder.core.training.experiment import prepare_training, trained_state
+from netbuilder.core.training.objective import ObjectiveError
+from netbuilder.core.training.trainer import Trainer
 from tests.conftest import EXAMPLES
 
 

@@ -9,7 +9,7 @@ CHECK = """
 import json, sys
 from pathlib import Path
 import netbuilder
-from netbuilder.core.files import list_examples
+from netbuilder.core.base.files import list_examples
 from netbuilder.ui import style
 assert str(Path(netbuilder.__file__).resolve()).startswith(sys.argv[1]), netbuilder.__file__
 print(json.dumps({"examples": [p.name for p, _ in list_examples()], "qss": len(style.style_sheet()),

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from netbuilder.core.codegen import to_source
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph, GraphError
-from netbuilder.core.shapes import infer_shapes
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.checks.shapes import infer_shapes
+from netbuilder.core.exchange.codegen import to_source
+from netbuilder.core.model.graph import Graph, GraphError
 
 
 def encoder_decoder():

@@ -7,11 +7,9 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core.block_stats import statistics_warnings
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.experiment import prepare_training
-from netbuilder.core.graph import Graph
-from netbuilder.core.probe import (
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import load_for_inference, split_normalization
+from netbuilder.core.inside.probe import (
     ProbeError,
     fresh_model,
     held_out_samples,
@@ -20,8 +18,11 @@ from netbuilder.core.probe import (
     read_picture,
     trained_model,
 )
-from netbuilder.core.train import TrainConfig, Trainer, TrainingError
-from netbuilder.core.weights import load_for_inference, split_normalization
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.training.block_stats import statistics_warnings
+from netbuilder.core.training.config import TrainConfig, TrainingError
+from netbuilder.core.training.experiment import prepare_training
+from netbuilder.core.training.trainer import Trainer
 from tests.conftest import EXAMPLES
 
 

@@ -1,8 +1,8 @@
 """The layer reference is written from the registry: every layer has one, with its params and worked examples."""
 import pytest
 
+from netbuilder.core.checks.reference import all_references, layer_reference
 from netbuilder.core.layers import LAYERS, get_layer
-from netbuilder.core.reference import all_references, layer_reference
 
 
 @pytest.mark.parametrize("type_name", sorted(LAYERS))

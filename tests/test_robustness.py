@@ -17,13 +17,13 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core.compile import compile_graph
+from netbuilder.core.base.files import atomic_write_text
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import WeightsError, load_weights, read_tensors, save_weights
+from netbuilder.core.checks.memory import MemoryGuardError, check_fits, estimate
 from netbuilder.core.data import DataError, load_dataset
-from netbuilder.core.files import atomic_write_text
-from netbuilder.core.graph import Graph, GraphError
-from netbuilder.core.memory import MemoryGuardError, check_fits, estimate
-from netbuilder.core.onnx_import import OnnxImportError, import_onnx
-from netbuilder.core.weights import WeightsError, load_weights, read_tensors, save_weights
+from netbuilder.core.exchange.onnx_import import OnnxImportError, import_onnx
+from netbuilder.core.model.graph import Graph, GraphError
 from tests.conftest import EXAMPLES, ROOT
 
 
@@ -142,7 +142,7 @@ def test_info_reports_what_torch_or_the_exporter_would_refuse(tmp_path, capsys, 
     assert status == 1 and message in one_line(err)
     # what info calls an error is one: torch or its exporter refuses it (the check is not on compile's path)
     graph = Graph.load(path)
-    from netbuilder.core import shapes
+    from netbuilder.core.checks import shapes
 
     original = shapes._precheck
     shapes._evaluate.cache_clear()
@@ -340,7 +340,7 @@ def test_a_saved_file_keeps_the_mode_of_the_file_it_replaces(tmp_path):
 
 KILLED = """
 import os, sys, time
-from netbuilder.core.files import atomic_write
+from netbuilder.core.base.files import atomic_write
 def write(tmp):
     open(tmp, "w").write("half")
     print("writing", flush=True)

@@ -1,8 +1,8 @@
 """Shape inference: shapes, counts, and errors in a person's words on the block that fails."""
 import pytest
 
-from netbuilder.core.graph import Graph
-from netbuilder.core.shapes import format_shape, infer_shapes
+from netbuilder.core.checks.shapes import format_shape, infer_shapes
+from netbuilder.core.model.graph import Graph
 
 
 def test_shapes_params_and_macs_of_a_small_convnet(chain):

@@ -11,9 +11,10 @@ import torch
 from netbuilder.cli import main
 from netbuilder.core.data.specs import load_dataset
 from netbuilder.core.data.stream import LazySamples
-from netbuilder.core.experiment import prepare_training
-from netbuilder.core.graph import Graph
-from netbuilder.core.train import TrainConfig, Trainer
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.training.config import TrainConfig
+from netbuilder.core.training.experiment import prepare_training
+from netbuilder.core.training.trainer import Trainer
 
 
 def image_folder(root, per_class=40, size=10):

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core.experiment import confusion_matrix, prepare_training
-from netbuilder.core.graph import Graph
-from netbuilder.core.train import TrainConfig, Trainer, TrainingError
-from netbuilder.core.weights import WeightsError, load_weights, save_weights
+from netbuilder.core.build.weights import WeightsError, load_weights, save_weights
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.training.config import TrainConfig, TrainingError
+from netbuilder.core.training.experiment import confusion_matrix, prepare_training
+from netbuilder.core.training.trainer import Trainer
 from tests.conftest import EXAMPLES
 
 
@@ -35,7 +36,7 @@ def test_the_lecture_convnet_learns_mnist_5k_headless(tmp_path):
     assert sum(map(sum, matrix)) == 1000
     assert sum(matrix[i][i] for i in range(10)) / 1000 == pytest.approx(metrics["test"]["accuracy"])
     model = Graph.load(EXAMPLES / "mnist_convnet.json")
-    from netbuilder.core.compile import compile_graph
+    from netbuilder.core.build.compile import compile_graph
 
     compiled = compile_graph(model)
     load_weights(compiled, tmp_path / "weights.pt")  # the weights fit the graph they were trained on
@@ -127,7 +128,7 @@ def test_files_with_pickled_objects_are_never_loaded(tmp_path, capsys):
 
 
 def test_weights_round_trip_and_mismatches_are_named(tmp_path):
-    from netbuilder.core.compile import compile_graph
+    from netbuilder.core.build.compile import compile_graph
 
     graph = Graph.load(EXAMPLES / "mnist_convnet.json")
     model = compile_graph(graph)
@@ -280,7 +281,7 @@ def test_an_infinite_validation_loss_still_leaves_readable_metrics(tmp_path):
     result = trainer.fit()
     result.history[0]["val_loss"] = float("inf")
     result.test_loss = float("nan")
-    from netbuilder.core.experiment import write_outputs
+    from netbuilder.core.training.experiment import write_outputs
 
     write_outputs(tmp_path, trainer, result, "temperature:n=200", None)
     metrics = json.loads((tmp_path / "metrics.json").read_text())

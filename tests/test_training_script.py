@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from netbuilder.cli import main
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.graph import Graph
-from netbuilder.core.training_script import TrainingScriptError, export_training_script
-from netbuilder.core.weights import load_partial
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import load_partial
+from netbuilder.core.exchange.training_script import TrainingScriptError, export_training_script
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 

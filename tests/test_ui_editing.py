@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QMessageBox
 
-from netbuilder.core.graph import Graph
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 from tests.ui_helpers import drag, port_pos
 
@@ -217,7 +217,7 @@ def test_work_left_by_a_crash_is_offered_back(window, qtbot, tmp_path, answer):
     crashed = f"""
 import os
 from pathlib import Path
-from netbuilder.core.graph import Graph
+from netbuilder.core.model.graph import Graph
 from netbuilder.ui.recovery import RecoveryFile
 graph = Graph.load({str(EXAMPLES / 'lenet5.json')!r})
 graph.set_param(graph.find('fc1').id, 'out_features', 99)

@@ -36,8 +36,8 @@ def test_export_after_training_carries_the_trained_weights(window, qtbot, tmp_pa
 
 
 def test_import_opens_an_editable_graph_with_its_weights(window, qtbot, tmp_path, answer):
-    from netbuilder.core.graph import Graph
-    from netbuilder.core.onnx_export import export_onnx
+    from netbuilder.core.exchange.onnx_export import export_onnx
+    from netbuilder.core.model.graph import Graph
 
     export_onnx(Graph.load(EXAMPLES / "resnet18.json"), tmp_path / "resnet.onnx")
     seen = answer(QMessageBox.StandardButton.Ok)

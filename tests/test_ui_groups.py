@@ -3,8 +3,8 @@ shapes and parameters, collapsing folds the canvas, and a collapsed ResNet-50 fi
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
-from netbuilder.core.graph import Graph
-from netbuilder.core.layout import apply_layout
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.model.layout import apply_layout
 from tests.conftest import EXAMPLES
 from tests.test_ui_canvas import wait_shapes
 

@@ -1,6 +1,6 @@
 """Objectives in the editor: an example's recipe fills the panel, loss blocks set the objective, a GAN trains
 from one click with a curve per loss block and pictures of what it generates, and block settings are undoable."""
-from netbuilder.core.graph import Graph
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 

@@ -4,7 +4,7 @@ import sys
 
 from PySide6.QtCore import QPointF
 
-from netbuilder.core.analysis import remove_and_bridge
+from netbuilder.core.checks.analysis import remove_and_bridge
 from netbuilder.ui.commands import RecordedEdit
 from tests.conftest import EXAMPLES, ROOT
 from tests.test_ui_canvas import wait_shapes
@@ -99,7 +99,7 @@ def test_f1_on_a_block_opens_its_layers_reference(window, qtbot):
     help_view.search.setText("residual")
     shown = [help_view.list.item(i).text() for i in range(help_view.list.count())
              if not help_view.list.item(i).isHidden()]
-    from netbuilder.core.reference import all_references
+    from netbuilder.core.checks.reference import all_references
 
     expected = [r.type for r in all_references() if "residual" in f"{r.type} {r.summary} {r.doc}".lower()]
     assert "Add" in shown and shown == expected and len(shown) < len(all_references())

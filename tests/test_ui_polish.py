@@ -82,7 +82,7 @@ def test_a_block_added_below_the_edge_of_the_view_is_brought_into_view(window, q
 # ----- 4. plots
 
 def test_plot_legends_sit_off_the_curves_and_epochs_are_whole_numbers(window, qtbot):
-    from netbuilder.core.train import EpochReport
+    from netbuilder.core.training.config import EpochReport
 
     plots = window.training.plots
     plots.start_run()
@@ -105,7 +105,7 @@ def test_plot_legends_sit_off_the_curves_and_epochs_are_whole_numbers(window, qt
 
 
 def test_the_smoothed_loss_follows_a_falling_loss_closely_and_still_smooths_noise(window, qtbot):
-    from netbuilder.core.train import BatchReport
+    from netbuilder.core.training.config import BatchReport
 
     plots = window.training.plots
     plots.start_run()
@@ -124,7 +124,7 @@ def test_the_smoothed_loss_follows_a_falling_loss_closely_and_still_smooths_nois
 
 
 def test_new_and_open_clear_the_previous_networks_curves(window, qtbot):
-    from netbuilder.core.train import BatchReport
+    from netbuilder.core.training.config import BatchReport
 
     plots = window.training.plots
     plots.start_run()
@@ -253,8 +253,8 @@ def test_the_data_tab_says_what_it_is_for_before_preview(window, qtbot):
 
 
 def test_opening_an_onnx_file_offers_to_import_it(window, qtbot, tmp_path, answer):
-    from netbuilder.core.graph import Graph
-    from netbuilder.core.onnx_export import export_onnx
+    from netbuilder.core.exchange.onnx_export import export_onnx
+    from netbuilder.core.model.graph import Graph
 
     export_onnx(Graph.load(EXAMPLES / "mlp_xor.json"), tmp_path / "xor.onnx")
     asked = answer(QMessageBox.StandardButton.Yes)

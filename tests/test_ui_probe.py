@@ -6,8 +6,8 @@ import torch
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from netbuilder.core.graph import Graph
-from netbuilder.core.probe import fresh_model, held_out_samples, trained_model
+from netbuilder.core.inside.probe import fresh_model, held_out_samples, trained_model
+from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
 
 

@@ -6,8 +6,8 @@ import torch
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from netbuilder.core.compile import compile_graph
-from netbuilder.core.weights import load_weights
+from netbuilder.core.build.compile import compile_graph
+from netbuilder.core.build.weights import load_weights
 from tests.conftest import EXAMPLES
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netbuilder.core.graph import Edge, Graph
 from netbuilder.core.layers import LAYERS
+from netbuilder.core.model.graph import Edge, Graph
 from tests.conftest import EXAMPLES
 
 TYPES = sorted(LAYERS)
@@ -66,7 +66,7 @@ def some_nodes(graph, draw, at_least=0):
 
 def make_edit(graph: Graph, draw):
     """One command (or None when the edit is refused before it is made, as the editor does)."""
-    from netbuilder.core.graph import GraphError
+    from netbuilder.core.model.graph import GraphError
     from netbuilder.ui import commands
 
     kind = draw(st.sampled_from(["add", "paste", "delete", "connect", "set_param", "rename", "move", "move"]))

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from netbuilder.core.graph import Graph  # noqa: E402
+from netbuilder.core.model.graph import Graph  # noqa: E402
 from netbuilder.ui.app import configure  # noqa: E402
 from netbuilder.ui.main_window import MainWindow  # noqa: E402
 

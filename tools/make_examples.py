@@ -11,8 +11,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from netbuilder.core.graph import Graph
-from netbuilder.core.layout import apply_layout
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.model.layout import apply_layout
 
 
 class Builder:

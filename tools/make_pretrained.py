@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netbuilder.core.experiment import prepare_training
-from netbuilder.core.graph import Graph
-from netbuilder.core.train import TrainConfig, Trainer
-from netbuilder.core.weights import save_state
+from netbuilder.core.build.weights import save_state
+from netbuilder.core.model.graph import Graph
+from netbuilder.core.training.config import TrainConfig
+from netbuilder.core.training.experiment import prepare_training
+from netbuilder.core.training.trainer import Trainer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "netbuilder" / "examples"
 

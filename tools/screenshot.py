@@ -20,7 +20,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
-from netbuilder.core.analysis import remove_and_bridge
+from netbuilder.core.checks.analysis import remove_and_bridge
 from netbuilder.ui.app import configure
 from netbuilder.ui.main_window import MainWindow
 

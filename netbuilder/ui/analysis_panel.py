@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ..core.analysis import counts
+from ..core.checks.analysis import counts
 from . import style
 from .commands import RecordedEdit
 from .document import Document

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QWidget
 
-from ..core.compile import INIT_WORDS
-from ..core.graph import INITS, Node
+from ..core.build.compile import INIT_WORDS
+from ..core.model.graph import INITS, Node
 from .commands import SetSetting
 from .document import Document
 

@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from ..core.graph import SETTINGS, Edge, Graph, GraphError
-from ..core.journal import Journal
+from ..core.model.graph import SETTINGS, Edge, Graph, GraphError
+from ..core.model.journal import Journal
 
 _SET_PARAM_ID = 1
 

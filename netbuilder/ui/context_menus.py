@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QMenu
 
-from ..core.analysis import insert_before
+from ..core.checks.analysis import insert_before
 from ..core.layers import CATEGORIES, LAYERS
 from . import style
 from .canvas.block import BlockItem

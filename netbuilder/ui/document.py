@@ -15,9 +15,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..core.analysis import Finding, analyze, data_facts
-from ..core.graph import Edge, Graph, GraphError, Group, Node
-from ..core.shapes import ShapeReport, infer_shapes
+from ..core.checks.analysis import Finding, analyze, data_facts
+from ..core.model.graph import Edge, Graph, GraphError, Group, Node
+from ..core.checks.shapes import ShapeReport, infer_shapes
 from .commands import GraphCommand
 
 
@@ -31,12 +31,13 @@ class TorchLoader(QThread):
     def run(self) -> None:
         import torch.fx  # noqa: F401
 
-        from ..core import shapes, train
+        from ..core.checks import shapes
+        from ..core.training.config import warm_up
 
         shapes.warm_up()  # the first inference of each layer is slow (torch sets up its kernels): do it here
         self.ready = True
         self.shapes_ready.emit()
-        train.warm_up()  # and a first training step, so that starting a run does not stall the window
+        warm_up()  # and a first training step, so that starting a run does not stall the window
         # torch, numpy and Qt leave ~350,000 long-lived objects; every full garbage collection would scan
         # them all, holding the GIL (and the window) for ~200 ms. They live until exit: take them out.
         gc.collect()

@@ -45,9 +45,9 @@ class Exchange(QObject):
         """Export in the background; the message box says where, how big, and how well it verified."""
         if self.busy:
             return False
-        from ..core.codegen import export_code
-        from ..core.onnx_export import export_onnx
-        from ..core.weights import graph_weights
+        from ..core.exchange.codegen import export_code
+        from ..core.exchange.onnx_export import export_onnx
+        from ..core.build.weights import graph_weights
 
         graph = self.document.graph.copy()
         trained = self.training.trained_state() if self.training is not None else None
@@ -82,7 +82,7 @@ class Exchange(QObject):
         """Import in the background into TARGET.json (+ TARGET.pt), then open it."""
         if self.busy:
             return False
-        from ..core.onnx_import import import_onnx_file
+        from ..core.exchange.onnx_import import import_onnx_file
 
         def done(imported) -> str:
             self.opened.emit(target)
@@ -114,7 +114,7 @@ class Exchange(QObject):
 def _choose_weights(graph, trained: dict | None, named: Path | None):
     """(trained model or None, weights file or None, words for the message): the last run's weights when
     they fit the graph as it is now, else the file the graph names, else fresh ones."""
-    from ..core.weights import fit_state
+    from ..core.build.weights import fit_state
 
     model = fit_state(graph, trained)
     if model is not None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.layers import CATEGORIES, LAYERS
-from ..core.reference import LayerReference, layer_reference
+from ..core.checks.reference import LayerReference, layer_reference
 from . import style
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole

@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
     QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ..core import groups
+from ..core.model import groups
 from ..core.layers import Param, ParamError
 from ..core.layers.spec import format_shape, format_value
-from ..core.shapes import NodeShapes, format_count
+from ..core.checks.shapes import NodeShapes, format_count
 from .block_settings import BlockSettings
 from .commands import RecordedEdit, Rename, SetParam
 from .document import Document

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.files import list_examples
+from ..core.base.files import list_examples
 from . import style
 from .analysis_panel import AnalysisPanel
 from .canvas.scene import GraphScene

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 if TYPE_CHECKING:  # torch is not imported on the way to the window
-    from ..core.train import BatchReport, EpochReport
+    from ..core.training.config import BatchReport, EpochReport
 
 pg.setConfigOptions(antialias=False, background="w", foreground="#3a4150")
 TRAIN, VAL, RAW = "#2f6fde", "#e0702a", "#b9c3d6"

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.block_stats import STATISTICS, statistics_warnings
-from ..core.errors import describe
+from ..core.training.block_stats import STATISTICS, statistics_warnings
+from ..core.checks.messages import describe
 from .document import Document
 from .tiles import BarChart, DrawPad, TileGrid, gradient_bar, to_qimage
 from .worker import LoadJob
@@ -388,7 +388,7 @@ class ProbeView(QWidget):
 
             def on_trainer():  # on the training thread: its model, between two batches
                 if self._live is None or self._live[0] is not trainer:
-                    from ..core.probe import live_model
+                    from ..core.inside.probe import live_model
 
                     self._live = (trainer, live_model(graph, trainer))
                 done, total = trainer._progress if hasattr(trainer, "_progress") else (0, 0)
@@ -404,8 +404,8 @@ class ProbeView(QWidget):
         models = self._models
 
         def work():
-            from ..core.probe import fresh_model, trained_model
-            from ..core.weights import WeightsError
+            from ..core.inside.probe import fresh_model, trained_model
+            from ..core.build.weights import WeightsError
 
             notes = []
             if key not in models:
@@ -462,7 +462,7 @@ class ProbeView(QWidget):
             if number == self._asked:
                 self._show(future.result())
         elif number == self._asked:
-            from ..core.train import TrainingError
+            from ..core.training.config import TrainingError
 
             if isinstance(error, TrainingError):  # the run ended before it could answer: use its final weights
                 self._again = True
@@ -541,7 +541,7 @@ class ProbeView(QWidget):
 
     def save_png(self, path: Path) -> None:
         """Write what the view shows as one PNG (on a worker thread)."""
-        from ..core.probe_pictures import Picture, Tiles, write_picture
+        from ..core.inside.probe_pictures import Picture, Tiles, write_picture
 
         shown = self.shown
         sections = ([Tiles("input", [shown.input_tile], [""])] if shown.input_tile is not None else [])
@@ -633,7 +633,7 @@ class _Ask:
         return (str(self.spec), self.val_fraction, self.test_fraction, self.seed, inputs)
 
     def load_samples(self, load):
-        from ..core.probe import held_out_samples
+        from ..core.inside.probe import held_out_samples
 
         return held_out_samples(self.graph, self.spec, val_fraction=self.val_fraction,
                                 test_fraction=self.test_fraction, seed=self.seed, load=load)
@@ -642,7 +642,7 @@ class _Ask:
         """({Input: sample}, its label or None, the class names or None, words saying which sample it is)."""
         import torch
 
-        from ..core.probe import ProbeError, fit_sample, read_picture
+        from ..core.inside.probe import ProbeError, fit_sample, read_picture
 
         first = next((n for n in model.inputs if self.graph.find(n).type == "Input"), None)
         if first is None:
@@ -664,8 +664,8 @@ class _Ask:
     def probe(self, model, samples, weights: str) -> Shown:
         import time
 
-        from ..core.probe import ProbeError, prediction_of
-        from ..core.probe_pictures import filter_view, prediction_bars, saliency_view, sample_image, view_of
+        from ..core.inside.probe import ProbeError, prediction_of
+        from ..core.inside.probe_pictures import filter_view, prediction_bars, saliency_view, sample_image, view_of
 
         start = time.perf_counter()
         inputs, label, classes, which = (({}, None, None, "") if self.mode == "filters"

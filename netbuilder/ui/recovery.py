@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
-from ..core.files import atomic_write_text
-from ..core.graph import Graph, GraphError
+from ..core.base.files import atomic_write_text
+from ..core.model.graph import Graph, GraphError
 
 INTERVAL_MS = 30_000
 _counter = itertools.count(1)

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.data import Splits
-from ..core.experiment import confusion_matrix, mean_iou
-from ..core.train import TrainResult
+from ..core.training.experiment import confusion_matrix, mean_iou
+from ..core.training.config import TrainResult
 from .samples import SampleGrid, label_of
 
 MAX_SAMPLES = 48

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from ..core.files import list_examples
-from ..core.graph import Graph, GraphError
-from ..core.groups import box_position, set_all_collapsed
+from ..core.base.files import list_examples
+from ..core.model.graph import Graph, GraphError
+from ..core.model.groups import box_position, set_all_collapsed
 from . import style
 
 THUMB = QSize(206, 124)
@@ -84,7 +84,7 @@ class ParamCounter(QThread):
         self.paths = paths
 
     def run(self) -> None:
-        from ..core.shapes import infer_shapes
+        from ..core.checks.shapes import infer_shapes
 
         for path in self.paths:
             try:

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.layers.spec import format_shape
-from ..core.shapes import ShapeReport, format_count, layer_table, model_size_mb
+from ..core.checks.shapes import ShapeReport, format_count, layer_table, model_size_mb
 from .document import Document
 
 COLUMNS = ("name", "type", "output", "params", "MACs")

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
 
 from ..core.data.augment import AUGMENTATIONS
 from ..core.data.specs import KINDS, DataSpec
-from ..core.errors import describe
-from ..core.experiment import single_input
-from ..core.train import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
-from ..core.weights import graph_weights, save_state
+from ..core.checks.messages import describe
+from ..core.training.experiment import single_input
+from ..core.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
+from ..core.build.weights import graph_weights, save_state
 from .commands import SetRecipe
 from .document import Document, torch_loader
 from .plots import TrainingPlots
@@ -280,8 +280,8 @@ class TrainingPanel(QWidget):
         batch_size, optimizer, device = self.batch_size.value(), self.optimizer.currentText(), self.device.currentText()
 
         def measure():
-            from ..core.memory import plan_lines, plan_training
-            from ..core.train import pick_device
+            from ..core.training.memory_plan import plan_lines, plan_training
+            from ..core.training.config import pick_device
 
             where = str(pick_device(device))
             plan, available, largest = plan_training(graph, batch_size, TrainConfig(batch_size=batch_size,
@@ -295,7 +295,8 @@ class TrainingPanel(QWidget):
         return True
 
     def _show_memory_plan(self, measured) -> None:
-        from ..core.memory import HEADROOM, format_bytes
+        from ..core.base.system import format_bytes
+        from ..core.checks.memory import HEADROOM
 
         plan, available, largest, lines = measured
         fits = available is None or plan.total <= HEADROOM * available
@@ -343,7 +344,7 @@ class TrainingPanel(QWidget):
         return box
 
     def _add_devices(self) -> None:
-        from ..core.train import available_devices
+        from ..core.training.config import available_devices
 
         for name in available_devices():
             if self.device.findText(name) < 0:
@@ -566,7 +567,7 @@ class TrainingPanel(QWidget):
 
     def trained_state(self) -> dict | None:
         """The last finished run's trained model (its weights and input normalization), or None."""
-        from ..core.experiment import trained_state
+        from ..core.training.experiment import trained_state
 
         trainer = self.last_worker.trainer if self.last_worker is not None else None
         return trained_state(trainer) if trainer is not None else None

@@ -8,9 +8,9 @@ from PySide6.QtCore import QMimeData, QPointF, QRectF
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QInputDialog
 
-from ..core import groups
-from ..core.graph import Graph, GraphError
-from ..core.layout import ROW_HEIGHT
+from ..core.model import groups
+from ..core.model.graph import Graph, GraphError
+from ..core.model.layout import ROW_HEIGHT
 from .canvas.block import GRID, HEIGHT, WIDTH
 from .commands import AddItems, MoveNodes, RecordedEdit, RemoveItems
 

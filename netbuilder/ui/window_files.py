@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..core.graph import Graph, GraphError
+from ..core.model.graph import Graph, GraphError
 from .recovery import left_behind
 
 FILE_FILTER = "netbuilder graphs (*.json);;ONNX models, to import (*.onnx);;All files (*)"

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from ..core.errors import describe
-from ..core.experiment import prepare_training
-from ..core.graph import Graph
-from ..core.train import TrainConfig, Trainer
+from ..core.checks.messages import describe
+from ..core.training.experiment import prepare_training
+from ..core.model.graph import Graph
+from ..core.training.config import TrainConfig
+from ..core.training.trainer import Trainer
 
 
 class DatasetCache:
@@ -89,7 +90,7 @@ class TrainingThread(QThread):
         if now - self._last_picture < 1.0 and report.epoch != report.epochs:
             return
         self._last_picture = now
-        from ..core.pictures import preview
+        from ..core.inside.pictures import preview
 
         try:
             image = preview(self.graph, self.trainer)

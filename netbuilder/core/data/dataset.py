@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..errors import NetbuilderError
+from ..base.errors import NetbuilderError
 
 
 class DataError(NetbuilderError):

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import brief_text
-from ..files import check_regular
+from ..base.errors import brief_text
+from ..base.files import check_regular
 from .dataset import DataError, Dataset
 from .readers import _READ_ERRORS, FASHION_CLASSES, IMAGE_SUFFIXES, _cannot_read, _find, cifar10_files, read_idx
 from .stream import ByteRecords, FloatRows, ImageFiles, LazySamples, cache_folder, raw_copy

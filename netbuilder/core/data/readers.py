@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import brief, brief_text
-from ..files import check_regular
+from ..base.errors import brief, brief_text
+from ..base.files import check_regular
 from .dataset import DataError, Dataset
 
 MAX_BYTES = 4 * 2**30  # no teaching dataset is bigger; a header claiming more is corrupt

@@ -198,7 +198,7 @@ def load_dataset(spec: str | DataSpec, input_shape: tuple[int, ...] | None = Non
 def _stream_or_not(kind: str, path: Path, options: dict, input_shape, budget: float | None):
     """(the dataset with its samples left on disk, None) when they would take more than the budget in memory, else
     (None, a note saying they fit). A note says which was chosen, and why."""
-    from ..memory import format_bytes
+    from ..base.system import format_bytes
     from . import ondisk, stream
 
     if kind not in STREAMABLE or not path.exists():

@@ -33,7 +33,7 @@ STATISTICS_BATCH = 512
 def memory_budget(device: str | None = None) -> int:
     """Bytes a dataset's samples may take in memory before they are streamed: NETBUILDER_MEMORY_BUDGET (MB), else a
     quarter of the machine's available memory (and of a GPU's, when training there)."""
-    from ..memory import available_bytes
+    from ..base.system import available_bytes
 
     if os.environ.get("NETBUILDER_MEMORY_BUDGET"):
         try:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import NetbuilderError, brief
+from ..base.errors import NetbuilderError, brief
 
 Shape = tuple[int, ...]  # a tensor shape without the batch dimension
 

@@ -5,7 +5,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
-from ...core.graph import Edge
+from ...core.model.graph import Edge
 from .. import style
 from .block import HEIGHT, VERY_FAR, WIDTH, PortItem, level_of_detail
 
