@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from netbuilder.core.model.graph import FORMAT, Edge, Graph, GraphError
+from netbuilder.core.model.graph import Edge, Graph, GraphError
+from netbuilder.core.model.graph_files import FORMAT
 from tests.conftest import EXAMPLES
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QWidget
 
 from ..core.build.compile import INIT_WORDS
-from ..core.model.graph import INITS, Node
+from ..core.model.graph import Node
+from ..core.model.parts import INITS
 from .commands import SetSetting
 from .document import Document
 

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from ..core.model.graph import SETTINGS, Edge, Graph, GraphError
+from ..core.model.graph import Edge, Graph, GraphError
+from ..core.model.parts import SETTINGS
 from ..core.model.journal import Journal
 
 _SET_PARAM_ID = 1

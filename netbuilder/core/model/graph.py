@@ -7,103 +7,32 @@ wrong (leaving the graph as it was), and announces what changed on its own typed
 """
 from __future__ import annotations
 
-import json
 import keyword
-import os
-import re
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 import networkx as nx
 
-from ..base.errors import NetbuilderError, brief, brief_text, summarize_path
-from ..base.files import atomic_write_text, read_regular_file
-from ..layers import LAYERS, LayerSpec, ParamError, get_layer
+from ..base.errors import brief, summarize_path
+from ..layers import LAYERS, ParamError, get_layer
 from .events import Event
-
-FORMAT = "netbuilder.graph"
-VERSION = 1
-MAX_NODES = 10_000
-MAX_FILE_BYTES = 50 * 1024 * 1024
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-class GraphError(NetbuilderError):
-    """An edit or a document that the graph refuses; the message names the problem and where it is.
-    `reason` is the problem alone, for a view that already shows which block it is about."""
-
-    def __init__(self, reason: str, where: str | None = None) -> None:
-        super().__init__(f"{where}: {reason}" if where else reason)
-        self.reason = reason
-
-
-INITS = ("default", "xavier", "kaiming", "normal", "zeros")  # weight initialization a block may ask for
-SETTINGS = {"frozen": False, "shares": None, "init": "default"}  # block settings, their defaults
+from .graph_files import DocumentFile
+from .parts import (
+    MAX_NODES,
+    NAME,
+    Edge,
+    GraphError,
+    Group,
+    Node,
+    check_params,
+    check_pos,
+    check_setting,
+    is_text,
+    next_free,
+    share_problem_of,
+)
 
 
-@dataclass
-class Node:
-    """One layer block: its id (stable, never shown), type, user-visible name, params and canvas position,
-    and how training treats its weights: frozen (never updated), shares (the id of the block whose weights
-    it uses: one tensor for both), init (how its weights start)."""
-
-    id: str
-    type: str
-    name: str
-    params: dict[str, Any]
-    pos: tuple[float, float] = (0.0, 0.0)
-    frozen: bool = False
-    shares: str | None = None
-    init: str = "default"
-
-    def settings(self) -> dict[str, Any]:
-        """The settings that differ from their defaults (as the document stores them)."""
-        return {key: getattr(self, key) for key, default in SETTINGS.items() if getattr(self, key) != default}
-
-    @property
-    def spec(self) -> LayerSpec:
-        return get_layer(self.type)
-
-    @property
-    def label(self) -> str:
-        """How messages name the block: `conv1 (Conv2d)`."""
-        return f"{self.name} ({self.type})"
-
-    def input_ports(self) -> list[str]:
-        return self.spec.input_ports(self.params)
-
-    def output_ports(self) -> list[str]:
-        return self.spec.output_ports(self.params)
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A wire from an output port of `src` to an input port of `dst`. An input port takes one wire."""
-
-    src: str
-    src_port: str
-    dst: str
-    dst_port: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"src": self.src, "src_port": self.src_port, "dst": self.dst, "dst_port": self.dst_port}
-
-
-@dataclass
-class Group:
-    """Blocks drawn as one named box (an Inception module, a residual block), which may be collapsed.
-    A block belongs to at most one group; `nodes` are block ids in document order."""
-
-    id: str
-    name: str
-    nodes: list[str]
-    collapsed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "nodes": list(self.nodes), "collapsed": self.collapsed}
-
-
-class Graph:
+class Graph(DocumentFile):
     """A network as a networkx.MultiDiGraph of Nodes; edges are keyed by their destination port.
 
     Each change is announced after it is made, on its own event:
@@ -210,7 +139,7 @@ class Graph:
         spec = get_layer(type)
         if id is None:
             id = self._free_id()
-        elif not isinstance(id, str) or not 0 < len(id) <= 64 or not _is_text(id):
+        elif not isinstance(id, str) or not 0 < len(id) <= 64 or not is_text(id):
             raise GraphError(f"a block id must be a string of 1 to 64 characters, got {brief(id)}")
         elif id in self._g:
             raise GraphError(f"duplicate block id '{id}'")
@@ -218,11 +147,11 @@ class Graph:
             raise GraphError(f"a block's place in the document must be a whole number from 0, got {brief(index)}")
         name = self._free_name(spec.prefix) if name is None else name
         self._check_name(name)
-        checked = _check_params(spec, params or {}, f"{name} ({type})")
-        node = Node(id, type, name, checked, _check_pos(pos))
+        checked = check_params(spec, params or {}, f"{name} ({type})")
+        node = Node(id, type, name, checked, check_pos(pos))
         for key, value in (settings or {}).items():
             try:
-                setattr(node, key, _check_setting(key, value))
+                setattr(node, key, check_setting(key, value))
             except GraphError as e:
                 raise GraphError(e.reason, node.label) from None
         self._g.add_node(id, node=node)
@@ -335,12 +264,12 @@ class Graph:
         """Freeze a block, make it share another block's weights (or stop: None), or choose its initialization."""
         node = self.node(node_id)
         try:
-            value = _check_setting(key, value)
+            value = check_setting(key, value)
         except GraphError as e:
             raise GraphError(e.reason, node.label) from None
         if key == "shares" and value is not None:
             source = self.node(value) if value in self._g else None
-            problem = _share_problem(node, source)
+            problem = share_problem_of(node, source)
             if problem:
                 raise GraphError(problem, node.label)
         if value != getattr(node, key):
@@ -376,7 +305,7 @@ class Graph:
         for node_id, pos in positions.items():
             node = self.node(node_id)
             try:
-                checked[node_id] = (node, _check_pos(pos))
+                checked[node_id] = (node, check_pos(pos))
             except GraphError as e:
                 raise GraphError(str(e), node.label) from None
         for node, pos in checked.values():
@@ -386,10 +315,10 @@ class Graph:
     # ----- names and ids
 
     def _free_id(self) -> str:
-        return _next_free("n", self._g, len(self._g) + 1)
+        return next_free("n", self._g, len(self._g) + 1)
 
     def _free_name(self, prefix: str) -> str:
-        return _next_free(prefix, self._names)
+        return next_free(prefix, self._names)
 
     def name_is_free(self, name: Any) -> bool:
         """Whether a new block could take this name (valid and not in use)."""
@@ -404,7 +333,7 @@ class Graph:
         return None
 
     def _check_name(self, name: Any) -> None:
-        if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
+        if not isinstance(name, str) or not NAME.fullmatch(name) or keyword.iskeyword(name) or name == "self":
             raise GraphError(
                 f"{brief(name)} is not a valid block name: use letters, digits and _, start with a letter, "
                 "at most 64 characters, not a Python keyword")
@@ -433,10 +362,10 @@ class Graph:
         """Group blocks under a name (made up when None); each block may be in one group only. `index` places
         it among the groups (undo puts a removed group back where it was)."""
         if id is None:
-            id = _next_free("g", self._groups, len(self._groups) + 1)
+            id = next_free("g", self._groups, len(self._groups) + 1)
         elif not isinstance(id, str) or not 0 < len(id) <= 64 or id in self._groups:
             raise GraphError(f"a group id must be a new string of 1 to 64 characters, got {id!r}")
-        name = _next_free("group", {g.name for g in self.groups}) if name is None else name
+        name = next_free("group", {g.name for g in self.groups}) if name is None else name
         self._check_group_name(name)
         if not isinstance(collapsed, bool):
             raise GraphError(f"'collapsed' must be true or false, got {collapsed!r}")
@@ -508,99 +437,6 @@ class Graph:
         order = {node_id: i for i, node_id in enumerate(self._g)}
         return sorted(wanted, key=order.__getitem__)
 
-    # ----- documents
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "meta": dict(self.meta),
-            "nodes": [
-                {"id": n.id, "type": n.type, "name": n.name,
-                 "params": {k: list(v) if isinstance(v, list) else v for k, v in n.params.items()}, "pos": list(n.pos),
-                 **n.settings()}
-                for n in self.nodes
-            ],
-            "edges": [edge.to_dict() for edge in self.edges],
-            **({"recipe": dict(self.recipe)} if self.recipe else {}),
-        } | ({"groups": [group.to_dict() for group in self.groups]} if self._groups else {})
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Graph:
-        """Check a document thoroughly and build the graph; GraphError names the first problem."""
-        if not isinstance(data, dict):
-            raise GraphError("not a netbuilder graph: the document is not a JSON object")
-        if data.get("format") != FORMAT:
-            raise GraphError(f"not a netbuilder graph: 'format' is {brief(data.get('format'))}, expected '{FORMAT}'")
-        version = data.get("version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise GraphError(f"'version' must be a positive whole number, got {brief(version)}")
-        if version > VERSION:
-            raise GraphError(f"saved by a newer netbuilder (format version {version}; this one reads {VERSION})")
-        _check_keys(data, "the document", required={"format", "version", "nodes", "edges"},
-                    optional={"meta", "recipe", "groups"})
-        meta = data.get("meta", {})
-        if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-            raise GraphError("'meta' must map names to strings")
-        if not all(_is_text(k) and _is_text(v) for k, v in meta.items()):
-            raise GraphError("'meta' holds text that is not valid Unicode (a lone surrogate)")
-        nodes, edges = data["nodes"], data["edges"]
-        if not isinstance(nodes, list) or not isinstance(edges, list):
-            raise GraphError("'nodes' and 'edges' must be lists")
-        if len(nodes) > MAX_NODES:
-            raise GraphError(f"the graph has {len(nodes)} blocks; at most {MAX_NODES} are allowed")
-
-        graph = cls(meta)
-        for i, raw in enumerate(nodes):
-            where = f"nodes[{i}]"
-            _check_keys(raw, where, required={"id", "type", "name"}, optional={"params", "pos", *SETTINGS})
-            if isinstance(raw["id"], str):
-                where += f" (id {brief(raw['id'])})"
-            if not isinstance(raw["type"], str) or raw["type"] not in LAYERS:
-                raise GraphError(f"{where}: unknown layer type {brief(raw['type'])}")
-            if not isinstance(raw.get("params", {}), dict):
-                raise GraphError(f"{where}: 'params' must be an object")
-            try:
-                graph.add_node(raw["type"], raw.get("params", {}), name=raw["name"], id=raw["id"],
-                               pos=raw.get("pos", (0.0, 0.0)), settings={k: raw[k] for k in SETTINGS if k in raw})
-            except GraphError as e:
-                raise GraphError(f"{where}: {e}") from None
-
-        for i, raw in enumerate(edges):
-            where = f"edges[{i}]"
-            _check_keys(raw, where, required={"src", "src_port", "dst", "dst_port"})
-            for key in ("src", "src_port", "dst", "dst_port"):
-                if not isinstance(raw[key], str):
-                    raise GraphError(f"{where}: '{key}' must be a string, got {brief(raw[key])}")
-            try:
-                graph._connect(raw["src"], raw["dst"], raw["src_port"], raw["dst_port"], check_cycle=False)
-            except GraphError as e:
-                raise GraphError(f"{where}: {e}") from None
-
-        if "recipe" in data:
-            from .recipe import check_recipe
-
-            try:
-                graph.recipe = check_recipe(data["recipe"])
-            except ValueError as e:
-                raise GraphError(f"'recipe': {e}") from None
-        # One cycle check for the whole document: checking each wire as it is added costs O(n^2).
-        cycle = _find_cycle(graph._g)
-        if cycle:
-            raise GraphError(f"the wires form {summarize_path([graph.node(i).name for i in cycle])}")
-        graph._load_groups(data.get("groups", []))
-        return graph
-
-    def _load_groups(self, groups: Any) -> None:
-        if not isinstance(groups, list):
-            raise GraphError("'groups' must be a list")
-        for i, raw in enumerate(groups):
-            _check_keys(raw, f"groups[{i}]", required={"id", "name", "nodes"}, optional={"collapsed"})
-            try:
-                self.add_group(raw["nodes"], raw["name"], id=raw["id"], collapsed=raw.get("collapsed", False))
-            except GraphError as e:
-                raise GraphError(f"groups[{i}]: {e}") from None
-
     def copy(self) -> Graph:
         return Graph.from_dict(self.to_dict())
 
@@ -623,9 +459,9 @@ class Graph:
         ids: dict[str, str] = {}
         taken_ids, taken_names = set(self._g), {node.name for node in self.nodes}
         for raw in data["nodes"]:
-            new_id = raw["id"] if raw["id"] not in taken_ids else _next_free("n", taken_ids, len(taken_ids) + 1)
+            new_id = raw["id"] if raw["id"] not in taken_ids else next_free("n", taken_ids, len(taken_ids) + 1)
             if raw["name"] in taken_names:
-                raw["name"] = _next_free(get_layer(raw["type"]).prefix, taken_names)
+                raw["name"] = next_free(get_layer(raw["type"]).prefix, taken_names)
             taken_ids.add(new_id)
             taken_names.add(raw["name"])
             ids[raw["id"]] = raw["id"] = new_id
@@ -636,152 +472,6 @@ class Graph:
         for edge in data["edges"]:
             edge["src"], edge["dst"] = ids[edge["src"]], ids[edge["dst"]]
         return data
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the document as JSON, atomically: a crash mid-write leaves the old file intact."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> Graph:
-        """Read a document; GraphError names the problem (unreadable file, bad JSON, invalid graph)."""
-        try:
-            raw = read_regular_file(path, MAX_FILE_BYTES + 1)
-        except OSError as e:
-            raise GraphError(f"cannot read the file: {e.strerror or e}") from None
-        if len(raw) > MAX_FILE_BYTES:
-            raise GraphError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB; not a graph document")
-        try:
-            data = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
-        except UnicodeDecodeError:
-            raise GraphError("not a graph document: the file is not UTF-8 text") from None
-        except json.JSONDecodeError as e:
-            raise GraphError(f"not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
-        except RecursionError:
-            raise GraphError("not a graph document: the JSON is nested too deeply") from None
-        except _HugeNumber as e:
-            raise GraphError(f"not a graph document: it holds a number of {e.digits:,} digits") from None
-        return cls.from_dict(data)
-
-
-class _HugeNumber(Exception):
-    def __init__(self, digits: int) -> None:
-        self.digits = digits
-
-
-def _parse_int(text: str) -> int:
-    """JSON whole numbers, refused beyond 100 digits (Python refuses to read more than 4,300 at all)."""
-    if len(text) > 100:
-        raise _HugeNumber(len(text.lstrip("-")))
-    return int(text)
-
-
-def _find_cycle(g: nx.MultiDiGraph) -> list[str]:
-    """The node ids of one cycle, in wire order, or [] when there is none; linear in the graph's size
-    (networkx's find_cycle is not, on long chains). Kahn's algorithm takes away every node that is not on
-    or behind a cycle; from any node left, walking back along wires into nodes left must come round."""
-    waiting = {node: g.in_degree(node) for node in g}
-    ready = [node for node, count in waiting.items() if count == 0]
-    while ready:
-        node = ready.pop()
-        del waiting[node]
-        for _, succ in g.out_edges(node):
-            waiting[succ] -= 1
-            if waiting[succ] == 0:
-                ready.append(succ)
-    if not waiting:
-        return []
-    seen: dict[str, int] = {}
-    walk = [next(iter(waiting))]
-    while walk[-1] not in seen:
-        seen[walk[-1]] = len(walk) - 1
-        walk.append(next(src for src, _ in g.in_edges(walk[-1]) if src in waiting))
-    return list(reversed(walk[seen[walk[-1]] + 1:]))
-
-
-def _is_text(text: str) -> bool:
-    """Whether a string can be written as UTF-8 (JSON lets a document hold lone surrogates, which cannot)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _next_free(prefix: str, taken: Any, start: int = 1) -> str:
-    """The first of prefix1, prefix2, ... (from `start`) that is not in `taken`."""
-    k = start
-    while f"{prefix}{k}" in taken:
-        k += 1
-    return f"{prefix}{k}"
-
-
-def _check_keys(raw: Any, where: str, required: set[str], optional: Iterable[str] = ()) -> None:
-    if not isinstance(raw, dict):
-        raise GraphError(f"{where}: expected an object, got {type(raw).__name__}")
-    missing = sorted(required - raw.keys())
-    if missing:
-        raise GraphError(f"{where}: missing '{missing[0]}'")
-    unknown = sorted(raw.keys() - required - set(optional))
-    if unknown:
-        raise GraphError(f"{where}: unknown field '{brief_text(unknown[0])}'")
-
-
-def _check_params(spec: LayerSpec, params: dict[str, Any], label: str) -> dict[str, Any]:
-    unknown = [key for key in params if key not in {p.name for p in spec.params}]
-    if unknown:
-        raise GraphError(f"{label}: {spec.type} has no param '{brief_text(unknown[0])}'")
-    try:
-        return {p.name: p.check(params.get(p.name, p.default)) for p in spec.params}
-    except ParamError as e:
-        raise GraphError(f"{label}: {e}") from None
-
-
-def _check_setting(key: str, value: Any) -> Any:
-    if key not in SETTINGS:
-        raise GraphError(f"no setting '{key}' (settings: {', '.join(SETTINGS)})")
-    if key == "frozen" and not isinstance(value, bool):
-        raise GraphError(f"'frozen' must be true or false, got {value!r}")
-    if key == "init" and value not in INITS:
-        raise GraphError(f"'init' must be one of {', '.join(INITS)}; got {value!r}")
-    if key == "shares" and value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
-        raise GraphError(f"'shares' must be a block id or nothing, got {value!r:.80}")
-    return value
-
-
-def _share_problem(node: Node, source: Node | None) -> str | None:
-    """Why `node` cannot use the weights of `source`, or None."""
-    if source is None:
-        return f"the block whose weights it shares ('{node.shares}') is not in the graph"
-    if source.id == node.id:
-        return "a block cannot share its own weights"
-    if source.type != node.type:
-        return f"cannot share the weights of {source.label}: it is not a {node.type}"
-    if source.shares is not None:
-        return f"cannot share the weights of {source.name}: it uses another block's weights itself"
-    if source.params != node.params:
-        return f"cannot share the weights of {source.name}: its params differ"
-    if node.spec.build is None:
-        return f"{node.type} has no weights to share"
-    return None
-
-
-def share_problem(graph: Graph, node: Node) -> str | None:
-    """Why a block's `shares` setting cannot hold as the graph is now (for shape inference), or None."""
-    if node.shares is None:
-        return None
-    return _share_problem(node, graph.node(node.shares) if node.shares in graph else None)
-
-
-def _check_pos(pos: Any) -> tuple[float, float]:
-    try:
-        x, y = pos
-    except (TypeError, ValueError):
-        raise GraphError(f"a position must be two numbers, got {brief(pos)}") from None
-    for v in (x, y):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not abs(v) <= 1e7:  # NaN fails <=
-            raise GraphError(f"a position must be two finite numbers of at most 1e7, got {brief(pos)}")
-    return (float(x), float(y))
-
 
 def single_layer_graph(type_name: str, params: dict[str, Any] | None = None,
                        input_shape: Iterable[int] | dict[str, Iterable[int]] | None = None,
@@ -812,3 +502,10 @@ def single_layer_graph(type_name: str, params: dict[str, Any] | None = None,
     for port in layer.output_ports():
         graph.connect(layer.id, graph.add_node("Output").id, src_port=port)
     return graph, layer.id
+
+
+def share_problem(graph: Graph, node: Node) -> str | None:
+    """Why a block's `shares` setting cannot hold as the graph is now (for shape inference), or None."""
+    if node.shares is None:
+        return None
+    return share_problem_of(node, graph.node(node.shares) if node.shares in graph else None)

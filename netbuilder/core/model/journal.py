@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-from .graph import SETTINGS, Edge, Graph, Group, Node
+from .graph import Edge, Graph, Group, Node
+from .parts import SETTINGS
 
 
 class Journal:
