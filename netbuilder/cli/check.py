@@ -1,0 +1,63 @@
+"""`netbuilder check GRAPH [--data SPEC] [--batch-size N] [--device D] [--json]`: errors, warnings and advice,
+each with its fix; exit status 1 on errors (or when the asked batch does not fit)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .common import add_graph, fail, load_graph
+from .plan import add_plan_options, memory_plan, print_memory_plan
+
+
+def register(commands) -> None:
+    from ..core.data.specs import SPEC_HELP
+
+    check = commands.add_parser("check", help="errors and warnings about a graph, each with its fix; exit status 1 "
+                                "when there are errors")
+    add_graph(check)
+    check.add_argument("--json", action="store_true", help="print a JSON object instead of lines")
+    check.add_argument("--data", metavar="SPEC", help="check the graph against this dataset too: " + SPEC_HELP)
+    add_plan_options(check)  # with --batch-size or --device: the memory plan too (exit 1 when it does not fit)
+    check.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.checks.analysis import analyze, counts, data_facts
+    from ..core.checks.shapes import infer_shapes
+    from ..core.training.experiment import single_input
+
+    graph = load_graph(args.graph)
+    report = infer_shapes(graph)
+    facts = None
+    if args.data:
+        from ..core.data import load_dataset
+
+        source = single_input(graph)
+        shape = tuple(source.params["shape"]) if source is not None else None
+        facts = data_facts(load_dataset(args.data, shape), shape)
+    from ..core.training.config import TrainConfig
+
+    batch_size = args.batch_size or graph.recipe.get("batch_size") or TrainConfig().batch_size
+    findings = analyze(graph, report, facts, batch_size=batch_size if args.data else None)
+    total = counts(findings)
+    planned = bool(args.batch_size or args.device or args.optimizer) and not total["error"]
+    if args.json:
+        memory = {}
+        if planned:
+            plan, available, largest, _, fits = memory_plan(args, graph)
+            memory = {"memory": {"bytes": plan.total, "available": available, "largest_batch": largest, "fits": fits}}
+        print(json.dumps({"file": args.graph, **{f"{k}s": v for k, v in total.items()},
+                          "findings": [f.to_dict() for f in findings], **memory}, indent=1))
+        return 1 if total["error"] or (memory and not memory["memory"]["fits"]) else 0
+    else:
+        for f in findings:
+            fix = f"  [fix: {f.fix.label}]" if f.fix else ""
+            print(f"{f.severity:8s} {f.line}{fix}")
+        words = ", ".join(f"{n} {k}{'s' if n != 1 and k != 'info' else ''}" for k, n in total.items())
+        print(f"{Path(args.graph).name}: {words}")
+    if total["error"]:
+        return 1
+    if planned and not print_memory_plan(args, graph):
+        return fail(f"{args.graph}: training with this batch does not fit in memory")
+    return 0
