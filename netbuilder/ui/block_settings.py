@@ -14,6 +14,7 @@ from ..core.model.parts import INITS
 from .commands import SetSetting
 from .document import Document
 
+
 class BlockSettings(QWidget):
     def __init__(self, document: Document, node: Node) -> None:
         super().__init__()

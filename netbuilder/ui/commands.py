@@ -13,8 +13,8 @@ from typing import Any, Callable
 from PySide6.QtGui import QUndoCommand
 
 from ..core.model.graph import Edge, Graph, GraphError
-from ..core.model.parts import SETTINGS
 from ..core.model.journal import Journal
+from ..core.model.parts import SETTINGS
 
 _SET_PARAM_ID = 1
 

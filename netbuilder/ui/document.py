@@ -16,8 +16,8 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from ..core.checks.analysis import Finding, analyze, data_facts
-from ..core.model.graph import Edge, Graph, GraphError, Group, Node
 from ..core.checks.shapes import ShapeReport, infer_shapes
+from ..core.model.graph import Edge, Graph, GraphError, Group, Node
 from .commands import GraphCommand
 
 

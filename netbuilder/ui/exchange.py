@@ -45,9 +45,9 @@ class Exchange(QObject):
         """Export in the background; the message box says where, how big, and how well it verified."""
         if self.busy:
             return False
+        from ..core.build.weights import graph_weights
         from ..core.exchange.codegen import export_code
         from ..core.exchange.onnx_export import export_onnx
-        from ..core.build.weights import graph_weights
 
         graph = self.document.graph.copy()
         trained = self.training.trained_state() if self.training is not None else None

@@ -6,12 +6,22 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QHeaderView, QLineEdit, QListWidget, QListWidgetItem, QSplitter, QTableWidget,
-    QTableWidgetItem, QTextBrowser, QVBoxLayout, QWidget,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
 )
 
-from ..core.layers import CATEGORIES, LAYERS
 from ..core.checks.reference import LayerReference, layer_reference
+from ..core.layers import CATEGORIES, LAYERS
 from . import style
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole

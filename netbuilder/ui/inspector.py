@@ -15,14 +15,24 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QCompleter, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
-    QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
-from ..core.model import groups
+from ..core.checks.shapes import NodeShapes, format_count
 from ..core.layers import Param, ParamError
 from ..core.layers.spec import format_shape, format_value
-from ..core.checks.shapes import NodeShapes, format_count
+from ..core.model import groups
 from .block_settings import BlockSettings
 from .commands import RecordedEdit, Rename, SetParam
 from .document import Document

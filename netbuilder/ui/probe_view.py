@@ -12,10 +12,6 @@ there too, and this widget only paints them. One probe runs at a time; a newer r
 """
 from __future__ import annotations
 
-import math
-import os
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -35,59 +31,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.training.block_stats import STATISTICS, statistics_warnings
 from ..core.checks.messages import describe
+from ..core.training.block_stats import STATISTICS, statistics_warnings
 from .document import Document
-from .tiles import BarChart, DrawPad, TileGrid, gradient_bar, to_qimage
+from .probe_request import ProbeRequest, Shown, spare_core
+from .probe_strip import PictureStrip
+from .statistics_colours import LOG_SCALED, VIRIDIS, statistic_colours, viridis
+from .tiles import BarChart, DrawPad, TileGrid, gradient_bar
 from .worker import LoadJob
 
 MAX_BLOCKS = 6  # blocks shown at once (several selected)
 MODES = (("maps", "Feature maps"), ("filters", "Filters"), ("saliency", "Saliency"))
 SOURCES = (("test", "Test sample"), ("file", "Picture file…"), ("drawing", "Drawn digit"))
-LOG_SCALED = {"act_std", "grad_std", "update_norm", "update_ratio"}  # magnitudes spread over decades
-VIRIDIS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
 
 
-@dataclass
-class Shown:
-    """What one probe found, ready to paint (made off the GUI thread)."""
-
-    blocks: list[str]
-    mode: str
-    sections: list  # probe_pictures.Tiles or Bars, one or more per block
-    input_tile: object | None = None  # H x W x 3 uint8
-    prediction: object | None = None  # probe_pictures.Bars
-    caption: str = ""
-    weights: str = ""
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-
-def statistic_colours(record: dict, key: str) -> tuple[dict[str, tuple[float, float]], float, float]:
-    """{block: (value, position 0..1)} for one statistic of an epoch's record, with the range (low, high) the
-    positions span: log10 of magnitudes for statistics that spread over decades, the value otherwise."""
-    values = {name: entry[key] for name, entry in record.get("blocks", {}).items() if key in entry}
-    if not values:
-        return {}, 0.0, 0.0
-    if key in LOG_SCALED:
-        scaled = {n: math.log10(abs(v)) if v else None for n, v in values.items()}
-    else:
-        scaled = dict(values)
-    finite = [v for v in scaled.values() if v is not None]
-    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
-    span = (high - low) or 1.0
-    positions = {n: (values[n], 0.0 if s is None else (s - low) / span) for n, s in scaled.items()}
-    return positions, low, high
-
-
-def viridis(t: float) -> QColor:
-    t = min(max(t, 0.0), 1.0) * (len(VIRIDIS) - 1)
-    i = min(int(t), len(VIRIDIS) - 2)
-    f = t - i
-    return QColor(*(round(VIRIDIS[i][k] * (1 - f) + VIRIDIS[i + 1][k] * f) for k in range(3)))
-
-
-class ProbeView(QWidget):
+class ProbeView(PictureStrip, QWidget):
     message = Signal(str)
     _answered = Signal(object, object)  # (the request's number, a Future answered on the training thread)
 
@@ -375,7 +333,7 @@ class ProbeView(QWidget):
         number = self._asked
         kind, source = self._weights_source()
         graph = self.document.graph if kind == "live" else self.document.graph.copy()
-        ask = _Ask(graph, list(self.blocks), self.mode, self.sample_kind, self.index.value(), spec,
+        ask = ProbeRequest(graph, list(self.blocks), self.mode, self.sample_kind, self.index.value(), spec,
                    self.training.val_percent.value() / 100, self.training.test_fraction, self.training.seed.value(),
                    self.picture_path, self.drawing)
         self.target.setText(f"<b>{', '.join(self.blocks)}</b>: working…")
@@ -404,8 +362,8 @@ class ProbeView(QWidget):
         models = self._models
 
         def work():
-            from ..core.inside.probe import fresh_model, trained_model
             from ..core.build.weights import WeightsError
+            from ..core.inside.probe import fresh_model, trained_model
 
             notes = []
             if key not in models:
@@ -420,7 +378,7 @@ class ProbeView(QWidget):
                     words = f"fresh: untrained, as a run with seed {source} starts"
                     models[key] = (fresh_model(graph, source), words)
             model, words = models[key]
-            with _spare_core():
+            with spare_core():
                 shown = ask.probe(model, samples, words)
             shown.notes += notes
             return shown
@@ -472,88 +430,6 @@ class ProbeView(QWidget):
             self._again = False
             self.schedule()
 
-    # ----- showing
-
-    def _zoom(self, size: int) -> None:
-        self.tile_size = size
-        for grid in self.grids:
-            grid.set_tile_size(size)
-
-    def _show_sections(self, sections: list) -> None:
-        for widget in self.section_widgets:
-            self.body.removeWidget(widget)
-            widget.setParent(None)  # gone from the view now, not when the event loop next deletes it
-            widget.deleteLater()
-        self.section_widgets, self.grids = [], []
-        for section in sections:
-            caption = QLabel(section.title + (f" ({section.note})" if section.note else ""))
-            caption.setWordWrap(True)
-            if section.kind == "tiles":
-                view = TileGrid()
-                view.set_tile_size(self.tile_size)
-                view.show_tiles(section)
-                self.grids.append(view)
-            else:
-                view = BarChart(140)
-                view.show_bars(section)
-            for widget in (caption, view):
-                self.body.insertWidget(len(self.section_widgets), widget)
-                self.section_widgets.append(widget)
-
-    def _show(self, shown: Shown) -> None:
-        self.shown = shown
-        self.error.hide()
-        self.target.setText(f"<b>{', '.join(shown.blocks)}</b>: {shown.caption}")
-        self.weights.setText(f"Weights: {shown.weights}." + (" " + " ".join(shown.notes) if shown.notes else ""))
-        self._show_sections(shown.sections)
-        self.top_row.setVisible(shown.input_tile is not None or shown.prediction is not None)
-        if shown.input_tile is not None:
-            image = to_qimage(shown.input_tile)
-            self.input_picture.setPixmap(QPixmap.fromImage(image).scaled(
-                64, 64, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-        else:
-            self.input_picture.clear()
-        if shown.prediction is not None:
-            self.prediction.show()
-            self.prediction.show_bars(shown.prediction)
-            self.prediction_caption.setText(shown.prediction.title)
-        else:
-            self.prediction.clear()
-            self.prediction.hide()
-            self.prediction_caption.setText("")
-        self.save_button.setEnabled(True)
-
-    def _show_error(self, message: str) -> bool:
-        self.error.setText(message)
-        self.error.show()
-        if self.blocks:
-            self.target.setText(f"<b>{', '.join(self.blocks)}</b>")
-        return False
-
-    def _save_png(self) -> None:
-        shown = self.shown
-        if shown is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save the picture", f"{shown.blocks[0]}-{shown.mode}.png",
-                                              "PNG images (*.png)")
-        if path:
-            self.save_png(Path(path))
-
-    def save_png(self, path: Path) -> None:
-        """Write what the view shows as one PNG (on a worker thread)."""
-        from ..core.inside.probe_pictures import Picture, Tiles, write_picture
-
-        shown = self.shown
-        sections = ([Tiles("input", [shown.input_tile], [""])] if shown.input_tile is not None else [])
-        sections += ([shown.prediction] if shown.prediction is not None else []) + list(shown.sections)
-        picture = Picture(f"{', '.join(shown.blocks)}: {shown.caption}; weights: {shown.weights}", sections)
-        job = LoadJob(lambda: write_picture(picture, path))
-        job.done.connect(lambda _r: self.message.emit(f"Saved {path}"))
-        job.failed.connect(self._show_error)
-        job.finished.connect(lambda: setattr(self, "_save_job", None))
-        self._save_job = job
-        job.start()
-
     # ----- training statistics on the canvas
 
     def _statistics(self, record: dict) -> None:
@@ -594,107 +470,3 @@ class ProbeView(QWidget):
         self.warnings.setVisible(bool(warnings))
 
 
-@contextmanager
-def _spare_core():
-    """torch on one thread fewer than the cores while probing, as training does: one sample is quicker so on a
-    busy machine, and the window keeps a core."""
-    import torch
-
-    threads = torch.get_num_threads()
-    wanted = max(1, (os.cpu_count() or 1) - 1)
-    if wanted < threads:
-        torch.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        if wanted < threads:
-            torch.set_num_threads(threads)
-
-
-@dataclass
-class _Ask:
-    """One probe request: what to look at, with which sample; carried to the thread that runs it."""
-
-    graph: object
-    blocks: list[str]
-    mode: str
-    kind: str  # test, file, drawing
-    index: int
-    spec: object
-    val_fraction: float
-    test_fraction: float
-    seed: int
-    picture: Path | None
-    drawing: object
-
-    def samples_key(self) -> tuple:
-        inputs = tuple((n.name, tuple(n.params["shape"]), n.params["field"]) for n in self.graph.nodes
-                       if n.type == "Input")
-        return (str(self.spec), self.val_fraction, self.test_fraction, self.seed, inputs)
-
-    def load_samples(self, load):
-        from ..core.inside.probe import held_out_samples
-
-        return held_out_samples(self.graph, self.spec, val_fraction=self.val_fraction,
-                                test_fraction=self.test_fraction, seed=self.seed, load=load)
-
-    def sample(self, model, samples):
-        """({Input: sample}, its label or None, the class names or None, words saying which sample it is)."""
-        import torch
-
-        from ..core.inside.probe import ProbeError, fit_sample, read_picture
-
-        first = next((n for n in model.inputs if self.graph.find(n).type == "Input"), None)
-        if first is None:
-            raise ProbeError("the network reads no Input")
-        shape = tuple(self.graph.find(first).params["shape"])
-        classes = samples.classes if samples is not None else None
-        if self.kind == "test":
-            index = min(self.index, len(samples) - 1)
-            return samples.sample(index), samples.label(index), classes, f"test sample {index} of {samples.name}"
-        if self.kind == "file":
-            if self.picture is None:
-                raise ProbeError("choose a picture file (Open…)")
-            sample = fit_sample(read_picture(self.picture, shape), shape, self.picture.name)
-            return {first: sample}, None, classes, self.picture.name
-        pixels = self.drawing if self.drawing is not None else torch.zeros(28, 28).numpy()
-        sample = fit_sample(torch.from_numpy(pixels).float()[None], shape, "the drawing")
-        return {first: sample}, None, classes, "the drawing"
-
-    def probe(self, model, samples, weights: str) -> Shown:
-        import time
-
-        from ..core.inside.probe import ProbeError, prediction_of
-        from ..core.inside.probe_pictures import filter_view, prediction_bars, saliency_view, sample_image, view_of
-
-        start = time.perf_counter()
-        inputs, label, classes, which = (({}, None, None, "") if self.mode == "filters"
-                                         else self.sample(model, samples))
-        input_tile = prediction = None
-        sections, notes = [], []
-        if self.mode != "filters":
-            first = next(iter(inputs.values()))
-            input_tile = sample_image(first)
-            found = prediction_of(model.outputs(inputs), classes)
-            prediction = prediction_bars(found, label) if found is not None else None
-        if self.mode == "saliency":
-            saliency = model.saliency(inputs)
-            target = classes[saliency.target] if classes and saliency.target < len(classes) else None
-            sections.append(saliency_view(saliency, saliency.input, target))
-            caption = f"saliency for {which} (the same whichever block is selected)"
-        for block in self.blocks if self.mode != "saliency" else []:
-            try:
-                if self.mode == "filters":
-                    sections.append(filter_view(model.filters(block), block))
-                else:
-                    sections.append(view_of(model.run(block, inputs, with_outputs=False).value, block))
-            except ProbeError as e:
-                if len(self.blocks) == 1:
-                    raise
-                notes.append(f"{e}.")
-        if self.mode == "filters":
-            caption = "filters" + (" (updated after each epoch while training)" if "live" in weights else "")
-        elif self.mode == "maps":
-            caption = f"what flows out for {which}" + (f" (class {label})" if label is not None else "")
-        return Shown(list(self.blocks), self.mode, sections, input_tile, prediction, caption, weights,
-                     time.perf_counter() - start, notes)

@@ -8,12 +8,19 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QPushButton, QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ..core.data import Splits
-from ..core.training.experiment import confusion_matrix, mean_iou
 from ..core.training.config import TrainResult
+from ..core.training.experiment import confusion_matrix, mean_iou
 from .samples import SampleGrid, label_of
 
 MAX_SAMPLES = 48

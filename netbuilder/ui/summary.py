@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
 )
 
-from ..core.layers.spec import format_shape
 from ..core.checks.shapes import ShapeReport, format_count, layer_table, model_size_mb
+from ..core.layers.spec import format_shape
 from .document import Document
 
 COLUMNS = ("name", "type", "output", "params", "MACs")

@@ -13,9 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from ..core.checks.messages import describe
-from ..core.training.experiment import prepare_training
 from ..core.model.graph import Graph
 from ..core.training.config import TrainConfig
+from ..core.training.experiment import prepare_training
 from ..core.training.trainer import Trainer
 
 

@@ -11,9 +11,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsEllipseItem, QGraphicsItem, QStyleOptionGraphicsItem
 
-from ...core.model.graph import Node
-from ...core.layers.spec import format_shape
 from ...core.checks.shapes import NodeShapes, format_count
+from ...core.layers.spec import format_shape
+from ...core.model.graph import Node
 from .. import style
 
 WIDTH, HEIGHT = 196.0, 66.0

@@ -11,10 +11,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
+from ...core.checks.shapes import format_count
+from ...core.layers.spec import format_shape
 from ...core.model.graph import Group
 from ...core.model.groups import GroupPorts
-from ...core.layers.spec import format_shape
-from ...core.checks.shapes import format_count
 from .. import style
 from .block import FAR, GRID, PORT_RADIUS, VERY_FAR, draw_name_far, draw_text, level_of_detail
 

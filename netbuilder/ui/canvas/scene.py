@@ -10,10 +10,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
+from ...core.checks.shapes import ShapeReport
+from ...core.layers.spec import format_shape
 from ...core.model.graph import Edge, Group, Node
 from ...core.model.groups import group_ports
-from ...core.layers.spec import format_shape
-from ...core.checks.shapes import ShapeReport
 from .. import style
 from ..commands import Connect, MoveNodes
 from ..document import Document
