@@ -2,7 +2,7 @@
 
     python bench/bench_gui_latency.py [--epochs N] [--runs R]     (offscreen unless a display is set)
 
-Opens netbuilder/examples/mnist_convnet.json in the real main window, measures the timer for 3 s idle, then starts a
+Opens examples/mnist_convnet.json in the real main window, measures the timer for 3 s idle, then starts a
 run on mnist-5k from the training panel and measures from the moment the Start click returns until the
 run ends (plots, progress bar and status update all the while). Prints the largest and 99th-percentile
 lateness of each, and how long the click took; target: largest < 50 ms while the run is live.

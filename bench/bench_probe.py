@@ -73,7 +73,7 @@ def main() -> None:
         painted = median_seconds(paint, args.repeats)
         total = probe + tiles + painted
         rows.append((block, tuple(found["value"].shape), probe, tiles, painted, total, reference))
-    print(f"ResNet-18 (netbuilder/examples/resnet18.json), one 3x224x224 image, {torch.get_num_threads()} torch threads, "
+    print(f"ResNet-18 (examples/resnet18.json), one 3x224x224 image, {torch.get_num_threads()} torch threads, "
           f"median of {args.repeats}")
     print(f"{'block':16} {'output':>13} {'probe':>8} {'tiles':>8} {'paint':>8} {'update':>8} {'forward':>8} "
           f"{'ratio':>6}")

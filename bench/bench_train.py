@@ -3,7 +3,7 @@
     python bench/bench_train.py [--device cpu|cuda] [--short-epochs 1] [--long-epochs 30] [--rounds 5]
                                 [--long-rounds 1] [--warm-cache] [--threads N]
 
-The lecture's convnet (netbuilder/examples/mnist_convnet.json, compiled by netbuilder) is trained on the same 4,000
+The lecture's convnet (examples/mnist_convnet.json, compiled by netbuilder) is trained on the same 4,000
 mnist-5k samples, batch 100, plain SGD, and tested on the other 1,000, three ways:
   - hand-written: the lecture's loop (no shuffling, narrow() batches, no metrics) on the network written by hand,
     then its test error count (compute_nb_errors), eagerly;

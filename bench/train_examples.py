@@ -1,4 +1,4 @@
-"""Train every example with its own recipe (`netbuilder train netbuilder/examples/NAME.json`, no option) and measure the
+"""Train every example with its own recipe (`netbuilder train examples/NAME.json`, no option) and measure the
 figure the README states for it.
 
     python bench/train_examples.py [NAME ...] [--out DIR]

@@ -6,7 +6,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "netbuilder" / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture

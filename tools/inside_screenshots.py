@@ -78,7 +78,7 @@ def main() -> None:
     window = MainWindow(offer_recovery=False)
     window.resize(1360, 900)
     window.show()
-    window.open_example(ROOT / "netbuilder" / "examples" / "mnist_convnet.json")
+    window.open_example(ROOT / "examples" / "mnist_convnet.json")
     wait(app, lambda: window.document.report is not None, 60)
     window.resizeDocks([window.probe_dock], [600], Qt.Orientation.Horizontal)  # room for the maps
     train(app, window, 3)

@@ -1,4 +1,4 @@
-"""Write the example graphs in netbuilder/examples/ with netbuilder's own Graph API.
+"""Write the example graphs in examples/ with netbuilder's own Graph API.
 
     python tools/make_examples.py [OUT_DIR]
 
@@ -615,7 +615,7 @@ EXAMPLES = {
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / "netbuilder" / "examples")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[1] / "examples")
     out.mkdir(parents=True, exist_ok=True)
     for name, make in EXAMPLES.items():
         make().save(out / f"{name}.json")

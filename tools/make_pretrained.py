@@ -1,9 +1,9 @@
-"""Write netbuilder/examples/transfer_learning.pt: the convolutional body of the lecture's convnet, trained on mnist-5k.
+"""Write examples/transfer_learning.pt: the convolutional body of the lecture's convnet, trained on mnist-5k.
 
     python tools/make_pretrained.py
 
-It trains netbuilder/examples/mnist_convnet.json with its recipe (6 epochs, seed 0) and keeps the tensors of conv1 and
-conv2, the body that netbuilder/examples/transfer_learning.json freezes under a new head.
+It trains examples/mnist_convnet.json with its recipe (6 epochs, seed 0) and keeps the tensors of conv1 and
+conv2, the body that examples/transfer_learning.json freezes under a new head.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from netbuilder.core.training.config import TrainConfig
 from netbuilder.core.training.experiment import prepare_training
 from netbuilder.core.training.trainer import Trainer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "netbuilder" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
 """Colours, fonts and resources shared by the widgets."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtGui import QColor, QIcon
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"  # shipped inside the package
+from ..core.base.files import shipped
+
+RESOURCES = shipped("resources")  # icons and the style sheet (core/base/files.py says where they are)
 
 CATEGORY_COLOURS = {
     "io": "#5b6472",

@@ -1,4 +1,4 @@
-"""Files netbuilder ships, reads and writes: the examples folder, reading only regular files, atomic writes."""
+"""Files netbuilder ships, reads and writes: the examples and resources folders, reading only regular files, atomic writes."""
 from __future__ import annotations
 
 import errno
@@ -10,7 +10,18 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"  # shipped inside the package
+PACKAGE = Path(__file__).resolve().parents[2]  # the netbuilder package folder
+
+
+def shipped(name: str) -> Path:
+    """A folder netbuilder ships beside its code (`examples`, `resources`). The repository keeps one copy of each
+    at its top level; the build maps them into the package (pyproject.toml's package-dir), so a wheel or a
+    `pip install .` has them inside it; an editable install reads them where they are in the checkout."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() and any(inside.iterdir()) else PACKAGE.parent / name
+
+
+EXAMPLES_DIR = shipped("examples")
 
 
 def check_regular(path: str | os.PathLike) -> None:
