@@ -1,6 +1,7 @@
 """The layer registry: every layer type netbuilder knows, each declared once in a family module.
 
-Palette, inspector, shape inference, compiler, code export and ONNX import all read `LAYERS`.
+Palette, inspector, shape inference, compiler, code export and ONNX import all read `LAYERS`. Plain data: it may
+import `base` only (torch is imported inside the functions that build and run a layer).
 """
 from __future__ import annotations
 
