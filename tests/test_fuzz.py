@@ -450,8 +450,8 @@ def test_onnx_files(content):
 
 def test_the_checks_catch_a_bug(monkeypatch):
     """The harness is not blind: a bug inside a command (exit status 70) fails check_cli."""
-    import netbuilder.cli
+    from netbuilder.cli import info
 
-    monkeypatch.setattr(netbuilder.cli, "cmd_info", lambda args: 1 / 0)
+    monkeypatch.setattr(info, "run", lambda args: 1 / 0)
     with folder() as tmp, pytest.raises(AssertionError, match="exit status 70"):
         check_cli(Path(tmp), "info", mlp_graph(Path(tmp) / "g.json", [2], 2))
