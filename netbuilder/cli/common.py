@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from ..core.base.errors import shorten
+from ..core.base.errors import NetbuilderError, shorten
 from ..core.model.graph import Graph, GraphError
 
 BUG_STATUS = 70  # EX_SOFTWARE
@@ -34,3 +35,54 @@ def fail_once(message: str) -> int:
 
 def add_graph(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, failing as every command fails: one line on stderr naming the option and where to read more,
+    exit status 1 (argparse's own is two lines and status 2)."""
+
+    def error(self, message: str):
+        print(f"netbuilder: error: {shorten(message)} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def whole(low: int, high: int):
+    """An argparse type: a whole number from `low` to `high`, else the option's one-line refusal."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}..{high}, got {text[:40]}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def output_file(path: str | os.PathLike, what: str = "the output") -> Path:
+    """`path` as a file to write: its folder must exist (a typing slip must not make folders; nor does any command
+    make folders a user did not ask for), and it must not be a folder itself."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: the folder {folder} does not exist; make it first or write {what} elsewhere"
+                          if not folder.exists() else f"{path}: {folder} is not a folder")
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give a file name for {what}")
+    return path
+
+
+def output_folder(path: str | os.PathLike, what: str = "the output") -> Path:
+    """`path` as a folder to write into: made if it is not there, but only inside a folder that is."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is a file, not a folder; give a folder for {what}")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: the folder {path.parent} does not exist; make it first or write {what} elsewhere")
+    return path
+
+
+class OutputError(NetbuilderError):
+    """An output path that cannot be written as it is given."""

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..core.build.weights import graph_weights
-from .common import fail, load_graph
+from .common import fail, load_graph, output_file, output_folder
 
 
 def register(commands) -> None:
@@ -29,12 +29,13 @@ def run(args: argparse.Namespace) -> int:
     if args.training_script:
         from ..core.exchange.training_script import export_training_script
 
+        output_folder(out, "the training script")
         print(export_training_script(graph, out, args.graph).summary())
         return 0
     weights = args.weights or graph_weights(graph, args.graph)
     if out.suffix not in (".onnx", ".py"):
         return fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_file(out, "the export")
     if out.suffix == ".onnx":
         report = export_onnx(graph, out, weights=weights, opset=args.opset)
     else:

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from ..core.build.weights import graph_weights
-from .common import fail, load_graph
+from .common import fail, load_graph, output_file, whole
 
 
 def register(commands) -> None:
+    from ..core.training.config import MAX_SEED
+
     look = commands.add_parser(
         "inspect", help="pictures of what flows inside a network: feature maps, filters, saliency",
         description="Write one PNG of what the network does with one sample: the feature maps of blocks, the "
@@ -25,7 +27,7 @@ def register(commands) -> None:
                       help="a block to look at (repeat for more; default: every convolution, else every block "
                            "with weights)")
     look.add_argument("--show", default="maps", help="comma-separated: maps, filters, saliency (default maps)")
-    look.add_argument("--seed", type=int, default=0, help="the split's seed, and the untrained weights' (default 0)")
+    look.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="the split's seed, and the untrained weights' (default 0)")
     look.set_defaults(run=run)
 
 
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".png":
         return fail(f"{out}: the pictures are written as a .png file")
+    output_file(out, "the picture")
     show = tuple(word.strip() for word in args.show.split(",") if word.strip())
     unknown = [word for word in show if word not in SHOWS]
     if unknown or not show:
@@ -69,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     trained = f"weights {weights}" if weights else f"untrained (seed {args.seed}; give --weights W.pt)"
     picture = inspection(model, inputs, blocks, show, classes=classes, label=label,
                          heading=f"{Path(args.graph).name}, {trained}" + (f": {where}" if where else ""))
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_picture(picture, out)
     if inputs:
         from ..core.inside.probe import prediction_of

@@ -2,7 +2,6 @@
 line and exit status."""
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -10,13 +9,13 @@ import threading
 
 from ..core.checks.messages import describe, is_bug
 from . import check, export, gui, import_model, info, inspect, plan, train
-from .common import BUG_STATUS, fail, fail_once
+from .common import BUG_STATUS, Parser, fail, fail_once
 
 COMMANDS = (gui, info, check, train, plan, export, inspect, import_model)  # in the order `--help` lists them
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="netbuilder", description="Build neural networks by drawing them.")
+def build_parser() -> Parser:
+    parser = Parser(prog="netbuilder", description="Build neural networks by drawing them.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)

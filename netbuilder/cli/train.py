@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..core.build.weights import graph_weights
-from .common import fail, load_graph
+from .common import fail, load_graph, output_folder
 from .progress import ProgressLine
 
 
@@ -78,6 +78,8 @@ TRAIN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "beta1",
 def run(args: argparse.Namespace) -> int:
     from ..core.training import distributed
 
+    if args.out is not None:
+        output_folder(args.out, "the run")
     if (args.nproc_per_node or args.nnodes or args.rdzv_endpoint) and not distributed.in_worker():
         load_graph(args.graph)  # a missing or bad graph is said once, here, not by every process
         return distributed.launch(args.argv, args.nproc_per_node or 1, args.nnodes or 1, args.rdzv_endpoint)
@@ -142,9 +144,16 @@ def _train(args: argparse.Namespace, distributed) -> int:
         f"{trainer.device}"
     say(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
         f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, on {where}")
+    made = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()] if main_process else []
     if main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+        out_dir.mkdir(parents=True, exist_ok=True)  # the folder asked for (its parent exists), or runs/NAME here
+    try:
+        result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+    except BaseException:
+        for folder in made:  # a run that fails before its first checkpoint leaves no folder behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     if not main_process:
         return 1 if result.status == "diverged" else 0
     write_outputs(out_dir, trainer, result, settings["data"], args.graph)

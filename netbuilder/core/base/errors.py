@@ -26,8 +26,11 @@ def first_line(error: BaseException) -> str:
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
-    """One line of at most `limit` characters: the start and the end of a long text, the middle elided."""
+    """One line of at most `limit` characters: the start and the end of a long text, the middle elided. Control
+    characters (a NUL or an escape sequence from a file name a user was given) are shown escaped."""
     text = " ".join(str(text).split())
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     if len(text) <= limit:
         return text
     keep = (limit - 5) // 2

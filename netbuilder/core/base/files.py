@@ -26,7 +26,9 @@ EXAMPLES_DIR = shipped("examples")
 
 def check_regular(path: str | os.PathLike) -> None:
     """OSError unless `path` is a regular file (or a link to one): a FIFO, a device or a socket given as a
-    document would block a reader forever or feed it without end. Opening does not block (O_NONBLOCK)."""
+    document would block a reader forever or feed it without end. Opening does not block (O_NONBLOCK).
+    A name holding a NUL character (no file can have one) is refused as OSError too, not Python's ValueError."""
+    check_name(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         mode = os.fstat(fd).st_mode
@@ -37,6 +39,14 @@ def check_regular(path: str | os.PathLike) -> None:
                 else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
                 else "something else")
         raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
+
+
+def check_name(path: str | os.PathLike) -> None:
+    """OSError (EINVAL) for a path that no file can have: one holding a NUL character (from a document or a
+    setting a user was given); Python would raise ValueError("embedded null byte") at the first use."""
+    if "\0" in os.fsdecode(os.fspath(path)):
+        raise OSError(errno.EINVAL, "a file name cannot hold a NUL character", os.fsdecode(os.fspath(path)).replace(
+            "\0", "\\0"))
 
 
 def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:

@@ -186,11 +186,29 @@ def empty_output(output: tuple[int, ...], inputs: list[tuple[int, ...]]) -> str 
     return None
 
 
+_WORKER = re.compile(r"\ACaught (?P<type>\w+) in DataLoader worker process \d+\.\s*\nOriginal Traceback")
+
+
+def worker_message(error: BaseException) -> str:
+    """An error raised in a DataLoader worker process (a streamed dataset's reader) comes back as the same type
+    holding the worker's whole traceback ("Caught DataError in DataLoader worker process 0. Original Traceback
+    ..."): its own message again, from the traceback's last line. Any other error: its message as it is."""
+    text = str(error)
+    if not _WORKER.match(text):
+        return text
+    tail = text.rstrip().splitlines()
+    for i in range(len(tail) - 1, 0, -1):  # the line naming the type starts the message (which may span lines)
+        head, _, rest = tail[i].partition(": ")
+        if head.rsplit(".", 1)[-1] == type(error).__name__ and rest:
+            return "\n".join([rest, *tail[i + 1:]])
+    return tail[-1]
+
+
 def describe(error: BaseException) -> str:
     """The one line an entry point shows for an error: the message of a user's error, the file and the
     reason of the machine's refusal, and for anything else that it is a bug."""
     if isinstance(error, NetbuilderError):
-        text = str(error)
+        text = worker_message(error)
     elif isinstance(error, OSError):
         text = os_error_message(error)
     elif isinstance(error, MemoryError):

@@ -13,6 +13,7 @@ trained.pt`). Graphs with loss blocks are trained by netbuilder itself: the scri
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,6 @@ def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: 
     stats_shape = (shape[0], 1, 1) if len(shape) == 3 else shape if len(shape) == 1 else (1,) * len(shape)
     normalization = {source.name: (torch.zeros(stats_shape), torch.ones(stats_shape))} if normalize else None
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     model_source = to_source(graph, "Net", normalization=normalization)
 
     recipe = check_recipe(graph.recipe)
@@ -78,27 +78,33 @@ def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: 
     defaults = {key: recipe.get(key, getattr(d, key, None)) for key in SCRIPT_KEYS}
     defaults["val_fraction"] = recipe.get("val_fraction", 0.1)
     defaults["test_fraction"] = recipe.get("test_fraction", 0.2)
-    files, data_default = ["model.py", "train.py"], None
+    files, data_default, tensors = ["model.py", "train.py"], None, None
     spec = DataSpec.parse(recipe["data"]) if "data" in recipe else None
     if spec is not None and KINDS[spec.kind].needs is None:  # generated or shipped in a package: written out
-        data_default = _write_data(spec, shape, folder)
-        if data_default:
+        tensors = _data_tensors(spec, shape)
+        if tensors is not None:
+            data_default = "data.pt"
             files.append(data_default)
     elif spec is not None and spec.path is not None and spec.kind in ("mnist", "fashion-mnist", "cifar10", "csv"):
         data_default = str(spec)
     defaults["data"] = data_default
     title = graph.meta.get("title") or (Path(graph_path).stem if graph_path else "a network")
-    script = TEMPLATE
-    for key, value in {
+    pieces = {
         "__DOC__": docstring(_doc(str(title), defaults)),
         "__DEFAULTS__": literal(defaults),
         "__INPUT_SHAPE__": literal(shape),
         "__INPUT_DTYPE__": literal(source.params["dtype"]),
         "__NORMALIZE__": literal(identifier(source.name, "the Input block's name") if normalize else None),
         "__OUTPUT_SHAPE__": literal(tuple(int(v) for v in report.nodes[outputs[0].id].output)),
-    }.items():
-        script = script.replace(key, value)
+    }
+    # one pass over the template: a piece (a title of the user's) that holds a marker is never filled in again
+    script = re.sub(r"__[A-Z_]+__", lambda m: pieces.get(m.group(0), m.group(0)), TEMPLATE)
     compile(script, str(folder / "train.py"), "exec")  # (it must at least be Python)
+    folder.mkdir(exist_ok=True)  # the folder asked for, once everything is ready (its parent must exist)
+    if tensors is not None:
+        from ..build.weights import atomic_torch_save
+
+        atomic_torch_save(tensors, folder / "data.pt")
     atomic_write_text(folder / "model.py", model_source)
     atomic_write_text(folder / "train.py", script)
     return ScriptReport(folder, files, data_default)
@@ -117,8 +123,9 @@ def _doc(title: str, defaults: dict) -> str:
             "and a checkpoint after every epoch (--resume checkpoint.pt continues a run).")
 
 
-def _write_data(spec, shape: tuple[int, ...], folder: Path) -> str | None:
-    """data.pt: the built-in dataset's samples fitted to the graph's input (raw, not normalized) and labels."""
+def _data_tensors(spec, shape: tuple[int, ...]) -> dict | None:
+    """data.pt's tensors: the built-in dataset's samples fitted to the graph's input (raw, not normalized) and
+    labels; None when they are too large to write beside the script."""
     import torch
 
     from ..data.prepare import fit_tensor
@@ -134,8 +141,7 @@ def _write_data(spec, shape: tuple[int, ...], folder: Path) -> str | None:
                        y_test=source.test.y)
     if data.classes is not None:
         tensors["classes"] = torch.tensor([len(data.classes)])
-    torch.save(tensors, folder / "data.pt")
-    return "data.pt"
+    return tensors
 
 
 TEMPLATE = r'''__DOC__

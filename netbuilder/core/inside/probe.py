@@ -14,7 +14,9 @@ batches (Trainer.request), so its weights never change under a probe.
 from __future__ import annotations
 
 import math
+import re
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -390,11 +392,18 @@ def read_picture(path: str | Path, shape: tuple[int, ...]) -> torch.Tensor:
     else:
         raise ProbeError(f"a picture fits an image Input (1 or 3 x height x width); this one is {format_shape(shape)}")
     try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB").resize(size, Image.Resampling.BILINEAR)
-            pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        with warnings.catch_warnings():  # Pillow warns (a lines-long warning) above its limit, refuses at twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = image.convert("L" if channels == 1 else "RGB").resize(size, Image.Resampling.BILINEAR)
+                pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
     except FileNotFoundError:
         raise ProbeError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        size_words = f" of {int(pixels.group(1)):,} pixels" if pixels else ""
+        raise ProbeError(f"{path}: a picture{size_words} is more than netbuilder reads ({Image.MAX_IMAGE_PIXELS:,} "
+                         "pixels at most: a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise ProbeError(f"{path}: not a picture netbuilder can read ({e})") from None
     x = pixels.float().div(255).reshape(size[1], size[0], channels).permute(2, 0, 1).contiguous()

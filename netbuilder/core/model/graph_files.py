@@ -56,6 +56,9 @@ class DocumentFile:
             raise GraphError("'meta' must map names to strings")
         if not all(is_text(k) and is_text(v) for k, v in meta.items()):
             raise GraphError("'meta' holds text that is not valid Unicode (a lone surrogate)")
+        weights = meta.get("weights")
+        if weights is not None and (not weights.strip() or any(not c.isprintable() for c in weights)):
+            raise GraphError(f"'meta': 'weights' must name a file (printable characters), got {brief(weights)}")
         nodes, edges = data["nodes"], data["edges"]
         if not isinstance(nodes, list) or not isinstance(edges, list):
             raise GraphError("'nodes' and 'edges' must be lists")
@@ -139,8 +142,11 @@ class DocumentFile:
         return cls.from_dict(data)
 
 
-class _HugeNumber(Exception):
+class _HugeNumber(GraphError):
+    """A whole number too long to read: raised by the JSON reader, turned into its GraphError in `load`."""
+
     def __init__(self, digits: int) -> None:
+        super().__init__(f"not a graph document: it holds a number of {digits:,} digits")
         self.digits = digits
 
 

@@ -16,10 +16,12 @@ validation and test splits, so that all take the same early-stopping decisions.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import sys
 from dataclasses import dataclass
 
-from ..base.errors import NetbuilderError
+from ..base.errors import NetbuilderError, brief
 
 LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--rdzv-endpoint")
 
@@ -126,14 +128,32 @@ def launch_command(worker_argv: list[str], nproc_per_node: int, nnodes: int = 1,
         raise DistributedError(f"--nnodes must be 1..10000, got {nnodes}")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc_per_node)]
     if nnodes > 1 or rdzv_endpoint:
-        if not rdzv_endpoint or ":" not in rdzv_endpoint:
+        if not rdzv_endpoint:
             raise DistributedError("a run over several machines needs --rdzv-endpoint HOST:PORT (a machine every "
                                    "node reaches, e.g. the first node's address and a free port)")
+        check_endpoint(rdzv_endpoint)
         command += ["--nnodes", str(nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint", rdzv_endpoint,
                     "--rdzv-id", "netbuilder"]
     else:
         command += ["--standalone", "--nnodes", "1"]
     return [*command, "-m", "netbuilder.cli", *worker_argv]
+
+
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\]")
+
+
+def check_endpoint(endpoint: str) -> tuple[str, int]:
+    """(host, port) of a rendezvous endpoint `HOST:PORT` (an IPv6 address in brackets); DistributedError naming
+    what is wrong, before any process starts."""
+    host, colon, port = endpoint.rpartition(":")
+    if not colon or not host:
+        raise DistributedError(f"--rdzv-endpoint {brief(endpoint)}: write HOST:PORT, e.g. node0:29400")
+    if not _HOST.fullmatch(host):
+        raise DistributedError(f"--rdzv-endpoint {brief(endpoint)}: {brief(host)} is not a host name or address")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise DistributedError(f"--rdzv-endpoint {brief(endpoint)}: the port must be a whole number from 1 to 65535, "
+                               f"got {brief(port)}")
+    return host, int(port)
 
 
 def worker_argv(argv: list[str]) -> list[str]:
@@ -162,6 +182,13 @@ def launch(argv: list[str], nproc_per_node: int, nnodes: int = 1, rdzv_endpoint:
     from torch.distributed.run import get_args_parser, run
 
     command = launch_command(worker_argv(argv), nproc_per_node, nnodes, rdzv_endpoint)
+    if rdzv_endpoint:
+        host, port = check_endpoint(rdzv_endpoint)
+        try:
+            socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as e:
+            raise DistributedError(f"--rdzv-endpoint {brief(rdzv_endpoint)}: no machine is known by the name "
+                                   f"{brief(host)} ({getattr(e, 'strerror', None) or e})") from None
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(nproc_per_node, 1))))
     for name in list(logging.Logger.manager.loggerDict):  # torchrun's notes on starting and stopping workers
         if name.startswith(("torch.distributed.elastic", "torch.distributed.run", "torch.distributed.launcher")):

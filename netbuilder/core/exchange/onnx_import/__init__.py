@@ -31,7 +31,7 @@ from . import parity, simplify
 from .importer import Importer
 from .ops import handler_for
 from .reading import read_model
-from .refusals import OnnxImportError
+from .refusals import OnnxImportError, Refusal
 
 
 @dataclass
@@ -51,7 +51,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     importer = Importer(file)
     try:
         importer.run(handler_for)
-    except GraphError as e:  # what the graph refuses outside an operator (an input's size, say)
+    except (GraphError, Refusal) as e:  # what the graph refuses outside an operator (an input's name, say)
         raise OnnxImportError(f"{file.path.name}: {e}") from None
     if importer.refusals:
         raise OnnxImportError(importer.refusals.message(file.path.name))

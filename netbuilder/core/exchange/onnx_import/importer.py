@@ -19,7 +19,7 @@ from ...model.graph import Graph, GraphError
 from . import views
 from .folding import Batched, fold
 from .reading import ModelFile
-from .refusals import Refusal, Refusals, Refused
+from .refusals import OnnxImportError, Refusal, Refusals, Refused
 from .views import View
 
 
@@ -299,7 +299,10 @@ class Importer:
             # the file's model takes its inputs as they come: training it further must not normalize them again
             node = self.graph.add_node("Input", {"shape": spec.shape, "dtype": spec.dtype, "normalize": "none"},
                                        name=self._free(block_name(spec.name)))
-            self._infer(node.id)
+            info = evaluate_block(node, [])
+            if info.error:  # an input no block can take: the whole file is refused, naming the input
+                raise OnnxImportError(f"{self.file.path.name}: input {spec.name!r}: {info.error}")
+            self.shapes[node.id] = info
             self.values[spec.name] = self.view_of(Port(node.id))
         for proto in fuse(list(graph.node), self.values, {o.name for o in graph.output}):
             node = OnnxNode(proto, self.values, self.file.opset)

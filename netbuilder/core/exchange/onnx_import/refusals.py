@@ -17,8 +17,10 @@ class OnnxImportError(NetbuilderError):
     """The file cannot be imported; the message names each root cause once."""
 
 
-class Refusal(Exception):
-    """Raised by an operator's handler: the node cannot become a block, for `reason` (a person's words)."""
+class Refusal(OnnxImportError):
+    """Raised by an operator's handler: the node cannot become a block, for `reason` (a person's words). The walk
+    (importer.py) collects each into the import's one message; `import_onnx` turns any that gets past it into an
+    OnnxImportError naming the file, so that none leaves the package."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
