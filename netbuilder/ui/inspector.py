@@ -63,6 +63,14 @@ def parse_ints(text: str, param: Param) -> Any:
 
 def parse_value(raw: Any, param: Param) -> Any:
     """A widget's value, typed or set, as the param's value; ParamError when it cannot be one."""
+    if param.kind == "int" and isinstance(raw, str):  # an optional whole number, typed (empty: none)
+        text = raw.strip()
+        if not text:
+            return param.check(None)
+        try:
+            return param.check(int(text))
+        except ValueError:
+            raise ParamError(f"'{param.name}' must be a whole number, or empty, got {raw[:40]!r}") from None
     if param.kind == "float":
         try:
             return param.check(float(str(raw).strip()))
@@ -91,7 +99,7 @@ class ParamEditor:
 
     def _make(self) -> QWidget:
         p = self.param
-        if p.kind == "int":
+        if p.kind == "int" and not p.optional:  # an optional one (Slice's end) may be empty: a field below
             box = QSpinBox()
             box.setRange(int(p.min) if p.min is not None else -INT_LIMIT, int(p.max) if p.max is not None else INT_LIMIT)
             box.valueChanged.connect(self.commit)
@@ -115,6 +123,8 @@ class ParamEditor:
             hint = "e.g. 3 or 3x3" if p.length else "e.g. 1x28x28"
             words = f", {' or '.join(p.choices)}" if p.choices else ""
             line.setPlaceholderText("empty: PyTorch's default" if p.optional else hint + words)
+        if p.kind == "int":
+            line.setPlaceholderText("empty: " + (p.help.split("empty: ", 1)[1] if "empty: " in p.help else "none"))
         line.textEdited.connect(self.check_typed)
         line.editingFinished.connect(lambda: self.commit(line.text()))
         return line
@@ -123,7 +133,7 @@ class ParamEditor:
         """The committed value as the field writes it."""
         node = self.inspector.node
         value = node.params[self.param.name] if node is not None else self.param.default
-        return show_ints(value) if self.param.kind == "ints" else format_value(value)
+        return show_ints(value) if self.param.kind in ("ints", "int") else format_value(value)
 
     def has_typing(self) -> bool:
         """Text typed and not (yet) committed."""
@@ -151,7 +161,7 @@ class ParamEditor:
         elif isinstance(w, QComboBox):
             w.setCurrentText(value)
         else:
-            w.setText(show_ints(value) if self.param.kind == "ints" else format_value(value))
+            w.setText(show_ints(value) if self.param.kind in ("ints", "int") else format_value(value))
         w.blockSignals(False)
         self._set_error(None)
 
