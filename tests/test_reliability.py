@@ -220,3 +220,48 @@ def test_a_streamed_image_that_vanishes_mid_run_names_the_file_in_one_line(tmp_p
     assert re.search(rf"error: {re.escape(str(images / 'c0'))}/\d+\.png: not a readable image \(\[Errno 2\]", lines[0])
     assert "DataLoader" not in lines[0]
     assert not [name for name in os.listdir(tmp_path / "run") if name.endswith(".tmp")]
+
+
+# ----- 9. memory that the process's own address-space limit does not give
+
+def wide_graph(path: Path) -> Path:
+    from netbuilder.core.model.graph import Graph
+
+    graph = Graph()
+    chain = [graph.add_node("Input", {"shape": [2048]}, name="x"), graph.add_node("Linear", {"out_features": 32768}),
+             graph.add_node("Linear", {"out_features": 2}), graph.add_node("Output", name="y")]  # 256 MB of weights
+    for a, b in zip(chain, chain[1:]):
+        graph.connect(a.id, b.id)
+    graph.save(path)
+    return path
+
+
+def address_space_after_imports() -> int:
+    """The address space (bytes) a process holds once torch, onnx and onnxruntime are imported: the floor a limit
+    is set above (a CUDA build of torch maps far more than a CPU one)."""
+    probe = subprocess.run([sys.executable, "-c", "import torch, onnx, onnxruntime, netbuilder.cli; import re; print("
+                            "re.search(r'VmSize:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return int(probe.stdout.split()[-1]) * 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux's")
+@pytest.mark.parametrize("command", [["export", "-o", "wide.onnx"], ["export", "-o", "wide.py"],
+                                     ["train", "--data", "csv:wide.csv:label=y", "--epochs", "1", "--batch-size", "20",
+                                      "--out", "run"]])
+def test_memory_an_address_space_limit_does_not_give_is_refused_in_a_line(tmp_path, command):
+    import resource
+
+    graph = wide_graph(tmp_path / "wide.json")
+    rows = [",".join([*(f"f{i}" for i in range(2048)), "y"])]
+    rows += [",".join([*(str((r * i) % 7) for i in range(2048)), str(r % 2)]) for r in range(40)]
+    (tmp_path / "wide.csv").write_text("\n".join(rows))
+    limit = address_space_after_imports() + 600 * 2**20
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    run = netbuilder(command[0], graph, *command[1:], cwd=tmp_path, preexec_fn=limited)
+    line = one_line(run)
+    assert "memory limit (ulimit) leaves" in line or "out of memory" in line, line
+    assert files_under(tmp_path) == ["wide.csv", "wide.json"]

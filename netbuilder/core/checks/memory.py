@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..base.errors import NetbuilderError
-from ..base.system import available_bytes, format_bytes
+from ..base.system import available_bytes, format_bytes, holder
 
 FLOAT_BYTES = 4
 HEADROOM = 0.9  # of the available memory, what a plan may use: the process itself, Python, torch need some
@@ -89,13 +89,13 @@ def check_fits(graph, batch_size: int, *, what: str = "this", training: bool = F
     figure). `what` names the work in the message: "export", "training"."""
     plan = plan or estimate(graph, batch_size, training=training, optimizer_slots=optimizer_slots,
                             weight_copies=weight_copies, report=report)
-    available = available if available is not None else available_bytes(device)
+    given, available = available is not None, available if available is not None else available_bytes(device)
     if available is not None and plan.total > HEADROOM * available:
         hint = ""
         if training and plan.activations > plan.weights + plan.gradients + plan.optimizer:
             largest = plan.largest_batch(available)
             hint = f" (batches of up to {largest:,} fit)" if largest else " (try a smaller batch)"
-        where = "this machine has" if device in (None, "cpu") else f"{device} has"
+        where = holder(device) if not given else "this machine has" if device in (None, "cpu") else f"{device} has"
         raise MemoryGuardError(f"{what} needs {plan.describe()}; {where} {format_bytes(available)} "
                                f"of memory available{hint}")
     return plan

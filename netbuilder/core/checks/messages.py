@@ -154,7 +154,7 @@ RULES: list[Rule] = [(re.compile(pattern), words) for pattern, words in [
     (r"Expected more than 1 value per channel when training", _batch_of_one),
     (r"Input and output sizes should be greater than 0", _empty_interpolation),
     (r"Expected \d+D .*input.* but got input of size", _rank),
-    (r"(?i)out of memory", _memory),
+    (r"(?i)out of memory|can't allocate memory|not enough memory|std::bad_alloc|Cannot allocate memory", _memory),
 ]]
 
 

@@ -13,7 +13,7 @@ the figures are estimated from the shapes (core/checks/memory.py).
 """
 from __future__ import annotations
 
-from ..base.system import available_bytes, format_bytes
+from ..base.system import available_bytes, format_bytes, holder
 from ..checks.memory import FLOAT_BYTES, HEADROOM, MemoryPlan, check_fits, estimate
 
 OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "sgd": 0}  # tensors per weight; the others keep one (momentum, ...)
@@ -65,7 +65,7 @@ def plan_lines(plan: MemoryPlan, available: int | None, largest: int | None, dev
     lines = [f"training with batches of {plan.batch_size:,} on {device} needs about {format_bytes(plan.total)} "
              f"({how}):"]
     lines += [f"  {name:<16} {format_bytes(size):>10}  {note}".rstrip() for name, size, note in rows]
-    where = "this machine has" if device.split(":")[0] == "cpu" else f"{device} has"
+    where = holder(device)
     if available is None:
         lines.append(f"{where} no figure for its free memory")
     else:
