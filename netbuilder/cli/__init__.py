@@ -13,6 +13,13 @@
 Bad input (a missing, corrupt or invalid file) exits with status 1 and one line on stderr; a bug in
 netbuilder exits with status 70 and one line saying so (NETBUILDER_DEBUG=1 shows its traceback).
 """
-from .main import main
+import os
+
+# torch's C++ side logs its warnings straight to stderr (c10d: "[W... TCPStore.cpp] recvValue failed ... frame #0"
+# when a process of a multi-process run goes): a command says what failed in one line of its own. Read when torch
+# loads, so set before it is imported; a person who wants them sets TORCH_CPP_LOG_LEVEL themselves.
+os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+
+from .main import main  # noqa: E402
 
 __all__ = ["main"]

@@ -20,17 +20,28 @@ def load_graph(path: str) -> Graph:
         raise GraphError(str(e), path) from None
 
 
-def fail(message: str) -> int:
-    """Say what failed, in one line on stderr; the exit status of a user's error."""
-    print(f"netbuilder: error: {shorten(message)}", file=sys.stderr)
+def fail(message: str, kind: str = "own") -> int:
+    """Say what failed, in one line on stderr; the exit status of a user's error. In a worker of a multi-process
+    run the line goes to the launcher instead, which says the run's one line (`kind`: see distributed.report)."""
+    if not to_launcher(shorten(message), kind):
+        print(f"netbuilder: error: {shorten(message)}", file=sys.stderr)
     return 1
 
 
 def fail_once(message: str) -> int:
     """A signal stops every process of a multi-process run: the launcher says so, its workers do not repeat it."""
     if os.environ.get("TORCHELASTIC_RUN_ID") is not None and "RANK" in os.environ:
+        to_launcher(message, "stopped")
         return 1
     return fail(message)
+
+
+def to_launcher(line: str, kind: str) -> bool:
+    if "RANK" not in os.environ:  # (not a worker: nothing to import)
+        return False
+    from ..core.training import distributed
+
+    return distributed.report(line, kind)
 
 
 def add_graph(parser: argparse.ArgumentParser) -> None:

@@ -7,9 +7,10 @@ import signal
 import sys
 import threading
 
+from ..core.base.errors import first_line
 from ..core.checks.messages import describe, is_bug
 from . import check, export, gui, import_model, info, inspect, plan, train
-from .common import BUG_STATUS, Parser, fail, fail_once
+from .common import BUG_STATUS, Parser, to_launcher, fail, fail_once
 
 COMMANDS = (gui, info, check, train, plan, export, inspect, import_model)  # in the order `--help` lists them
 
@@ -62,17 +63,32 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     headless = command is not gui.run and threading.current_thread() is threading.main_thread()
+    if headless and "RANK" in os.environ and _in_worker():
+        from ..core.training import distributed
+
+        distributed.stop_with_launcher()  # a launcher killed outright must not leave this worker running
     previous = signal.signal(signal.SIGTERM, _terminate) if headless else None
+    try:
+        code = _run(command, args)
+    finally:
+        if headless:
+            signal.signal(signal.SIGTERM, previous)
+    if headless and args.command == "train" and "RANK" in os.environ and _in_worker():
+        # a torchrun worker whose run is over (files written, process group left, or its failure told to the
+        # launcher): exit without the interpreter's teardown, where torch's compiler threads (imported for
+        # compile=auto) and a broken process group's threads can abort a worker at random (SIGABRT, "terminate
+        # called without an active exception": 3 runs in 8 here)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(command, args) -> int:
+    """The command's exit status; every error it raises as its one line."""
     try:
         code = command(args)
         _finish_compiles()
-        if args.command == "train" and _in_worker():
-            # a torchrun worker whose run is over (files written, process group left): exit without the
-            # interpreter's teardown, where torch's compiler threads (imported for compile=auto) can abort a
-            # worker at random (SIGABRT, "terminate called without an active exception": 3 runs in 8 here)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
         return code
     except Terminated:
         return _exit_now(fail_once("terminated (SIGTERM); files being written were left as they were"))
@@ -83,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         if is_bug(e) and os.environ.get("NETBUILDER_DEBUG"):
             raise
         if is_bug(e):
-            print(f"netbuilder: {describe(e)}", file=sys.stderr)
+            if not to_launcher(f"{type(e).__name__}: {first_line(e)}", "bug"):
+                print(f"netbuilder: {describe(e)}", file=sys.stderr)
             return BUG_STATUS
-        return fail(describe(e))
-    finally:
-        if headless:
-            signal.signal(signal.SIGTERM, previous)
+        return fail(describe(e), "peer" if type(e).__name__ == "PeerLost" else "own")
 

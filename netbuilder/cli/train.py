@@ -82,12 +82,18 @@ def run(args: argparse.Namespace) -> int:
         output_folder(args.out, "the run")
     if (args.nproc_per_node or args.nnodes or args.rdzv_endpoint) and not distributed.in_worker():
         load_graph(args.graph)  # a missing or bad graph is said once, here, not by every process
-        return distributed.launch(args.argv, args.nproc_per_node or 1, args.nnodes or 1, args.rdzv_endpoint)
+        out_dir = Path(args.out or Path("runs") / Path(args.graph).stem)
+        return distributed.launch(args.argv, args.nproc_per_node or 1, args.nnodes or 1, args.rdzv_endpoint,
+                                  checkpoint=out_dir / "checkpoint.pt")
     finished = False
     try:
         code = _train(args, distributed)
         finished = code == 0
         return code
+    except Exception as e:
+        if distributed.lost_peer(e):  # another process of the run stopped or died: the launcher says which
+            raise distributed.PeerLost(f"lost the connection to another process of the run ({str(e)[:80]})") from None
+        raise
     finally:
         distributed.shutdown(together=finished)
 
