@@ -1,92 +1,28 @@
-"""Generated bad input against the command line (in-process) and the Python API: graph documents, dataset
+"""Generated bad files against the command line (in-process) and the Python API: graph documents, dataset
 files (CSV, IDX, image folders), weights files and ONNX files, each mutated or made up by hypothesis.
 
-Whatever the input: no traceback, exit status 0 or 1, every line on stderr short and an error as one line
-(the last), the API raises only the errors a user can cause (NetbuilderError, OSError), and the files that
-were there before are unchanged (no temporary file left either). The examples are bounded (and derandomized)
-so the whole file runs in well under a minute.
+Whatever the input: the command line's contract (tests/fuzzing.py: exit 0 or 1, one line, nothing left behind),
+and the API raises only the errors a user can cause (NetbuilderError, OSError). The command line's options are
+fuzzed in test_fuzz_cli.py, downloads from a hostile server in test_fuzz_downloads.py.
 """
-import contextlib
 import copy
 import gzip
-import hashlib
 import io
 import json
 import os
 import struct
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.cli import main
-from netbuilder.core.base.errors import EXPECTED
 from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
-
-FUZZ = settings(deadline=None, database=None, derandomize=True, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
-MAX_LINE = 500
-
-
-# ----- the checks every example goes through
-
-def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
-    """Every file under `folder`: its content hash and mode."""
-    found = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            found[str(path.relative_to(folder))] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mode)
-    return found
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main([str(a) for a in args])
-    return status, out.getvalue(), err.getvalue()
-
-
-def check_cli(inputs: Path, *args) -> tuple[int, str, str]:
-    """Run the command; the contract of the command line holds, and the input files are as they were."""
-    before = snapshot(inputs)
-    status, out, err = run_cli(*args)
-    assert status in (0, 1), f"exit status {status}: {err[-2000:]}"
-    event(f"{args[0]} exit {status}: {(err.splitlines() or [''])[-1][19:140]}")  # --hypothesis-show-statistics
-    assert "Traceback" not in err and "Traceback" not in out
-    out.encode("utf-8"), err.encode("utf-8")  # printable on a UTF-8 terminal (no lone surrogates)
-    lines = err.splitlines()
-    assert all(len(line) <= MAX_LINE for line in lines), max(lines, key=len)[:1000]
-    errors = [line for line in lines if line.startswith("netbuilder: error:")]
-    if status == 1:
-        assert len(errors) == 1 and lines[-1] == errors[0], err[-2000:]
-    else:
-        assert not errors
-    assert snapshot(inputs) == before, "an input file was changed"
-    for folder in {inputs, *(Path(a).parent for a in args if isinstance(a, Path))}:
-        if folder.is_dir():
-            assert not [n for n in os.listdir(folder) if n.endswith(".tmp")], "a temporary file was left"
-    return status, out, err
-
-
-@contextlib.contextmanager
-def expected_errors():
-    """The API may refuse, but only with an error a user can cause."""
-    try:
-        yield
-    except EXPECTED:
-        pass
-
-
-def folder():
-    return tempfile.TemporaryDirectory(prefix="fuzz-")
-
+from tests.fuzzing import FUZZ, check_cli, expected_errors, folder
 
 # ----- graph documents
 
@@ -172,9 +108,9 @@ def test_graph_documents(text):
             graph = Graph.load(path)
             infer_shapes(graph)
             json.dumps(graph.to_dict())
-        status, _, _ = check_cli(tmp / "in", "info", path)
+        status, _, _ = check_cli(tmp, "info", path)
         if graph is not None and status == 0 and estimate(graph, 3).total < 2**27:
-            check_cli(tmp / "in", "export", path, "-o", tmp / "out" / "model.py")
+            check_cli(tmp, "export", path, "-o", "model.py", outputs=("model.py",))
 
 
 # ----- dataset files
@@ -289,12 +225,10 @@ def test_dataset_files(data):
         else:
             write_files(inputs / "images", data.draw(image_folders()))
             spec, graph = f"images:{inputs / 'images'}", mlp_graph(inputs / "g.json", [3, 8, 8], 3)
-        before = snapshot(inputs)
         with expected_errors():
             load_dataset(spec, (3, 8, 8) if kind == "images" else None)
-        assert snapshot(inputs) == before
-        check_cli(inputs, "train", graph, "--data", spec, "--epochs", "1", "--batch-size", "4",
-                  "--out", tmp / "run")
+        check_cli(tmp, "train", graph, "--data", spec, "--epochs", "1", "--batch-size", "4", "--out", "run",
+                  outputs=("run",))
 
 
 # ----- weights files
@@ -364,7 +298,7 @@ def test_weights_files(data):
         with expected_errors():
             load_weights(model, weights)
         target = data.draw(st.sampled_from(["m.py", "m.onnx"]))
-        check_cli(tmp / "in", "export", graph, "--weights", weights, "-o", tmp / "out" / target)
+        check_cli(tmp, "export", graph, "--weights", weights, "-o", target, outputs=(target, "m.pt"))  # .py: its weights
 
 
 # ----- ONNX files
@@ -443,9 +377,9 @@ def test_onnx_files(content):
         path.write_bytes(content)
         with expected_errors():
             import_onnx(path)
-        status, _, _ = check_cli(tmp / "in", "import", path, "-o", tmp / "out" / "g.json")
+        status, _, _ = check_cli(tmp, "import", path, "-o", "g.json", outputs=("g.json", "g.pt"))
         if status == 0:
-            assert Graph.load(tmp / "out" / "g.json") and (tmp / "out" / "g.pt").is_file()
+            assert Graph.load(tmp / "g.json") and (tmp / "g.pt").is_file()
 
 
 def test_the_checks_catch_a_bug(monkeypatch):
@@ -455,3 +389,21 @@ def test_the_checks_catch_a_bug(monkeypatch):
     monkeypatch.setattr(info, "run", lambda args: 1 / 0)
     with folder() as tmp, pytest.raises(AssertionError, match="exit status 70"):
         check_cli(Path(tmp), "info", mlp_graph(Path(tmp) / "g.json", [2], 2))
+
+
+@pytest.mark.parametrize("misdeed, caught", [
+    (lambda area: (area / "half.onnx").write_bytes(b"x"), "written besides the outputs"),
+    (lambda area: (area / "made").mkdir(), "written besides the outputs"),
+    (lambda area: os.write(2, b"[W onnxruntime] a warning\n"), "native code wrote to stderr"),
+])
+def test_the_checks_catch_what_a_failing_command_leaves(monkeypatch, misdeed, caught):
+    """Nor is it blind to a file or a folder a failing command leaves behind, or a line native code prints."""
+    from netbuilder.cli import info
+    from netbuilder.cli.common import fail
+
+    with folder() as tmp:
+        area = Path(tmp)
+        graph = mlp_graph(area / "g.json", [2], 2)
+        monkeypatch.setattr(info, "run", lambda args: misdeed(area) and False or fail("refused"))
+        with pytest.raises(AssertionError, match=caught):
+            check_cli(area, "info", graph)

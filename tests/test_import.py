@@ -199,9 +199,9 @@ def test_every_unsupported_operator_is_named_and_nothing_is_written(tmp_path, ca
     assert message.startswith("odd.onnx: netbuilder cannot import 2 operators of this model:\n")
     assert "- CumSum (first at /CumSum): netbuilder has no block for this operator" in message
     assert "- Slice (first at /Slice): slices backwards (a negative step)" in message
-    assert main(["import", str(path), "-o", str(tmp_path / "out" / "odd.json")]) == 1
+    assert main(["import", str(path), "-o", str(tmp_path / "odd.json")]) == 1
     assert "CumSum (first at /CumSum)" in capsys.readouterr().err
-    assert not (tmp_path / "out" / "odd.json").exists() and not (tmp_path / "out" / "odd.pt").exists()
+    assert not (tmp_path / "odd.json").exists() and not (tmp_path / "odd.pt").exists()
 
 
 @pytest.mark.parametrize("content, message", [

@@ -90,7 +90,7 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     """Export and verify. `weights` (a state_dict file) or `model` (already trained) supply the weights;
     otherwise the freshly initialized ones are exported. Raises CompileError, WeightsError or ExportError."""
     import onnx
-    import onnxruntime
+    from . import onnx_guard
 
     path = Path(path)
     if not 7 <= opset <= 21:
@@ -118,7 +118,7 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
         report.max_abs_diff = verify(tmp)
 
     def verify(file: str) -> float:
-        session = onnxruntime.InferenceSession(file, providers=["CPUExecutionProvider"])
+        session = onnx_guard.session(file)
         fresh = sample_inputs(graph, model, batch=3, seed=1)
         with torch.no_grad():
             expected = model(*fresh)

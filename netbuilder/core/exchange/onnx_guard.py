@@ -57,11 +57,23 @@ def _newest_runtime_opset() -> int:
     for version in range(onnx.defs.onnx_opset_version(), 6, -1):
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", version)], ir_version=8)
         try:
-            onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+            session(model.SerializeToString())
         except Exception:  # noqa: BLE001 - onnxruntime's errors derive from Exception alone
             continue
         return version
     return 7
+
+
+def session(model):
+    """An onnxruntime session on the CPU for a file or a serialized model, its warnings kept off the terminal
+    (onnxruntime writes them straight to stderr: "[W:onnxruntime:, graph.cc MergeShapeInfo] ..."); its errors are
+    still raised."""
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def runtime_errors() -> tuple[type[BaseException], ...]:

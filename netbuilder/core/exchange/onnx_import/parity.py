@@ -21,6 +21,9 @@ def compare(got: list, expected, file: str = "the model") -> float:
     for g, e in zip(got, expected):
         g = np.asarray(g, dtype=np.float64)
         e = e.detach().double().numpy() if isinstance(e, torch.Tensor) else np.asarray(e, dtype=np.float64)
+        if g.shape != e.shape:
+            raise OnnxImportError(f"{file}: the imported graph gives an output of shape {'x'.join(map(str, e.shape))}"
+                                  f", onnxruntime {'x'.join(map(str, g.shape))}")
         diff = float(np.abs(g - e).max()) if g.size else 0.0
         allowed = RELATIVE * max(1.0, float(np.abs(g).max()) if g.size else 0.0)
         if not diff <= allowed:
@@ -32,12 +35,11 @@ def compare(got: list, expected, file: str = "the model") -> float:
 
 def check(path, graph: Graph, module: torch.nn.Module, names: list[str], batch: int | None) -> float:
     """names: the file's inputs, in the order of the graph's Input blocks."""
-    import onnxruntime
-
+    from .. import onnx_guard
     from ..onnx_export import sample_inputs
 
     module.eval()
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnx_guard.session(str(path))
     inputs = sample_inputs(graph, module, batch=batch or 2, seed=3)
     got = session.run(None, dict(zip(names, (t.numpy() for t in inputs))))
     with torch.no_grad():

@@ -52,7 +52,13 @@ def _from(view: View, node) -> View:
 @handles("Flatten", attrs={"axis"})
 def flatten(imp, node):
     view = node.view()
-    axis = int(node.attr("axis", 1)) % (view.rank + 1) if view.rank else 0
+    axis = int(node.attr("axis", 1))
+    axis = axis + view.rank if axis < 0 else axis  # ONNX: -r..r, a negative axis counts from the end
+    if not 0 <= axis <= view.rank:
+        raise Refusal(f"flattens at axis {node.attr('axis', 1)} of a {shape_text(view.shape)} tensor (rank "
+                      f"{view.rank})")
+    if axis == 0 and view.batch_axis() == 0:
+        raise Refusal("flattens the whole batch into one row (axis 0); netbuilder keeps the samples of a batch apart")
     return _reshaped(view, [math.prod(view.shape[:axis]), math.prod(view.shape[axis:])], node, imp)
 
 
