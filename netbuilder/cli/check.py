@@ -49,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
             memory = {"memory": {"bytes": plan.total, "available": available, "largest_batch": largest, "fits": fits}}
         print(json.dumps({"file": args.graph, **{f"{k}s": v for k, v in total.items()},
                           "findings": [f.to_dict() for f in findings], **memory}, indent=1))
-        return 1 if total["error"] or (memory and not memory["memory"]["fits"]) else 0
+        if total["error"]:
+            return _errors(args, findings, total)
+        if memory and not memory["memory"]["fits"]:
+            return fail(f"{args.graph}: training with this batch does not fit in memory")
+        return 0
     else:
         for f in findings:
             fix = f"  [fix: {f.fix.label}]" if f.fix else ""
@@ -57,7 +61,14 @@ def run(args: argparse.Namespace) -> int:
         words = ", ".join(f"{n} {k}{'s' if n != 1 and k != 'info' else ''}" for k, n in total.items())
         print(f"{Path(args.graph).name}: {words}")
     if total["error"]:
-        return 1
+        return _errors(args, findings, total)
     if planned and not print_memory_plan(args, graph):
         return fail(f"{args.graph}: training with this batch does not fit in memory")
     return 0
+
+
+def _errors(args: argparse.Namespace, findings, total: dict) -> int:
+    """Exit status 1 with its one line on stderr (the findings themselves are on stdout)."""
+    first = next(f for f in findings if f.severity == "error")
+    more = f" (and {total['error'] - 1} more)" if total["error"] > 1 else ""
+    return fail(f"{args.graph}: {total['error']} error{'s' if total['error'] != 1 else ''}: {first.line}{more}")

@@ -75,6 +75,8 @@ def whole(low: int, high: int):
 def output_file(path: str | os.PathLike, what: str = "the output") -> Path:
     """`path` as a file to write: its folder must exist (a typing slip must not make folders; nor does any command
     make folders a user did not ask for), and it must not be a folder itself."""
+    if not str(path).strip():
+        raise OutputError(f"no file name given for {what}")
     path = Path(path)
     folder = path.parent
     if not folder.is_dir():
@@ -87,6 +89,8 @@ def output_file(path: str | os.PathLike, what: str = "the output") -> Path:
 
 def output_folder(path: str | os.PathLike, what: str = "the output") -> Path:
     """`path` as a folder to write into: made if it is not there, but only inside a folder that is."""
+    if not str(path).strip():
+        raise OutputError(f"no folder name given for {what}")
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path} is a file, not a folder; give a folder for {what}")

@@ -29,13 +29,13 @@ def run(args: argparse.Namespace) -> int:
     if args.training_script:
         from ..core.exchange.training_script import export_training_script
 
-        output_folder(out, "the training script")
+        output_folder(args.output, "the training script")
         print(export_training_script(graph, out, args.graph).summary())
         return 0
     weights = args.weights or graph_weights(graph, args.graph)
     if out.suffix not in (".onnx", ".py"):
         return fail(f"{out}: write a .onnx (ONNX) or a .py (PyTorch code) file")
-    output_file(out, "the export")
+    output_file(args.output, "the export")
     if out.suffix == ".onnx":
         report = export_onnx(graph, out, weights=weights, opset=args.opset)
     else:

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix != ".json":
         return fail(f"{out}: the graph is written as a .json file")
-    output_file(out, "the graph")
+    output_file(args.output, "the graph")
     imported = import_onnx_file(args.model, out)
     print(f"wrote {out} ({len(imported.graph)} blocks) and its weights {out.with_suffix('.pt')}; the graph matches "
           f"onnxruntime on {args.model} to {imported.max_abs_diff:.1e}")

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".png":
         return fail(f"{out}: the pictures are written as a .png file")
-    output_file(out, "the picture")
+    output_file(args.output, "the picture")
     show = tuple(word.strip() for word in args.show.split(",") if word.strip())
     unknown = [word for word in show if word not in SHOWS]
     if unknown or not show:
