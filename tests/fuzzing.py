@@ -99,10 +99,10 @@ def run_cli(*args) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def check_cli(area: Path, *args, outputs: tuple[str, ...] = ()) -> tuple[int, str, str]:
+def check_cli(area: Path, *args, outputs: tuple[str, ...] = (), kept: tuple[str, ...] = ()) -> tuple[int, str, str]:
     """Run the command in-process from `area` (a folder holding everything it reads and writes); the contract
-    holds. On success only `outputs` (names relative to `area`, files or folders) may be new; the rest is as it
-    was."""
+    holds. On success only `outputs` (names relative to `area`, files or folders) may be new; on failure only
+    `kept` (what a later run resumes from: a download's .part, a run's checkpoint), checked by the caller."""
     before, processes = snapshot(area), child_processes()
     with working_folder(area):
         status, out, err = run_cli(*args)
@@ -122,12 +122,13 @@ def check_cli(area: Path, *args, outputs: tuple[str, ...] = ()) -> tuple[int, st
         assert not errors
     after = snapshot(area)
     changed = [name for name in set(before) | set(after) if before.get(name) != after.get(name)]
-    allowed = () if status == 1 else outputs
+    allowed = kept if status == 1 else outputs + kept
     unexpected = [name for name in changed if not any(name == o or name.startswith(o.rstrip("/") + "/")
                                                       for o in allowed)]
     assert not unexpected, f"exit {status}: {'written' if status else 'changed'} besides the outputs: " \
                            f"{sorted(unexpected)[:5]} ({err.splitlines()[-1:] if err else ''})"
-    assert not [name for name in after if name.endswith(LEFTOVER_SUFFIXES)], "a temporary or partial file was left"
+    assert not [name for name in after if name.endswith(LEFTOVER_SUFFIXES) and name not in kept], \
+        "a temporary or partial file was left"
     assert child_processes() <= processes, "a process was left running"
     return status, out, err
 
