@@ -50,7 +50,9 @@ def memory_budget(device: str | None = None) -> int:
 
 def workers() -> int:
     """Worker processes for streamed data: one core stays with training (and the window)."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    from ..base.system import cpu_count
+
+    return max(1, min(4, cpu_count() - 1))
 
 
 def cache_folder() -> Path:
