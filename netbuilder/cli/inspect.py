@@ -16,7 +16,8 @@ def register(commands) -> None:
                     "filters of convolutions, saliency over the input, and the prediction.")
     look.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     look.add_argument("-o", "--output", required=True, metavar="OUT.png")
-    look.add_argument("--weights", metavar="W.pt", help="trained weights (default: the graph's own, else untrained)")
+    look.add_argument("--weights", metavar="FILE",
+                      help="trained weights, .pt or .safetensors (default: the graph's own, else untrained)")
     look.add_argument("--data", metavar="SPEC", help="the dataset whose test split the sample comes from "
                       "(default: the recipe's)")
     look.add_argument("--sample", type=int, default=0, metavar="N", help="which test sample (default 0)")

@@ -49,7 +49,8 @@ def register(commands) -> None:
     train.add_argument("--device", choices=DEVICES, help="default auto")
     train.add_argument("--bf16", action="store_const", const=True, help="bfloat16 autocast (CUDA GPUs that have it)")
     train.add_argument("--fp16", action="store_const", const=True, help="float16 autocast with loss scaling (CUDA)")
-    train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict); default: the "
+    train.add_argument("--weights", metavar="FILE", help="start from these weights (a state_dict: .pt or "
+                       ".safetensors; the tensors that fit the graph); default: the "
                        "weights the graph names (an imported model's), else fresh ones")
     train.add_argument("--statistics", type=int, default=20, metavar="N",
                        help="per-block statistics in metrics.json (activations, gradients, weight updates; dead "
