@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from ..core.build.weights import graph_weights
@@ -92,12 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, distributed) -> int:
-    from ..core.inside.pictures import write_pictures
     from ..core.model.recipe import CONFIG_KEYS, resolve
     from ..core.training.checkpoint import checkpoint_config
     from ..core.training.config import TrainConfig
-    from ..core.training.experiment import prepare_training, write_outputs
-    from ..core.training.trainer import Trainer
 
     graph = load_graph(args.graph)
     explicit = {key: getattr(args, key) for key in TRAIN_OPTIONS}
@@ -115,6 +111,17 @@ def _train(args: argparse.Namespace, distributed) -> int:
     world = distributed.init(config.device) if distributed.in_worker() else None
     main_process = world is None or world.is_main
     progress = ProgressLine() if main_process else ProgressLine(open(os.devnull, "w"))  # noqa: SIM115
+    try:
+        return _run(args, distributed, graph, settings, config, out_dir, world, main_process, progress)
+    finally:
+        progress.close()  # a bar cut short by an error is taken away before the error's line
+
+
+def _run(args, distributed, graph, settings, config, out_dir, world, main_process, progress: ProgressLine) -> int:
+    from ..core.inside.pictures import write_pictures
+    from ..core.training.experiment import prepare_training, write_outputs
+    from ..core.training.trainer import Trainer
+
     notes: list[str] = []
     from ..core.data.specs import load_dataset
 
@@ -130,7 +137,7 @@ def _train(args: argparse.Namespace, distributed) -> int:
                              weights=args.weights or graph_weights(graph, args.graph), notes=notes, config=config,
                              load=lambda spec, shape: load_dataset(spec, shape, progress=progress.download,
                                                                    memory_budget=budget))
-    say = (lambda text: print(text, file=sys.stderr)) if main_process else (lambda text: None)
+    say = progress.note if main_process else (lambda text: None)
     trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective,
                       on_batch=progress.batch if main_process else None,
                       on_epoch=progress.epoch if main_process else None, world=world,
@@ -145,7 +152,10 @@ def _train(args: argparse.Namespace, distributed) -> int:
         f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, on {where}")
     if main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
-    result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+    progress.start(config.epochs)
+    with progress.warnings_as_notes():
+        result = trainer.fit(resume_from=args.resume, checkpoint=out_dir / "checkpoint.pt")
+    progress.close()
     if not main_process:
         return 1 if result.status == "diverged" else 0
     write_outputs(out_dir, trainer, result, settings["data"], args.graph)
@@ -154,9 +164,9 @@ def _train(args: argparse.Namespace, distributed) -> int:
         from ..core.training.block_stats import statistics_warnings
 
         for warning in statistics_warnings(trainer.statistics.epochs[-1]):
-            print(f"warning: {warning}", file=sys.stderr)
+            progress.note(f"warning: {warning}")
     test = f"test {result.metric_name} {result.test_metric:.4f}; " if result.test_metric is not None else ""
-    print(f"{result.message}; {test}wrote {', '.join(str(out_dir / name) for name in written)}")
+    progress.result(f"{result.message}; {test}wrote {', '.join(str(out_dir / name) for name in written)}")
     if result.status == "diverged":
         return fail(result.message)
     return 0
