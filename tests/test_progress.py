@@ -1,21 +1,20 @@
 """The command line's progress (tqdm) in a real pseudo-terminal 60 columns wide: nothing it writes is wider than the
 terminal, a note printed while the bar is up stands on lines of its own; piped to a file, no carriage returns."""
-import fcntl
 import os
-import pty
 import re
 import select
 import struct
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
 
 from tests.conftest import EXAMPLES, ROOT
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX's")
+termios = pytest.importorskip("termios", reason="pseudo-terminals are POSIX's")
+fcntl = pytest.importorskip("fcntl")
+pty = pytest.importorskip("pty")
 COLUMNS = 60
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 NOTE = "note: not compiling: TORCHDYNAMO_DISABLE is set; training eagerly"
