@@ -7,6 +7,9 @@ Any file (the general API):
     path = fetch(file, cache / "resnet18-f37072fd.pth",                                   # its destination
                  mirrors_from("NETBUILDER_WEIGHTS_MIRRORS", ("https://download.pytorch.org/models/",)),
                  what="resnet18's ImageNet weights", progress=callback)
+    # cache: any folder (created when missing), e.g. data_home().parent / "weights" beside the datasets'
+    # fetch(..., limits=Limits(deadline_s=...)) or the NETBUILDER_DOWNLOAD_* variables set the limits;
+    # fetch(..., by_hand="...") replaces the message's ending (what to put where when offline)
 
 - A RemoteFile is a name (appended to each mirror's base URL; `urls`, full addresses, are tried first), a checksum
   (md5= or sha256=, hex), and the size in bytes where known (the cap on what is accepted, the deadline grows with
