@@ -110,8 +110,10 @@ class DownloadProgress:
         if self.waiting is not None:
             return (f"{self.dataset}: waiting for another process to finish downloading it "
                     f"({self.waiting:.0f} s)")
-        size = f"{self.done / 2**20:.1f} of {self.total / 2**20:.1f} MB" if self.total else \
-            f"{self.done / 2**20:.1f} MB"
+        scale, unit, digits = next(((s, u, d) for s, u, d in ((2**20, "MB", 1), (2**10, "KB", 0), (1, "bytes", 0))
+                                     if (self.total or self.done) >= s), (1, "bytes", 0))
+        size = f"{self.done / scale:,.{digits}f} of {self.total / scale:,.{digits}f} {unit}" if self.total else \
+            f"{self.done / scale:,.{digits}f} {unit}"
         percent = f" ({self.done / self.total:.0%})" if self.total else ""
         stall = f", no data for {self.stalled:.0f} s" if self.stalled >= STALL_SHOWN_S else ""
         return f"downloading {self.dataset}: {self.file} ({self.index}/{self.files}), {size}{percent}{stall}"
