@@ -2,6 +2,7 @@
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -29,7 +30,7 @@ def test_the_training_script_trains_with_the_recipes_augmentation_as_netbuilder_
     folder = tmp_path / "script"
     report = export_training_script(graph, folder)
     assert "augment.py" in report.files
-    assert (folder / "augment.py").read_text() == open(transforms.__file__).read()
+    assert (folder / "augment.py").read_text() == Path(transforms.__file__).read_text()
     assert "'augment': 'flip,rotate=10,noise=0.2,erase'" in (folder / "train.py").read_text()
     run = subprocess.run([sys.executable, "train.py", "--epochs", "1", "--batch-size", "200"], cwd=folder,
                          capture_output=True, text=True, timeout=300)

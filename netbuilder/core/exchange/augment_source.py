@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data.augment import augment_text, canonical
-from ..data.augment import transforms
+from ..data.augment import augment_text, canonical, transforms
 from .pysource import comment, literal
 
 

@@ -3,7 +3,7 @@ their images (the editor's training settings show it; `netbuilder augment GRAPH 
 writes it)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..data.augment import augment_text
 from ..data.augment.grid import augment_grid

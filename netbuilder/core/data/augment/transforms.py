@@ -301,9 +301,8 @@ class Augmentation:
         dense target gets the clean images' colour steps when it has their channels)."""
         if not self.steps:
             return (images, *aligned) if aligned else images
-        if self.has("geometric") or self.has("colour") or "erase" in self.by_name:
-            if images.dim() != 4:
-                raise ValueError(f"images must be N x C x H x W, not {tuple(images.shape)}")
+        if (self.has("geometric") or self.has("colour") or "erase" in self.by_name) and images.dim() != 4:
+            raise ValueError(f"images must be N x C x H x W, not {tuple(images.shape)}")
         height, width = images.shape[-2:] if images.dim() == 4 else (1, 1)
         draw = self.draw(len(images), height, width, images.device, generator)
         _clean, corrupted = self.images(images, draw, mean, std, normalized)
