@@ -234,14 +234,22 @@ class Augmentation:
         if "theta" not in draw:
             return values
         flat = values.dim() == 3
-        nearest = nearest or not values.is_floating_point()
         x = values[:, None] if flat else values
-        x = x if x.is_floating_point() else x.float()
-        grid = F.affine_grid(draw["theta"].to(x.dtype), list(x.shape), align_corners=False)
-        moved = F.grid_sample(x, grid, mode="nearest" if nearest else "bilinear", padding_mode="zeros",
-                              align_corners=False)
-        moved = moved[:, 0] if flat else moved
-        return moved.round().to(values.dtype) if not values.is_floating_point() else moved
+        n, c, h, w = x.shape
+        grid = draw.get("grid")
+        if grid is None or grid.shape[1:3] != (h, w):  # one sampling grid per draw, for the image and its fields
+            grid = draw["grid"] = F.affine_grid(draw["theta"], [n, 1, h, w], align_corners=False)
+        if nearest or not values.is_floating_point():  # by index: each output pixel takes its nearest source pixel
+            size = torch.tensor([w, h], device=grid.device, dtype=grid.dtype)
+            pixel = (((grid + 1) * size - 1) / 2).round().long()
+            col, row = pixel[..., 0], pixel[..., 1]
+            inside = (pixel >= 0).all(-1) & (col < w) & (row < h)
+            index = (row.clamp(0, h - 1) * w + col.clamp(0, w - 1)).reshape(n, 1, h * w).expand(n, c, h * w)
+            moved = x.reshape(n, c, h * w).gather(2, index).reshape(n, c, h, w)
+            moved = torch.where(inside[:, None], moved, torch.zeros((), dtype=x.dtype, device=x.device))
+        else:
+            moved = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+        return moved[:, 0] if flat else moved
 
     def recolour(self, images: torch.Tensor, draw: dict) -> torch.Tensor:
         """The colour steps of a draw on N x C x H x W images in raw units (brightness, contrast; saturation and hue
