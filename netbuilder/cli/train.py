@@ -191,6 +191,8 @@ def _resumed_run(args: argparse.Namespace):
     if args.resume or args.out:
         raise RunError(f"--run resumes a run of the store as a new run: leave out {'--resume' if args.resume else '--out'}")
     run = RunStore.beside(args.graph).run(args.run_id)
+    if run.status == "running":
+        raise RunError(f"run {run.number} is still training; resume it once it has ended")
     if not run.checkpoint_file.is_file():
         raise RunError(f"run {run.number} has no checkpoint.pt to resume from (it ended before its first epoch did)")
     return run

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ...base.errors import first_line, shorten
-from .run import CURVES_FILE, Run, RunError, now_text, read_run, write_json
+from .run import CURVES_FILE, ENDED, Run, RunError, now_text, read_run, write_json
 from .store import store_lock, update_record
 
 CURVES_FORMAT = "netbuilder.curves"
@@ -94,12 +94,16 @@ class RunRecorder:
     # ----- when it ends
 
     def finish(self, trainer, result, *, data: str, graph_path: str | None = None,
-               pictures: Callable[[Path], list[str]] | None = None) -> list[str]:
+               pictures: Callable[[Path], list[str]] | None = None, status: str | None = None,
+               message: str | None = None) -> list[str]:
         """The run has ended (a TrainResult): write weights.pt, metrics.json, curves.json, the pictures
-        (`pictures(folder)` writes them and returns their names) and TensorBoard's, then the final status. The
+        (`pictures(folder)` writes them and returns their names) and TensorBoard's, then the final status: the
+        result's (early_stopped is finished), or `status` and `message` when given (a sweep's `pruned`). The
         names of the files written."""
         from ..experiment import write_outputs
 
+        if status is not None and status not in ENDED:
+            raise RunError(f"a run ends as one of {', '.join(ENDED)}, not {str(status)[:30]!r}")
         self.trainer = self.trainer or trainer
         write_outputs(self.path, trainer, result, data, graph_path)
         self.save_curves()
@@ -112,8 +116,8 @@ class RunRecorder:
             problem = e
         if self.board is not None:
             self._close_board(written, trainer, result)
-        status = RESULT_STATUS.get(result.status, "finished")
-        message = result.message + (f"; its pictures were not written ({first_line(problem)})" if problem else "")
+        status = status or RESULT_STATUS.get(result.status, "finished")
+        message = (message or result.message) + (f"; its pictures were not written ({first_line(problem)})" if problem else "")
         self._end(status, message, notes=list(getattr(trainer, "notes", [])))
         if problem is not None:
             raise problem
@@ -142,6 +146,8 @@ class RunRecorder:
         self.board.close()
 
     def _end(self, status: str, message: str, **more) -> None:
+        if status not in ENDED:
+            raise RunError(f"a run ends as one of {', '.join(ENDED)}, not {str(status)[:30]!r}")
         with self._lock:
             if self.ended:
                 return
