@@ -43,14 +43,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..base.files import atomic_write_text
+from ..base.files import atomic_write_text, user_data_dir
 from ..base.locks import LockTimeout, exclusive
 from .transfer import Cut, DownloadError, Limits, Refused, TooSlow, transfer  # noqa: F401 - TooSlow: for callers
 
@@ -147,16 +146,10 @@ REMOTE: dict[str, RemoteDataset] = {
 
 
 def data_home() -> Path:
-    """Where downloaded datasets are kept: NETBUILDER_DATA, else the platform's folder for a user's data."""
+    """Where downloaded datasets are kept: NETBUILDER_DATA, else `datasets` in the user's data folder."""
     if os.environ.get("NETBUILDER_DATA"):
         return Path(os.environ["NETBUILDER_DATA"]).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "netbuilder" / "datasets"
+    return user_data_dir() / "datasets"
 
 
 def cached_folder(remote: RemoteDataset, home: Path | None = None) -> Path | None:

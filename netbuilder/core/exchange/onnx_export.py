@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..base.errors import NetbuilderError, first_line
-from ..base.files import atomic_write
+from ..base.files import atomic_write, refuse_overwrite
 from ..build.compile import compile_graph
 from ..build.weights import check_finite, load_for_inference, read_state, split_normalization
 from ..checks.memory import check_fits
@@ -98,13 +98,15 @@ def max_abs_diff(got, expected) -> float:
 
 
 def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLike | None = None,
-                opset: int = DEFAULT_OPSET, model: torch.nn.Module | None = None) -> ExportReport:
+                opset: int = DEFAULT_OPSET, model: torch.nn.Module | None = None, overwrite: bool = False) -> ExportReport:
     """Export and verify. `weights` (a state_dict file) or `model` (already trained) supply the weights;
-    otherwise the freshly initialized ones are exported. Raises CompileError, WeightsError or ExportError."""
+    otherwise the freshly initialized ones are exported. A file already at `path` is replaced only with
+    `overwrite` (else OverwriteError, before any work). Raises CompileError, WeightsError or ExportError."""
     import onnx
     import onnxruntime
 
     path = Path(path)
+    refuse_overwrite(path, overwrite=overwrite)
     if not 7 <= opset <= 21:
         raise ExportError(f"opset must be 7..21, got {opset}")
     start = time.perf_counter()
