@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from ..base.errors import NetbuilderError, brief
+from ..base.system import cpu_count
 
 LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--rdzv-endpoint")
 
@@ -281,12 +282,13 @@ class WorkerBug(RuntimeError):
 
 
 def launch(argv: list[str], nproc_per_node: int, nnodes: int = 1, rdzv_endpoint: str | None = None,
-           checkpoint: str | os.PathLike | None = None) -> int:
+           resume=None) -> int:
     """Run `netbuilder <argv>` in `nproc_per_node` processes here (x `nnodes` machines) under torchrun (in this
     process: it starts and watches the workers); 0 when every process succeeded. A failed run raises one error
     for the run (DistributedError; WorkerBug for a bug): a worker's own error as it said it, else which worker
-    died and how, or that the run lost a process on another machine, with the `checkpoint` to resume from where
-    there is one. SIGTERM or Ctrl+C here stops every worker (they stop cleanly, as one run does); should this
+    died and how, or that the run lost a process on another machine, and how to resume (`resume()`, called once
+    the workers have stopped: the options that resume the run, e.g. "--resume DIR/checkpoint.pt", or None).
+    SIGTERM or Ctrl+C here stops every worker (they stop cleanly, as one run does); should this
     process be killed outright, its workers stop too (stop_with_launcher)."""
     import logging
 
@@ -303,7 +305,7 @@ def launch(argv: list[str], nproc_per_node: int, nnodes: int = 1, rdzv_endpoint:
         except (OSError, UnicodeError) as e:
             raise DistributedError(f"--rdzv-endpoint {brief(rdzv_endpoint)}: no machine is known by the name "
                                    f"{brief(host)} ({getattr(e, 'strerror', None) or e})") from None
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(nproc_per_node, 1))))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_count() // max(nproc_per_node, 1))))
     quiet = logging.getLogger("torch.distributed")  # torchrun's notes on starting and stopping workers, and its
     saved = quiet.propagate, list(quiet.handlers)  # own lines on a failure (ours says it): they stop here
     quiet.propagate, quiet.handlers = False, [logging.NullHandler()]
@@ -314,11 +316,11 @@ def launch(argv: list[str], nproc_per_node: int, nnodes: int = 1, rdzv_endpoint:
                 # torchrun's own folder of logs inside ours, so that it goes too (it leaves one in /tmp each run)
                 run(get_args_parser().parse_args(["--log-dir", os.path.join(reports, "logs"), *command[3:]]))
             except ChildFailedError as e:
-                raise failure(e.failures, _read_reports(reports), nproc_per_node * nnodes, checkpoint) from None
+                raise failure(e.failures, _read_reports(reports), nproc_per_node * nnodes, resume) from None
             except SignalException as e:
                 raise KeyboardInterrupt(f"signal {e.sigval}") from None
             except RendezvousError as e:  # the meeting point (another machine's launcher hosts it) went away
-                raise _rendezvous_failure(e, rdzv_endpoint, _read_reports(reports), checkpoint) from None
+                raise _rendezvous_failure(e, rdzv_endpoint, _read_reports(reports), resume) from None
             finally:
                 os.environ.pop(REPORTS, None)
                 os.environ.pop(LAUNCHER, None)
@@ -327,7 +329,7 @@ def launch(argv: list[str], nproc_per_node: int, nnodes: int = 1, rdzv_endpoint:
     return 0
 
 
-def _rendezvous_failure(error, endpoint, reports: dict[int, dict], checkpoint) -> DistributedError:
+def _rendezvous_failure(error, endpoint, reports: dict[int, dict], resume) -> DistributedError:
     from torch.distributed.elastic.rendezvous.api import RendezvousTimeoutError
 
     own = sorted((r["time"], rank, r["line"]) for rank, r in reports.items() if r.get("kind") == "own")
@@ -337,7 +339,7 @@ def _rendezvous_failure(error, endpoint, reports: dict[int, dict], checkpoint) -
         return DistributedError(f"the other machines did not all come to {endpoint} in time; start the same command "
                                 "on each machine, with the same --nnodes and --rdzv-endpoint")
     return DistributedError(f"lost the connection to the run's meeting point {endpoint} (its machine stopped, or "
-                            f"the network went?); the run stopped{_resume_words(checkpoint)}")
+                            f"the network went?); the run stopped{_resume_words(resume)}")
 
 
 def _read_reports(folder: str) -> dict[int, dict]:
@@ -352,7 +354,7 @@ def _read_reports(folder: str) -> dict[int, dict]:
     return found
 
 
-def failure(failures: dict, reports: dict[int, dict], size: int, checkpoint=None) -> Exception:
+def failure(failures: dict, reports: dict[int, dict], size: int, resume=None) -> Exception:
     """The run's one error from what torchrun saw of each failed worker (`failures`: global rank -> its
     ProcessFailure: exit code, pid) and what the workers reported (global rank -> line, kind, time). The root
     cause comes first: a worker's own error (the earliest), else a worker that died without a word (a signal, a
@@ -364,7 +366,7 @@ def failure(failures: dict, reports: dict[int, dict], size: int, checkpoint=None
         if r["kind"] == "bug":
             return WorkerBug(f"worker {rank}: {r['line']}")
         return DistributedError(r["line"])  # as the worker said it (every worker meets bad data alike)
-    resume = _resume_words(checkpoint)
+    resume = _resume_words(resume)
     silent = sorted((rank, f) for rank, f in failures.items() if rank not in reports and f.exitcode != 0)
     dead = [(rank, f) for rank, f in silent if f.exitcode > 0 or f.exitcode not in (-15, -2)] or silent
     if dead:
@@ -391,9 +393,13 @@ def _exit_words(code: int) -> str:
     return f"exited with status {code} without a word (a crash?)"
 
 
-def _resume_words(checkpoint) -> str:
-    if checkpoint is None:
+def _resume_words(resume) -> str:
+    if resume is None:
         return ""
-    if os.path.isfile(checkpoint):
-        return f"; resume from its last checkpoint with --resume {checkpoint}"
+    try:
+        how = resume()
+    except Exception:  # noqa: BLE001 - a hint; the run's line is said without it
+        return ""
+    if how:
+        return f"; resume from its last checkpoint with {how}"
     return "; no checkpoint was written yet (one is written after every epoch)"
