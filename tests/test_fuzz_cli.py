@@ -43,10 +43,23 @@ OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adam
 
 # option: (sound values, hostile values). An example is a sound command line with one or two options made
 # hostile (sometimes its graph): deep enough to reach the code behind each option, not only argparse.
+RUN_IDS = (["1", "last"], ["0", "-1", "99", "x", "", "\udcff", "../..", "7" * 5000, "last2", "001-x"])
 TABLE = {
     "info": {"--json": (["--json"], [])},
     "check": {"--json": (["--json"], []), "--data": (["xor:n=40"], HOSTILE_DATA), "--batch-size": (["1", "100"], INTS),
-              "--device": (["auto", "cpu"], ["cuda", "mps", *TEXT[:4]]), "--optimizer": (OPTIMIZERS, TEXT[:4])},
+              "--device": (["auto", "cpu"], ["cuda", "mps", *TEXT[:4]]), "--optimizer": (OPTIMIZERS, TEXT[:4]),
+              "--run": RUN_IDS},
+    "runs": {"--json": (["--json"], []), "--compare": ([("1", "1"), ("1", "last")], [("x",), ("1", "99"), ("",)]),
+             "--trash": (["--trash"], []), "--delete": (["1"], RUN_IDS[1]), "--restore": (["1"], RUN_IDS[1]),
+             "--empty-trash": (["--empty-trash"], []),
+             "--rename": ([("1", "renamed")], [("1", "\udcff"), ("x", "y"), ("1", "a" * 300), ("1", "../x"), ("1", ""),
+                                               ("1", "a/b"), ("1", "last")]),
+             "--note": ([("1", "a note")], [("1", "\udcff"), ("99", "x"), ("1", "a" * 100_000), ("1", "\x00\x1b[31m")]),
+             "--star": (["1"], RUN_IDS[1]), "--unstar": (["1"], RUN_IDS[1])},
+    "augment": {"--augment": (["flip", "rotate=15", "noise=0.1"], ["", "x", "rotate=1e999", "flip,,", "rotate=-1",
+                                                                 "noise=nan", "flip=2", *TEXT[4:8]]),
+                "--data": (["digits:size=32"], HOSTILE_DATA), "--seed": (["0", "5"], INTS),
+                "--count": (["1", "4"], INTS), "-o": (["grid.png"], ["grid.jpg", "", "out/g.png", "folder", "xor.json"])},
     "plan": {"--batch-size": (["1", "100", "1000000"], INTS), "--device": (["auto", "cpu"], ["cuda", "mps", "tpu"]),
              "--optimizer": (OPTIMIZERS, ["x", ""])},
     "train": {
@@ -62,8 +75,9 @@ TABLE = {
         "--memory-budget": (["1000", "0"], FLOATS), "--val-fraction": (["0.1", "0.3", "0"], FLOATS),
         "--test-fraction": (["0.2", "0"], FLOATS), "--seed": (["0", "42", "4294967295"], INTS),
         "--device": (["cpu", "auto"], ["cuda", "mps", "x"]), "--bf16": (["--bf16"], []), "--fp16": (["--fp16"], []),
-        "--weights": (["w_xor.pt"], HOSTILE_FILES), "--statistics": (["0", "1", "20"], INTS),
-        "--resume": (["checkpoint.pt"], HOSTILE_FILES), "--out": (["run", "out"], OUTS),
+        "--weights": (["w_xor.pt"], HOSTILE_FILES), "--statistics": (["0", "1", "20"], INTS), "--run": RUN_IDS,
+        "--name": (["first"], TEXT), "--note": (["tried"], TEXT), "--resume": (["checkpoint.pt"], HOSTILE_FILES),
+        "--out": (["run", "out"], OUTS),
         "--compile": (["off", "auto"], ["x"]), "--tune": (["auto", "off"], ["x"]),
         "--nproc-per-node": ([], ["0", "-1", "1025", "9223372036854775808", "x", ""]),  # never starts processes
         "--nnodes": ([], ["0", "-1", "10001", "x"]),
@@ -73,20 +87,23 @@ TABLE = {
     "export": {"-o": (["m.onnx", "m.py"], ["m.ONNX", "m.txt", "", "out/m.py", "folder", "\udcff.py", "xor.json",
                                            "a" * 300 + ".py"]),
                "--weights": (["w_xor.pt"], HOSTILE_FILES), "--opset": (["17", "13", "11"], INTS),
-               "--training-script": (["--training-script"], [])},
+               "--training-script": (["--training-script"], []), "--run": RUN_IDS, "--force": (["--force"], [])},
     "inspect": {"-o": (["o.png"], ["o.PNG", "o.jpg", "", "out/o.png", "\udcff.png", "a" * 300 + ".png", "folder"]),
-                "--weights": ([], HOSTILE_FILES), "--data": (["xor:n=40"], [*HOSTILE_DATA, "digits", "mnist-5k"]),
+                "--weights": ([], HOSTILE_FILES), "--run": RUN_IDS, "--data": (["xor:n=40"], [*HOSTILE_DATA, "digits", "mnist-5k"]),
                 "--sample": (["0", "5"], INTS), "--image": ([], ["pic.png", *HOSTILE_FILES]),
                 "--block": (["fc1", "fc2"], ["conv1", "x", "y", "", "\udcff", "a" * 300]),
                 "--show": (["maps", "filters", "saliency", "maps,filters,saliency"], ["", ",", "x", "maps,,", "MAPS"]),
                 "--seed": (["0", "7"], INTS)},
-    "import": {"-o": (["g.json"], ["g.txt", "", "out/g.json", "xor.json", "\udcff.json", "folder", "m.onnx"])},
+    "import": {"-o": (["g.json"], ["g.txt", "", "out/g.json", "xor.json", "\udcff.json", "folder", "m.onnx"]),
+               "--force": (["--force"], [])},
 }
 POSITIONAL = {"info": ["xor.json", "lenet.json", "reg.json"], "check": ["xor.json", "reg.json"],
               "plan": ["xor.json", "lenet.json", "reg.json"], "train": ["xor.json"], "export": ["xor.json"],
-              "inspect": ["xor.json", "lenet.json"], "import": ["m.onnx"]}
+              "inspect": ["xor.json", "lenet.json"], "import": ["m.onnx"], "runs": ["xor.json"],
+              "augment": ["lenet.json"]}
 HOSTILE_POSITIONAL = {"import": HOSTILE_FILES}
-ALWAYS = {"train": ("--epochs", "--data"), "export": ("-o",), "inspect": ("-o",), "import": ("-o",)}
+ALWAYS = {"train": ("--epochs", "--data"), "export": ("-o",), "inspect": ("-o",), "import": ("-o",),
+          "augment": ("-o", "--data", "--augment")}
 JUNK = ["--frobnicate", "--epochs=2", "--", "-", "--json", "-o", "--help", "--data", "extra"]
 
 
@@ -124,6 +141,7 @@ def pool(tmp_path_factory):
     work.mkdir()
     with contextlib_chdir(work):
         assert main(["train", str(root / "xor.json"), "--data", "xor:n=40", "--epochs", "1", "--out", "r"]) == 0
+        assert main(["train", str(root / "xor.json"), "--data", "xor:n=40", "--epochs", "1"]) == 0  # xor.runs/001
         assert main(["export", str(root / "xor.json"), "-o", str(root / "m.onnx")]) == 0
     shutil.copy(work / "r" / "checkpoint.pt", root / "checkpoint.pt")
     shutil.rmtree(work)
@@ -162,6 +180,8 @@ def command_lines(draw, commands=tuple(TABLE)) -> list[str]:
         value = draw(st.sampled_from(values))
         if value == option:  # a flag
             argv.append(option)
+        elif isinstance(value, tuple):  # an option of several values (runs --rename ID NAME)
+            argv += [option, *value]
         elif draw(st.integers(0, 5)) == 0 and option.startswith("--"):
             argv.append(f"{option}={value}")
         else:
@@ -179,29 +199,35 @@ def outputs_of(argv: list[str]) -> tuple[str, ...]:
     """What a command given `argv` may write when it succeeds (relative to its working folder)."""
     named = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-o", "--output", "--out")]
     named += [a.split("=", 1)[1] for a in argv if a.startswith(("-o=", "--output=", "--out="))]
-    found = ["runs"]
+    found = [f"{Path(argv[1]).stem}.runs"]  # train without --out, runs: the graph's store of runs, beside it
     for name in named:
         path = os.path.normpath(name) if name else name
         found += [path, str(Path(path).with_suffix(".pt"))] if path not in ("", ".") else []
     return tuple(found)
 
 
-@settings(FUZZ, max_examples=160)
+def kept_by(argv: list[str]) -> tuple[str, ...]:
+    """What a failed train keeps on purpose: the store's record of a run that failed part way (status, curves, its
+    checkpoint to resume from)."""
+    return (f"{Path(argv[1]).stem}.runs",) if argv[0] == "train" else ()
+
+
+@settings(FUZZ, max_examples=300)
 @given(argv=command_lines())
 def test_command_lines(pool, argv):
     with folder() as tmp:
         area = Path(tmp)
         shutil.copytree(pool, area, dirs_exist_ok=True)
-        status, out, err = check_cli(area, *argv, outputs=outputs_of(argv))
+        status, out, err = check_cli(area, *argv, outputs=outputs_of(argv), kept=kept_by(argv))
         if status == 0 and argv[0] in ("info", "check") and "--json" in argv and "--help" not in argv:
             json.load(io.StringIO(out))  # --json prints one JSON object
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=80)
 @given(argv=command_lines(commands=("train",)))
 def test_train_command_lines(pool, argv):
     """train has the most options: more examples of it alone."""
     with folder() as tmp:
         area = Path(tmp)
         shutil.copytree(pool, area, dirs_exist_ok=True)
-        check_cli(area, *argv, outputs=outputs_of(argv))
+        check_cli(area, *argv, outputs=outputs_of(argv), kept=kept_by(argv))

@@ -1,7 +1,8 @@
 """Downloads from a hostile mirror: a server on 127.0.0.1 (never the internet) whose every answer is drawn by
 hypothesis: its status, its headers (a Content-Length that is not a number, or lies; a Content-Range that does not
 fit), its body (cut short, longer than said, garbage, far too long), a connection dropped half way, a body that
-trickles. Through core/data/download.py's public functions (ensure) and through `netbuilder train --data mnist`.
+trickles. Through core/data/download.py's public functions (ensure, fetch) and through `netbuilder train --data
+mnist`.
 
 Whatever the mirror does: the dataset arrives whole and checked, or DownloadError (a NetbuilderError) says why
 (the command: exit 1 and its one line); nothing is left but a `.part` that can still complete (a prefix of the
@@ -23,13 +24,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netbuilder.core.base.errors import NetbuilderError
-from netbuilder.core.data.download import RemoteDataset, RemoteFile, ensure
+from netbuilder.core.data.download import RemoteDataset, RemoteFile, ensure, fetch
+from netbuilder.core.data.transfer import Limits
 from tests.conftest import EXAMPLES
 from tests.fuzzing import FUZZ, check_cli, folder
 
 FILE = "train-images-idx3-ubyte.gz"
 BODY = gzip.compress(bytes(range(256)) * 64)  # 16 KB of "images", a few KB gzipped
 MD5 = hashlib.md5(BODY).hexdigest()
+LIMITS = Limits(connect_s=2.0, read_s=1.0, deadline_s=4.0, stall_s=0.5)  # short, so that a stall costs little
 
 ANSWERS = st.fixed_dictionaries({
     "status": st.sampled_from([200] * 6 + [206, 206, 301, 302, 204, 304, 403, 404, 416, 500, 503, 299, 999]),
@@ -126,31 +129,33 @@ def mirror():
     server.close()
 
 
-def remote(*mirrors: str) -> RemoteDataset:
-    return RemoteDataset("mnist", (RemoteFile(FILE, MD5),), tuple(mirrors), page="https://example.org/by-hand")
+def remote(*mirrors: str, sized: bool = True) -> RemoteDataset:
+    return RemoteDataset("mnist", (RemoteFile(FILE, MD5, len(BODY) if sized else None),), tuple(mirrors),
+                         page="https://example.org/by-hand")
 
 
-def check_left(home: Path, done: bool) -> None:
-    """What a download leaves: the dataset, whole and checked; or at most a .part it can resume (a prefix of the
-    file), in a folder that is not empty."""
-    folder = home / "mnist"
+def check_left(folder: Path, done: bool, complete: bool = True) -> None:
+    """What a download leaves in its folder: the file, whole and checked (and .complete for a dataset); or at most a
+    .part it can resume (a prefix of the file), and no folder left empty."""
     if done:
-        assert (folder / FILE).read_bytes() == BODY and (folder / ".complete").is_file()
-        assert sorted(p.name for p in folder.iterdir()) == [".complete", FILE]
+        assert (folder / FILE).read_bytes() == BODY
+        assert sorted(p.name for p in folder.iterdir()) == sorted([FILE, *([".complete"] if complete else [])])
         return
     if not folder.exists():
         return
     left = sorted(p.name for p in folder.iterdir())
-    assert left, f"an empty folder was left: {folder}"
+    if not left:  # an empty folder: download.py leaves the one it made (test_a_failed_download_leaves_no_folder)
+        return
     assert left == [FILE + ".part"], f"left in {folder}: {left}"
     part = (folder / left[0]).read_bytes()
     assert len(part) < len(BODY) and BODY.startswith(part), \
         f"a .part that can never complete was left ({len(part):,} bytes, the file has {len(BODY):,})"
 
 
-@settings(FUZZ, max_examples=60)
-@given(answers=st.lists(ANSWERS, min_size=1, max_size=3), second_mirror=st.sampled_from([None, None, "good", "closed"]))
-def test_hostile_mirrors(mirror, answers, second_mirror):
+@settings(FUZZ, max_examples=40)
+@given(answers=st.lists(ANSWERS, min_size=1, max_size=3), second_mirror=st.sampled_from([None, None, "good", "closed"]),
+       how=st.sampled_from(["ensure", "ensure", "ensure unsized", "fetch"]))
+def test_hostile_mirrors(mirror, answers, second_mirror, how):
     good = None
     if second_mirror == "good":
         good = Mirror()
@@ -163,10 +168,15 @@ def test_hostile_mirrors(mirror, answers, second_mirror):
             home = Path(tmp)
             done = False
             try:
-                done = ensure(remote(*mirrors), home=home, progress=lambda p: p.describe()) == home / "mnist"
+                if how == "fetch":
+                    done = fetch(RemoteFile(FILE, MD5, len(BODY)), home / "weights" / FILE, mirrors,
+                                 limits=LIMITS) == home / "weights" / FILE
+                else:
+                    done = ensure(remote(*mirrors, sized=how == "ensure"), home=home, progress=lambda p: p.describe(),
+                                  limits=LIMITS) == home / "mnist"
             except NetbuilderError as e:
                 assert str(e).strip(), "an empty message"
-            check_left(home, done)
+            check_left(home / ("weights" if how == "fetch" else "mnist"), done, complete=how != "fetch")
             if good is not None:
                 assert done, "a good second mirror was not used"
     finally:
@@ -188,5 +198,15 @@ def test_hostile_mirror_through_the_command_line(mirror, answer, monkeypatch):
         status, _, err = check_cli(area, "train", "g.json", "--data", "mnist", "--epochs", "1", "--out", "run",
                                    kept=("data", "data/mnist", f"data/mnist/{FILE}.part"))
         assert status == 1 and "mnist" in err.splitlines()[-1]
-        if (area / "data").exists():
-            check_left(area / "data", False)
+        check_left(area / "data" / "mnist", False)
+
+
+@pytest.mark.xfail(strict=True, reason="download.py leaves the dataset's folder it made, empty, when the download "
+                                       "fails (found by test_hostile_mirrors; reported, core/data is another helper's)")
+def test_a_failed_download_leaves_no_folder(mirror):
+    mirror.answers, mirror.requests = [dict(status=404, length="right", range="right", body="html", drop=False,
+                                            trickle=False, location="self", extra=None)], 0
+    with folder() as tmp:
+        with pytest.raises(NetbuilderError, match="HTTP 404"):
+            ensure(remote(mirror.url), home=Path(tmp), limits=LIMITS)
+        assert not (Path(tmp) / "mnist").exists()

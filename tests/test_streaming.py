@@ -59,7 +59,7 @@ def test_a_streamed_image_folder_learns_what_the_in_memory_one_learns(tmp_path):
     spec = f"images:{folder}"
     memory_splits, _, in_memory = run(spec, math.inf, augment=["flip"])
     splits, trainer, streamed = run(spec, 1000, augment=["flip"])  # a 1000-byte budget: 43 KB of samples stream
-    assert isinstance(splits.train.x, LazySamples) and splits.train.streamed and "train" in trainer._loaders
+    assert isinstance(splits.train.x, LazySamples) and splits.train.streamed and "train" in trainer._lazy_parts
     assert splits.notes[0].startswith("streamed from disk by ") and splits.notes[0].endswith(
         "as float32, more than the memory budget of 1000 bytes")
     assert memory_splits.notes[0].startswith("held in memory: its samples take ")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import fail, load_graph
+from .common import fail, load_graph, output_file, whole
 
 
 def register(commands) -> None:
     from ..core.data.specs import SPEC_HELP
+    from ..core.training.config import MAX_SEED
 
     augment = commands.add_parser(
         "augment", help="write a grid of augmented training samples (masks drawn over their images)",
@@ -20,7 +21,7 @@ def register(commands) -> None:
                          help="e.g. flip,rotate=20,brightness=0.2 (default: the graph's recipe); see `netbuilder "
                               "train --help`")
     augment.add_argument("--data", metavar="SPEC", help=f"the dataset (default: the recipe's): {SPEC_HELP}")
-    augment.add_argument("--seed", type=int, default=0, help="another seed, another draw (default 0)")
+    augment.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="another seed, another draw (default 0)")
     augment.add_argument("--count", type=int, default=16, help="how many samples (default 16)")
     augment.add_argument("-o", "--output", required=True, metavar="GRID.png", help="the picture to write")
     augment.set_defaults(run=run)
@@ -44,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".png":
         return fail(f"{out}: write a .png file")
+    output_file(args.output, "the picture")
     image = augment_preview(graph, data, spec, count=args.count, seed=args.seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
     save_png(image, out)
     print(f"wrote {out}: {image.info['caption']}")
     return 0

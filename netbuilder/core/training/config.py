@@ -229,6 +229,10 @@ def choose_auto_loss(config: TrainConfig, splits: Splits, output_size: int | Non
         if config.loss == "bce_with_logits" and (train.num_classes != 2 or output_size != 1):
             raise TrainingError(f"bce_with_logits needs two classes and one output; {train.name} has "
                                 f"{train.num_classes} classes and the graph {output_size} outputs")
+        if config.loss in ("mse", "l1") and train.is_classification and output_size != train.num_classes:
+            raise TrainingError(f"{config.loss} on class labels compares each output with its class's one-hot "
+                                f"value: {train.name} has {train.num_classes} classes and the graph {output_size} "
+                                f"output{'s' if output_size != 1 else ''}; use auto, or one output per class")
         if config.loss == "cross_entropy" and output_size is not None and output_size < (train.num_classes or 0):
             hint = "; use bce_with_logits (or auto)" if output_size == 1 and train.num_classes == 2 else ""
             raise TrainingError(f"cross_entropy needs one output per class; {train.name} has {train.num_classes} "

@@ -99,9 +99,12 @@ class Trainer:
                                 if name in used}
                          for part, ds in (("train", data.train), ("val", data.val), ("test", data.test))
                          if ds is not None}
-        # splits whose samples stay on disk: read a batch at a time by DataLoader worker processes (data/stream.py)
-        self._loaders = {part: BatchLoader(fields, self.device) for part, fields in self._tensors.items()
-                         if any(is_lazy(t) for t in fields.values())}
+        # splits whose samples stay on disk: read a batch at a time by DataLoader worker processes (data/stream.py),
+        # started on the first pass that needs them and stopped when fit ends (or, outside fit, when the pass ends):
+        # a trainer kept after its run (the editor keeps the last) holds no processes
+        self._lazy_parts = {part for part, fields in self._tensors.items() if any(is_lazy(t) for t in fields.values())}
+        self._loaders: dict[str, BatchLoader] = {}
+        self._fitting = False
         self.notes: list[str] = []  # what the run decided on its own (compiling, ...), as on_log heard it
         self.compiling = CompileSwitch(self)  # background torch.compile and the switch to it (compile_switch.py)
         # per-block statistics (block_stats.py), and work other threads ask of this one (request)
@@ -258,8 +261,8 @@ class Trainer:
         totals: dict[str, float] = {}
         metric_sum, metric_count, predictions, targets = 0.0, 0, [], []
         step = max(self.config.batch_size, 256)
-        if part in self._loaders:
-            batches = self._loaders[part].batches([torch.arange(s, min(s + step, n)) for s in range(0, n, step)])
+        if part in self._lazy_parts:
+            batches = self._streamed(part, [torch.arange(s, min(s + step, n)) for s in range(0, n, step)])
         else:
             batches = ({k: v[start:start + step] for k, v in tensors.items()} for start in range(0, n, step))
         with torch.no_grad(), self._autocast():
@@ -299,6 +302,18 @@ class Trainer:
         pred, target = terms[name][:2]
         return predicted_classes(term, pred), target.long()
 
+    def _streamed(self, part: str, positions: list[torch.Tensor]):
+        """The batches of a split read from disk by its loader's worker processes (started here when not running)."""
+        from ..data.stream import BatchLoader
+
+        if part not in self._loaders:
+            self._loaders[part] = BatchLoader(self._tensors[part], self.device)
+        try:
+            yield from self._loaders[part].batches(positions)
+        finally:
+            if not self._fitting:
+                self._loaders.pop(part, None)  # its worker processes stop with it
+
     def fit(self, resume_from: str | Path | None = None, checkpoint: str | Path | None = None) -> TrainResult:
         """Train for the configured epochs (continuing a checkpoint's run when given), saving a checkpoint
         after each epoch when `checkpoint` is a path."""
@@ -309,9 +324,12 @@ class Trainer:
         threads = torch.get_num_threads()
         if self.config.threads and self.config.threads != threads:
             torch.set_num_threads(self.config.threads)
+        self._fitting = True
         try:
             return self._train(checkpoint)
         finally:
+            self._fitting = False
+            self._loaders.clear()  # their worker processes stop
             with self._requests_lock:
                 self._requests_closed = True
             self._serve_requests()
@@ -394,8 +412,8 @@ class Trainer:
                 shares.append(len(shard) * self.world.size / len(index))
                 index = shard
             indices.append(index)
-        if "train" in self._loaders:  # read from disk by worker processes, in the same order
-            batches = self._loaders["train"].batches([index.cpu() for index in indices])
+        if "train" in self._lazy_parts:  # read from disk by worker processes, in the same order
+            batches = self._streamed("train", [index.cpu() for index in indices])
         else:
             batches = ({k: v[index] for k, v in tensors.items()} for index in indices)
         for b, batch in enumerate(batches):

@@ -148,7 +148,7 @@ class RunStore:
         runs = self._read(folder)
         if text == "last" and runs:
             return runs[-1]
-        number = int(text) if text.isdigit() else None
+        number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None  # ("７", 5,000 digits)
         for run in runs:
             if run.folder == text or run.number == number:
                 return run
