@@ -84,6 +84,30 @@ def test_the_import_s_internal_refusal_is_a_user_error_and_never_leaves_the_pack
     assert issubclass(Refusal, OnnxImportError) and issubclass(_HugeNumber, NetbuilderError)
 
 
+def test_every_exception_netbuilder_defines_is_a_user_s_error_or_a_signal_or_a_bug():
+    """What a user's input can cause derives from NetbuilderError: every exception class core and the command line
+    define does, but the signal (Terminated: SIGTERM, stops as Ctrl+C does) and the wrapper of a worker's bug."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import netbuilder.cli
+    import netbuilder.core
+
+    found = {}
+    for package in (netbuilder.core, netbuilder.cli):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.name.endswith("__main__"):  # (runs the command line)
+                continue
+            module = importlib.import_module(info.name)
+            for name, value in vars(module).items():
+                if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == info.name:
+                    found[f"{info.name}.{name}"] = value
+    assert len(found) > 20
+    others = sorted(name for name, cls in found.items() if not issubclass(cls, NetbuilderError))
+    assert others == ["netbuilder.cli.main.Terminated", "netbuilder.core.training.distributed.WorkerBug"], others
+
+
 # ----- 3. a title that holds a backslash, quotes and a marker of the script's template
 
 def test_a_title_holding_a_template_marker_is_written_as_text_into_train_py(tmp_path):

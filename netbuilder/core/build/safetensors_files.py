@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..base.errors import first_line
+from ..base.errors import NetbuilderError, first_line
 from ..base.files import atomic_write
 
 SUFFIX = ".safetensors"
@@ -40,7 +40,7 @@ DTYPES = {
 }
 
 
-class SafetensorsError(ValueError):
+class SafetensorsError(NetbuilderError):
     """A file that is not a readable safetensors file; weights.py turns it into a WeightsError."""
 
 
