@@ -108,6 +108,11 @@ def _word(value: Any) -> str:
     return str(value)
 
 
+def _whole(p: SweepParam) -> str:
+    """A float range's whole numbers as an integer range is written: `2:8`."""
+    return f"{math.ceil(p.low)}:{max(math.ceil(p.low), math.floor(p.high))}"
+
+
 def _example_list(p: SweepParam) -> str:
     low, high = float(p.low), float(p.high)
     if p.log and low > 0:
@@ -209,7 +214,7 @@ def _check_setting(p: SweepParam, settings: dict[str, Any]) -> None:
     if kind in ("word", "augment") and p.kind != "choice":
         raise SweepError(f"{p.name} takes names: list them ({p.name}=a,b,c)")
     if kind == "int" and p.kind == "float":
-        raise SweepError(f"{p.name} takes whole numbers: write {p.name}={_word(p.low)}:{_word(p.high)}:int, or a list")
+        raise SweepError(f"{p.name} takes whole numbers: write {p.name}={_whole(p)}:int, or a list")
     words = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "loss": LOSSES}.get(p.name)
     base = {k: v for k, v in settings.items() if k in TrainConfig.__dataclass_fields__}
     for value in _ends(p):
@@ -244,8 +249,7 @@ def _check_block_param(p: SweepParam, graph) -> None:
     if p.kind != "choice" and param.kind not in ("int", "float", "ints"):
         raise SweepError(f"{p.name} takes {param.kind} values: list them ({p.name}=a,b)")
     if p.kind == "float" and param.kind in ("int", "ints"):
-        raise SweepError(f"{p.name} takes whole numbers: write {p.name}={_word(p.low)}:{_word(p.high)}:int, "
-                         "or a list")
+        raise SweepError(f"{p.name} takes whole numbers: write {p.name}={_whole(p)}:int, or a list")
     for value in _ends(p):
         try:
             param.check(value)

@@ -93,6 +93,8 @@ class Sweep:
         definition.direction = resolve_direction(definition, graph, metric, loss)
         self.storage = storage or default_storage(self.store)
         self.study_name = study or definition.default_study_name(self._comparable())
+        self.opened: SweepStudy | None = None
+        self.reaped: list[int] = []  # trials found killed when the study was opened (their values are tried again)
 
     def _comparable(self) -> dict[str, Any]:
         """The settings that make trials comparable (not the device or threads a machine uses)."""
@@ -126,6 +128,8 @@ class Sweep:
         if held is None:
             study.set_user_attr("settings", self._comparable())
             study.set_user_attr("graph", self.graph_path)
+        self.reaped = reap(study, backend)
+        self.opened = found
         return found
 
     def _check_same(self, found: SweepStudy) -> None:
@@ -167,7 +171,8 @@ class Sweep:
         hears each trial this command ran as it ends."""
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 256:
             raise SweepError(f"workers must be 1..256, got {str(workers)[:20]}")
-        self.open()
+        if self.opened is None:
+            self.open()
         if workers == 1 and stop_event is None:
             work(self.job(), stop=stop or (lambda: False), on_trial=on_trial)
         else:
@@ -185,7 +190,11 @@ def make_sampler(definition: SweepDefinition, worker: int = 0):
 
     seed = definition.seed + worker if definition.seed is not None else None
     if definition.sampler == "grid":
-        return optuna.samplers.GridSampler(definition.grid(), seed=seed)
+        class Grid(optuna.samplers.GridSampler):
+            def after_trial(self, study, trial, state, values) -> None:
+                pass  # the sweep's own budget (at most the grid's size) ends it; Study.stop is for optimize() only
+
+        return Grid(definition.grid(), seed=seed)
     if definition.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True)  # parallel trials do not all ask the same
@@ -241,15 +250,18 @@ def work(job: SweepJob, *, worker: int = 0, stop: Callable[[], bool] = lambda: F
             _interrupted(study, trial, "interrupted (Ctrl+C)" if isinstance(e, KeyboardInterrupt) else
                          f"its process failed: {first_line(e)}")
             raise
-        if outcome.state == "complete":
-            study.tell(trial, outcome.value)
-        elif outcome.state == "pruned":
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        elif outcome.state == "failed":
-            trial.set_user_attr("failure", outcome.message or "failed")
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        else:
-            _interrupted(study, trial, "the sweep was stopped during this trial")
+        try:
+            if outcome.state == "complete":
+                study.tell(trial, outcome.value)
+            elif outcome.state == "pruned":
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            elif outcome.state == "failed":
+                trial.set_user_attr("failure", outcome.message or "failed")
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                _interrupted(study, trial, "the sweep was stopped during this trial")
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # taken for killed by another process (it heard nothing from this one for too long)
         if on_trial is not None:
             row = trial_row(_frozen(study, trial.number))
             if row is not None:
@@ -293,8 +305,11 @@ def reap(study, backend) -> list[int]:
     study_id = backend.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         beat = trial.user_attrs.get("heartbeat")
-        start = trial.datetime_start.timestamp() if trial.datetime_start else None
-        why = gone(trial.user_attrs.get("process"), beat if isinstance(beat, (int, float)) else start)
+        start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
+        process = trial.user_attrs.get("process")
+        if not isinstance(process, dict) and time.time() - start < STALE_SECONDS:
+            continue  # just asked for: its process has not said who it is yet
+        why = gone(process, beat if isinstance(beat, (int, float)) else start)
         if why is None:
             continue
         trial_id = backend.get_trial_id_from_study_id_trial_number(study_id, trial.number)

@@ -80,21 +80,23 @@ class SweepStudy:
 
     @classmethod
     def load(cls, storage: str, name: str | None = None) -> SweepStudy:
-        """The study `name` in `storage` (a URL); without a name, the one study there (SweepError listing them when
-        there are several, or none)."""
+        """The study `name` in `storage` (a URL); without a name, the one started last (SweepError
+        when there is none, or no such study)."""
         import optuna
 
         backend = open_storage(storage)
-        names = optuna.study.get_all_study_names(backend)
+        summaries = optuna.study.get_all_study_summaries(backend, include_best_trial=False)
+        names = [s.study_name for s in summaries]
+        if not names:
+            raise SweepError(f"{redact(storage)} holds no studies: run a sweep first")
         if name is None:
-            if len(names) != 1:
-                listed = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
-                raise SweepError(f"{redact(storage)} holds {'no studies' if not names else 'studies ' + listed}: "
-                                 + ("run a sweep first" if not names else "name one with --study NAME"))
-            name = names[0]
+            def latest(summary) -> float:
+                return summary.datetime_start.timestamp() if summary.datetime_start else 0.0
+
+            name = max(summaries, key=latest).study_name
         if name not in names:
-            have = ", ".join(names[:12]) if names else "none"
-            raise SweepError(f"no study {name!r} in {redact(storage)} (studies there: {have})")
+            listed = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+            raise SweepError(f"no study {name!r} in {redact(storage)} (studies there: {listed})")
         return cls(optuna.load_study(study_name=name, storage=backend))
 
     @property
@@ -207,8 +209,13 @@ def summary_lines(sweep: SweepStudy, rows: list[TrialRow] | None = None) -> list
     lines.append(f"  its values: {params_text(best.params)}")
     from ..config import TrainConfig
 
-    settings = {**TrainConfig().to_dict(), **sweep.trial_settings(best)}
-    shown = [f"{k} {value_text(settings[k])}" for k in ("data", "epochs", "batch_size", "optimizer", "lr", "momentum",
-                                                        "weight_decay", "l1", "schedule", "augment") if k in settings]
+    defaults = TrainConfig().to_dict()
+    settings = {**defaults, **sweep.trial_settings(best)}
+    swept = {name for name in best.params if "." not in name}
+    keys = ["data", "epochs", "batch_size", "optimizer", "lr"] + [
+        k for k in ("momentum", "beta1", "weight_decay", "l1", "schedule", "step_size", "gamma", "grad_clip",
+                    "early_stopping", "augment", "seed", "loss") if k in swept or settings.get(k) != defaults.get(k)]
+    shown = [f"{k} {'+'.join(settings[k]) or 'none' if k == 'augment' else value_text(settings[k])}"
+             for k in keys if k in settings]
     lines.append(f"  it trained with: {', '.join(shown)}")
     return lines

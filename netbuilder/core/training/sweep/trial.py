@@ -20,7 +20,6 @@ from typing import Any, Callable
 from ...base.errors import NetbuilderError
 from ...model.graph import Graph
 from ..runs import RunRecorder, RunStore
-from ..runs.store import label_of
 from .apply import with_values
 from .definition import SweepDefinition
 
@@ -81,7 +80,7 @@ def run_trial(context: TrialContext, trial, stop: Callable[[], bool] = lambda: F
                 **{k: settings[k] for k in ("data", "val_fraction", "test_fraction") if k in settings}}
     recorded["threads"] = context.threads
     run = context.store.create(
-        graph, recorded, label=f"trial{trial.number}-{label_of(recorded)}", source="sweep",
+        graph, recorded, label=_label(trial.number, recorded), source="sweep",
         graph_path=context.graph_path,
         sweep={"study": context.study_name, "trial": trial.number, "params": values, "storage": context.storage_text,
                "metric": context.definition.metric, "direction": context.direction})
@@ -166,6 +165,13 @@ def _train(context: TrialContext, trial, recorder: RunRecorder, graph: Graph, se
             _free_memory()
         recorder.end("failed", message)
         return Outcome("failed", message=message, run=recorder.run)
+
+
+def _label(number: int, settings: dict) -> str:
+    """The run's folder name after its number: `trial3-adam-lr0.00321`."""
+    lr = settings.get("lr")
+    return "-".join([f"trial{number}", str(settings.get("optimizer", "")),
+                     *([f"lr{lr:.3g}"] if isinstance(lr, (int, float)) else [])])
 
 
 def figure(metric: str, trainer, result, run) -> float | None:
