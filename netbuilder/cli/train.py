@@ -42,7 +42,10 @@ def register(commands) -> None:
     train.add_argument("--grad-clip", type=float, help="max gradient norm (default 0: off)")
     train.add_argument("--early-stopping", type=int, metavar="EPOCHS",
                        help="stop when the validation loss has not improved for this many epochs")
-    train.add_argument("--augment", help="comma-separated: flip, crop, noise")
+    train.add_argument("--augment", metavar="SPEC",
+                       help="comma-separated, each with its strength: flip, vflip, crop=4, translate=0.1, rotate=15, "
+                            "scale=0.1, brightness=0.2, contrast=0.2, colour=0.2, noise=0.1, erase=0.2 (a probability "
+                            "after a colon: rotate=15:p=0.5); masks move with their images ('none': off)")
     train.add_argument("--memory-budget", type=float, metavar="MB",
                        help="datasets whose samples take more (as float32) stream from disk through worker processes "
                             "(default: a quarter of the free memory)")
@@ -109,7 +112,7 @@ def _train(args: argparse.Namespace, distributed) -> int:
     graph = load_graph(args.graph)
     explicit = {key: getattr(args, key) for key in TRAIN_OPTIONS}
     explicit.update(data=args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                    augment=[a for a in args.augment.split(",") if a] if args.augment is not None else None)
+                    augment=_augment_option(args.augment))
     resumed_run = _resumed_run(args)
     resume = resumed_run.checkpoint_file if resumed_run is not None else args.resume
     resumed = checkpoint_config(resume) if resume else None
@@ -226,6 +229,13 @@ def _statistics_warnings(trainer) -> None:
 
         for warning in statistics_warnings(trainer.statistics.epochs[-1]):
             print(f"warning: {warning}", file=sys.stderr)
+
+
+def _augment_option(text: str | None) -> list[str] | None:
+    """--augment SPEC as the list a config takes ([] for 'none'); None when not given (the recipe's applies)."""
+    if text is None:
+        return None
+    return [] if text.strip().lower() in ("", "none") else [item for item in text.split(",") if item.strip()]
 
 
 def add_distributed_options(parser: argparse.ArgumentParser) -> None:

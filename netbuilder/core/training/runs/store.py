@@ -104,6 +104,11 @@ class RunStore:
             raise RunError(f"not a document id: {brief_text(document_id)}")
         return cls(unsaved_root() / f"{document_id}{STORE_SUFFIX}")
 
+    @classmethod
+    def of_document(cls, graph_path: str | os.PathLike | None, document_id: str) -> RunStore:
+        """The store of an open document: beside it once it has a file, else the unsaved store of `document_id`."""
+        return cls.beside(graph_path) if graph_path else cls.unsaved(document_id)
+
     @property
     def trash_path(self) -> Path:
         return self.path / TRASH
