@@ -2,6 +2,7 @@
 files. Every trial is a run of the store; the best one is applied to a new graph; a bad parameter is refused before
 anything starts; a value that breaks the graph or diverges fails its trial only; the pruner stops a clearly bad trial
 early; K worker processes share the study."""
+import itertools
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ def conv_graph(path):
               graph.add_node("Conv2d", {"out_channels": 4, "kernel_size": 3}, name="conv1"),
               graph.add_node("ReLU", {}, name="relu1"), graph.add_node("Flatten", {}, name="flat"),
               graph.add_node("Linear", {"out_features": 10}, name="fc"), graph.add_node("Output", {}, name="out")]
-    for a, b in zip(blocks, blocks[1:]):
+    for a, b in itertools.pairwise(blocks):
         graph.connect(a.id, b.id)
     graph.set_recipe({"data": "digits", "epochs": 1, "batch_size": 64})
     graph.save(path)

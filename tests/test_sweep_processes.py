@@ -1,7 +1,6 @@
 """Sweeps across processes, as `python -m netbuilder.cli sweep` runs them: two processes given one SQLite storage and
 study name share the study (disjoint trials, one budget); a sweep killed mid-trial (SIGKILL) continues where it
 stopped when run again, the killed trial marked killed, not counted, and its values tried again."""
-import json
 import os
 import shutil
 import signal

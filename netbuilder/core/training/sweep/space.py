@@ -204,8 +204,7 @@ def _ends(p: SweepParam) -> list:
 
 
 def _check_setting(p: SweepParam, settings: dict[str, Any]) -> None:
-    from ..config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
-    from ..config import TrainingError
+    from ..config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
 
     kind = SETTINGS.get(p.name)
     if kind is None:

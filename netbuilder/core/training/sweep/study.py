@@ -13,12 +13,14 @@ machine, by its silence elsewhere) is marked killed, its values queued to be tri
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ...base.errors import first_line
 from ..runs import RunStore
@@ -79,10 +81,9 @@ class Sweep:
         settings.setdefault("test_fraction", 0.2)
         self.settings = settings
         check_params(definition.params, graph, settings)
-        if definition.metric.startswith("val_") or definition.prune:
-            if not settings["val_fraction"]:
-                raise SweepError(f"{'pruning' if definition.prune else definition.metric} needs a validation split; "
-                                 "the settings keep none (val_fraction 0)")
+        if (definition.metric.startswith("val_") or definition.prune) and not settings["val_fraction"]:
+            raise SweepError(f"{'pruning' if definition.prune else definition.metric} needs a validation split; "
+                             "the settings keep none (val_fraction 0)")
         metric, loss = None, "auto"
         if definition.metric not in ("val_loss", "test_loss"):
             from ...data.specs import DataSpec, load_dataset
@@ -276,12 +277,10 @@ def _interrupted(study, trial, why: str) -> None:
     """A trial stopped from outside: failed in the study, marked so (not counted), its values queued again."""
     import optuna
 
-    try:
+    with contextlib.suppress(Exception):  # the storage is gone too: the next sweep finds the trial's process gone
         trial.set_user_attr("interrupted", why)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number}, skip_if_exists=False)
-    except Exception:  # noqa: BLE001 - the storage is gone too: the next sweep finds the trial's process gone
-        pass
 
 
 def used(study, before: int | None = None) -> int:

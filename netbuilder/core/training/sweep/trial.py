@@ -10,12 +10,14 @@ that epoch), recorded like any run (settings, the swept values, curves, weights,
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ...base.errors import NetbuilderError
 from ...model.graph import Graph
@@ -216,10 +218,8 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while not self._done.wait(HEARTBEAT_SECONDS):
-            try:
+            with contextlib.suppress(Exception):  # a missed beat only makes the trial look older
                 self.trial.set_user_attr("heartbeat", time.time())
-            except Exception:  # noqa: BLE001 - a missed beat only makes the trial look older
-                pass
 
     def stop(self) -> None:
         self._done.set()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .space import SweepError
 from .table import SweepStudy, TrialRow
@@ -31,8 +31,9 @@ def run_workers(job, workers: int, *, on_trial: Callable[[TrialRow], None] | Non
                 on_poll: Callable[[], None] | None = None, stop_event=None, poll: float = POLL_SECONDS) -> None:
     """Run `workers` processes on the sweep `job` until they are done; `on_trial` hears each trial they end, `on_poll`
     is called every `poll` seconds meanwhile. SweepError with the first worker's failure (after all have ended)."""
-    import optuna
     from multiprocessing.connection import wait
+
+    import optuna
 
     from .storage import open_storage
 
