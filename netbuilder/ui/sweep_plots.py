@@ -53,6 +53,10 @@ class TrialCurves:
         self.widget.clear()
         self.items = {}
         ranks = _ranks(rows, maximize)
+        values = [v for r in rows for _, v in r.curve]
+        log = bool(values) and min(values) > 0 and max(values) / min(values) > 50  # losses spanning decades
+        self.widget.setLogMode(False, log)
+        self.widget.getAxis("left").setLabel("log scale" if log else None)
         for row in sorted(rows, key=lambda r: r.number == best):  # the best is drawn last, over the others
             if not row.curve:
                 continue
