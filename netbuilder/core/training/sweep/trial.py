@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ...base.errors import NetbuilderError
@@ -43,16 +43,24 @@ class TrialContext:
     direction: str
     epoch_figure: str  # val_loss or val_metric: what each epoch reports to the study
     threads: int = 0
-    datasets: dict = field(default_factory=dict)  # (spec, input shape) -> a loaded Source: read once per process
 
     def load(self, spec, input_shape):
-        from ...data.specs import load_dataset
+        return cached_dataset(spec, input_shape)
 
-        key = (str(spec), tuple(input_shape) if input_shape else None)
-        if key not in self.datasets:
-            self.datasets.clear()  # one dataset at a time (a swept Input shape reads it again)
-            self.datasets[key] = load_dataset(spec, input_shape)
-        return self.datasets[key]
+
+_DATASETS: dict = {}
+
+
+def cached_dataset(spec, input_shape=None):
+    """The dataset a spec names, read once per process for all its trials (the last one read is kept: a swept Input
+    shape reads it again)."""
+    from ...data.specs import load_dataset
+
+    key = (str(spec), tuple(input_shape) if input_shape else None)
+    if key not in _DATASETS:
+        _DATASETS.clear()
+        _DATASETS[key] = load_dataset(spec, input_shape)
+    return _DATASETS[key]
 
 
 @dataclass
