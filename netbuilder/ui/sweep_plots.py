@@ -148,7 +148,7 @@ def _labels(param, values: list) -> tuple[str, str]:
 
 
 class Importance:
-    """Each parameter's share of the figure's variation (Optuna's fANOVA), as horizontal bars."""
+    """Each parameter's share of the figure's variation (Optuna's get_param_importances), as horizontal bars."""
 
     def __init__(self) -> None:
         self.widget = _widget("Importance of each parameter for the figure")

@@ -6,7 +6,7 @@ pruner, in this process, in worker processes, or on several machines sharing the
     definition = SweepDefinition(params, metric="val_loss", trials=20, prune=True)           (definition.py)
     sweep = Sweep(graph, definition, settings, graph_path="net.json")   # refuses bad input before anything starts
     study = sweep.run(workers=2, on_trial=print)                        # every trial is a run in net.runs/ (study.py,
-                                                                        #   trial.py, workers.py)
+                                                                        #   loop.py, trial.py, workers.py)
     best = study.best()                                                 # rows, counts, importance (table.py)
     new_graph, recipe = apply_trial(graph, best.params, study.trial_settings(best))     (apply.py)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -141,15 +142,17 @@ class SweepStudy:
         return counts
 
     def importances(self) -> dict[str, float]:
-        """Each swept parameter's importance for the figure (Optuna's fANOVA over the complete trials), summing to
-        1; SweepError saying why there are none yet."""
+        """Each swept parameter's importance for the figure (Optuna's default evaluator over the complete trials),
+        summing to 1; SweepError saying why there are none yet."""
         import optuna
 
         done = [t for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
         if len(done) < 2:
             raise SweepError(f"importance needs two complete trials or more; this study has {len(done)}")
         try:
-            return dict(optuna.importance.get_param_importances(self.study))
+            with warnings.catch_warnings():  # a few trials alike: Optuna warns that the importances are equal
+                warnings.simplefilter("ignore", UserWarning)
+                return dict(optuna.importance.get_param_importances(self.study))
         except (RuntimeError, ValueError) as e:
             raise SweepError(f"no importance yet: {e}") from None
 

@@ -86,7 +86,7 @@ def _end(processes) -> None:
 
 def _worker(job, index: int, stop_event, errors, parent: int) -> None:
     from ...checks.messages import describe
-    from .study import work
+    from .loop import work
 
     def stop() -> bool:
         return stop_event.is_set() or os.getppid() != parent
