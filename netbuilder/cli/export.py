@@ -13,7 +13,8 @@ def register(commands) -> None:
     export = commands.add_parser("export", help="export to ONNX (verified with onnxruntime) or to PyTorch code")
     export.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="MODEL.onnx or model.py")
-    export.add_argument("--weights", metavar="W.pt", help="trained weights (a state_dict); default: fresh ones")
+    export.add_argument("--weights", metavar="FILE",
+                        help="trained weights (a state_dict: .pt or .safetensors); default: fresh ones")
     add_run_option(export, "export its weights")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     export.add_argument("--training-script", action="store_true",

@@ -16,7 +16,8 @@ def register(commands) -> None:
                     "filters of convolutions, saliency over the input, and the prediction.")
     look.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     look.add_argument("-o", "--output", required=True, metavar="OUT.png")
-    look.add_argument("--weights", metavar="W.pt", help="trained weights (default: the graph's own, else untrained)")
+    look.add_argument("--weights", metavar="FILE",
+                      help="trained weights, .pt or .safetensors (default: the graph's own, else untrained)")
     add_run_option(look, "its weights, and its dataset, split and seed")
     look.add_argument("--data", metavar="SPEC", help="the dataset whose test split the sample comes from "
                       "(default: the run's, else the recipe's)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from ..core.build.weights import graph_weights
@@ -55,7 +54,8 @@ def register(commands) -> None:
     train.add_argument("--device", choices=DEVICES, help="default auto")
     train.add_argument("--bf16", action="store_const", const=True, help="bfloat16 autocast (CUDA GPUs that have it)")
     train.add_argument("--fp16", action="store_const", const=True, help="float16 autocast with loss scaling (CUDA)")
-    train.add_argument("--weights", metavar="W.pt", help="start from these weights (a state_dict); default: the "
+    train.add_argument("--weights", metavar="FILE", help="start from these weights (a state_dict: .pt or "
+                       ".safetensors; the tensors that fit the graph); default: the "
                        "weights the graph names (an imported model's), else fresh ones")
     train.add_argument("--statistics", type=int, default=20, metavar="N",
                        help="per-block statistics in metrics.json (activations, gradients, weight updates; dead "
@@ -102,12 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, distributed) -> int:
-    from ..core.inside.pictures import write_pictures
     from ..core.model.recipe import CONFIG_KEYS, resolve
     from ..core.training.checkpoint import checkpoint_config
     from ..core.training.config import TrainConfig
-    from ..core.training.experiment import prepare_training, write_outputs
-    from ..core.training.trainer import Trainer
 
     graph = load_graph(args.graph)
     explicit = {key: getattr(args, key) for key in TRAIN_OPTIONS}
@@ -131,6 +128,18 @@ def _train(args: argparse.Namespace, distributed) -> int:
     world = distributed.init(config.device) if distributed.in_worker() else None
     main_process = world is None or world.is_main
     progress = ProgressLine() if main_process else ProgressLine(open(os.devnull, "w"))  # noqa: SIM115
+    try:
+        return _run(args, distributed, graph, settings, config, resume, resumed_run, world, main_process, progress)
+    finally:
+        progress.close()  # a bar cut short by an error is taken away before the error's line
+
+
+def _run(args, distributed, graph, settings, config, resume, resumed_run, world, main_process,
+         progress: ProgressLine) -> int:
+    from ..core.inside.pictures import write_pictures
+    from ..core.training.experiment import prepare_training, write_outputs
+    from ..core.training.trainer import Trainer
+
     notes: list[str] = []
     from ..core.data.specs import load_dataset
 
@@ -147,7 +156,7 @@ def _train(args: argparse.Namespace, distributed) -> int:
                              weights=weights, notes=notes, config=config,
                              load=lambda spec, shape: load_dataset(spec, shape, progress=progress.download,
                                                                    memory_budget=budget))
-    say = (lambda text: print(text, file=sys.stderr)) if main_process else (lambda text: None)
+    say = progress.note if main_process else (lambda text: None)
     trainer = Trainer(setup.model, setup.splits, config, objective=setup.objective,
                       on_batch=progress.batch if main_process else None,
                       on_epoch=progress.epoch if main_process else None, world=world,
@@ -160,23 +169,32 @@ def _train(args: argparse.Namespace, distributed) -> int:
         f"{trainer.device}"
     say(f"training {Path(args.graph).name} on {settings['data']}: {len(setup.splits.train)} training samples, "
         f"{trainer.objective.describe()}, {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, on {where}")
+
+    def fit(checkpoint):
+        progress.start(config.epochs)
+        with progress.warnings_as_notes():
+            result = trainer.fit(resume_from=resume, checkpoint=checkpoint)
+        progress.close()
+        return result
+
     if not main_process:
-        result = trainer.fit(resume_from=resume, checkpoint=None)
+        result = fit(None)
         return 1 if result.status == "diverged" else 0
     if args.out:
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
-        result = trainer.fit(resume_from=resume, checkpoint=out_dir / "checkpoint.pt")
+        result = fit(out_dir / "checkpoint.pt")
         write_outputs(out_dir, trainer, result, settings["data"], args.graph)
         written = ["weights.pt", "metrics.json", *write_pictures(out_dir, graph, setup, trainer)]
         where = f"wrote {', '.join(str(out_dir / name) for name in written)}"
     else:
-        result, run, written = _train_run(args, graph, setup, trainer, settings, config, resume, resumed_run, weights)
+        result, run, written = _train_run(args, graph, setup, trainer, settings, config, fit, resumed_run, weights,
+                                          progress)
         where = f"in {run.path} ({', '.join(written)})"
-    _statistics_warnings(trainer)
+    _statistics_warnings(trainer, progress)
     test = f"test {result.metric_name} {result.test_metric:.4f}; " if result.test_metric is not None else ""
-    print(("" if args.out else f"run {run.number} {RESULT_WORD.get(result.status, result.status)}: ") +
-          f"{result.message}; {test}{where}")
+    progress.result(("" if args.out else f"run {run.number} {RESULT_WORD.get(result.status, result.status)}: ") +
+                    f"{result.message}; {test}{where}")
     if result.status == "diverged":
         return fail(result.message)
     return 0
@@ -201,7 +219,7 @@ def _resumed_run(args: argparse.Namespace):
     return run
 
 
-def _train_run(args, graph, setup, trainer, settings, config, resume, resumed_run, weights):
+def _train_run(args, graph, setup, trainer, settings, config, fit, resumed_run, weights, progress: ProgressLine):
     """Train as a new run of GRAPH's store, recorded as it goes; (result, run, the names of its files)."""
     from ..core.inside.pictures import write_pictures
     from ..core.training.runs import RunRecorder, RunStore
@@ -214,21 +232,21 @@ def _train_run(args, graph, setup, trainer, settings, config, resume, resumed_ru
         run = store.rename(run, args.name)
     if args.note:
         run = store.set_note(run, args.note)
-    print(f"run {run.number}: {run.path}", file=sys.stderr, flush=True)
+    progress.note(f"run {run.number}: {run.path}")
     with RunRecorder(run) as recorder:
         recorder.attach(trainer)
-        result = trainer.fit(resume_from=resume, checkpoint=run.checkpoint_file)
+        result = fit(run.checkpoint_file)
         written = recorder.finish(trainer, result, data=settings["data"], graph_path=args.graph,
                                   pictures=lambda folder: write_pictures(folder, graph, setup, trainer))
     return result, recorder.run, written
 
 
-def _statistics_warnings(trainer) -> None:
+def _statistics_warnings(trainer, progress: ProgressLine) -> None:
     if trainer.statistics is not None and trainer.statistics.epochs:
         from ..core.training.block_stats import statistics_warnings
 
         for warning in statistics_warnings(trainer.statistics.epochs[-1]):
-            print(f"warning: {warning}", file=sys.stderr)
+            progress.note(f"warning: {warning}")
 
 
 def _augment_option(text: str | None) -> list[str] | None:

@@ -24,6 +24,18 @@ from ..model.graph import Graph
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
+# What torch's TorchScript exporter says about every export of ours, and why it does not concern the file: the
+# exporter is chosen on purpose (dynamo=False: no onnxscript, seconds faster, and what the importer round-trips);
+# the traced constants and the batch size the recurrent layers were traced with are checked by running the file
+# in onnxruntime on a batch of another size. Any other warning reaches the user.
+EXPECTED_WARNINGS = (
+    (DeprecationWarning, r"You are using the legacy TorchScript-based ONNX export"),
+    (DeprecationWarning, r"The feature will be removed\. Please remove usage of this function"),
+    (torch.jit.TracerWarning, r"Converting a tensor to a Python boolean might cause the trace to be incorrect"),
+    (UserWarning, r"Exporting a model to ONNX with a batch_size other than 1, with a variable length with "
+                  r"(LSTM|GRU|RNN)"),
+    (UserWarning, r"Constant folding - Only steps=1 can be constant folded"),  # the export does not fold constants
+)
 
 
 class ExportError(NetbuilderError):
@@ -107,7 +119,8 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     def write(tmp: str) -> None:
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                for category, message in EXPECTED_WARNINGS:
+                    warnings.filterwarnings("ignore", message, category)
                 torch.onnx.export(model, tuple(example), tmp, input_names=placeholders, output_names=outputs,
                                   dynamic_axes=dynamic, opset_version=opset, dynamo=False,
                                   do_constant_folding=False)  # keeps BatchNorm: imports round-trip exactly
