@@ -2,7 +2,9 @@
 machine; a database server every machine reaches), by default an SQLite file in the network's run store."""
 from __future__ import annotations
 
+import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 from ...base.errors import first_line
@@ -10,6 +12,7 @@ from ..runs import RunStore
 from .space import SweepError
 
 STORAGE_FILE = "sweeps.db"
+RETRIES = 4  # opening a storage another process is making: tries before giving up
 
 
 def default_storage(store: RunStore) -> str:
@@ -37,14 +40,43 @@ def open_storage(url: str):
         raise SweepError(f"{str(url)[:80]!r} is not a storage URL: use sqlite:///FILE.db on one machine, or a "
                          "database URL (postgresql://USER@HOST/DB, mysql://...) that every machine reaches")
     kwargs: dict[str, Any] = {}
+    lock = None
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # processes wait for each other's writes
+        database = _sqlite_file(url)
+        lock = database.with_name(database.name + ".lock") if database is not None else None
+    for attempt in range(RETRIES):
+        try:
+            if lock is None:
+                return optuna.storages.RDBStorage(url, **kwargs)
+            from ...base.locks import exclusive
+
+            with exclusive(lock, what=str(lock)):  # two processes making a new database's tables at once collide
+                return optuna.storages.RDBStorage(url, **kwargs)
+        except ModuleNotFoundError as e:
+            raise SweepError(f"the storage {redact(url)} needs the {e.name} package: pip install {e.name}") from None
+        except Exception as e:  # noqa: BLE001 - a URL or database a user gave: said in one line
+            if attempt + 1 < RETRIES and _racing(e):  # another machine made the same tables meanwhile
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise SweepError(f"cannot open the study storage {redact(url)}: {first_line(e)}") from None
+    raise AssertionError("unreachable")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file an sqlite URL names (None: in memory)."""
     try:
-        return optuna.storages.RDBStorage(url, **kwargs)
-    except ModuleNotFoundError as e:
-        raise SweepError(f"the storage {redact(url)} needs the {e.name} package: pip install {e.name}") from None
-    except Exception as e:  # noqa: BLE001 - a URL or database a user gave: said in one line
-        raise SweepError(f"cannot open the study storage {redact(url)}: {first_line(e)}") from None
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+    except Exception:  # noqa: BLE001 - RDBStorage says what is wrong with the URL
+        return None
+    return Path(database).resolve() if database and database != ":memory:" else None
+
+
+def _racing(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "already exists" in text or "unique constraint" in text or "duplicate" in text or "locked" in text
 
 
 def quiet() -> None:
