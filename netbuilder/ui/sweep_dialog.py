@@ -35,6 +35,7 @@ SETTING_VALUES = {
 }
 METRIC_WORDS = {"val_loss": "validation loss", "val_metric": "validation accuracy (or MSE)", "test_loss": "test loss",
                 "test_metric": "test accuracy (or MSE)", "headline": "the headline figure of this kind of network"}
+NOT_OFFERED = ("groups", "dim", "start_dim", "end_dim", "axis")  # numbers a block has that are not worth a search
 SAMPLER_WORDS = {"tpe": "TPE (learns from the trials so far)", "random": "random", "grid": "grid (every combination)"}
 
 
@@ -45,6 +46,8 @@ def block_choices(graph) -> dict[str, str]:
         if node.type in ("Input", "Output"):
             continue
         for param in node.spec.params:
+            if param.name in NOT_OFFERED:
+                continue
             value = node.params.get(param.name)
             if param.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
                 found[f"{node.name}.{param.name}"] = ",".join(
@@ -95,9 +98,9 @@ class SweepDialog(QDialog):
         add = QPushButton("Add Parameter")
         add.clicked.connect(lambda: self.add_row("", ""))
 
-        self.metric = QComboBox()
+        self.figure = QComboBox()
         for name in METRICS:
-            self.metric.addItem(METRIC_WORDS[name], name)
+            self.figure.addItem(METRIC_WORDS[name], name)
         self.direction = QComboBox()
         self.direction.addItem("its own (losses down, accuracy up)", None)
         self.direction.addItem("lower is better", "minimize")
@@ -120,7 +123,7 @@ class SweepDialog(QDialog):
         self.study = QLineEdit()
         self.study.setPlaceholderText("made from what is swept (the same sweep again continues it)")
         form = QFormLayout()
-        form.addRow("Figure to optimise", self.metric)
+        form.addRow("Figure to optimise", self.figure)
         form.addRow("Better is", self.direction)
         form.addRow("Trials", self.trials)
         form.addRow("Time budget", self.minutes)
@@ -153,7 +156,7 @@ class SweepDialog(QDialog):
             for text in previous.get("params", []):
                 name, _, values = text.partition("=")
                 self.add_row(name, values)
-            self.metric.setCurrentIndex(max(0, self.metric.findData(previous.get("metric"))))
+            self.figure.setCurrentIndex(max(0, self.figure.findData(previous.get("metric"))))
             self.trials.setValue(int(previous.get("trials") or 20))
             self.sampler.setCurrentIndex(max(0, self.sampler.findData(previous.get("sampler"))))
             self.prune.setChecked(bool(previous.get("prune")))
@@ -180,7 +183,7 @@ class SweepDialog(QDialog):
         """The definition the widgets describe; SweepError (or another NetbuilderError) saying what is wrong."""
         params = [parse_values(row.name.currentText().strip(), row.values.text()) for row in self.rows
                   if row.name.currentText().strip() or row.values.text().strip()]
-        definition = SweepDefinition(params, self.metric.currentData(), self.direction.currentData(),
+        definition = SweepDefinition(params, self.figure.currentData(), self.direction.currentData(),
                                      self.trials.value(), self.minutes.value() * 60 or None,
                                      self.sampler.currentData(), self.prune.isChecked())
         definition.check()

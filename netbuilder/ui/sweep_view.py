@@ -52,7 +52,7 @@ class SweepView(QWidget):
         super().__init__()
         self.document = document
         self.training = None  # the TrainingPanel: the settings trials start from, and where Apply puts them
-        self.thread: SweepThread | None = None
+        self.sweep_thread: SweepThread | None = None
         self.loader: StudyLoader | None = None
         self.snapshot: Snapshot | None = None
         self.last_definition: dict | None = None
@@ -110,7 +110,7 @@ class SweepView(QWidget):
 
     @property
     def is_running(self) -> bool:
-        return self.thread is not None
+        return self.sweep_thread is not None
 
     def storage(self) -> str | None:
         """The open network's study storage, when it has one already."""
@@ -184,16 +184,16 @@ class SweepView(QWidget):
         def make():
             return Sweep(graph, definition, settings, graph_path=path, store=store, study=study)
 
-        self.thread = SweepThread(make, workers)
-        self.thread.made.connect(lambda sweep: self.status.setText(f"Sweep {sweep.study_name}: starting "
+        self.sweep_thread = SweepThread(make, workers)
+        self.sweep_thread.made.connect(lambda sweep: self.status.setText(f"Sweep {sweep.study_name}: starting "
                                                                    f"{workers} worker process(es)…"))
-        self.thread.snapshot.connect(self.show_snapshot)
-        self.thread.failed.connect(self._failed)
-        self.thread.ended.connect(self.message.emit)
-        self.thread.finished.connect(self._thread_done)
+        self.sweep_thread.snapshot.connect(self.show_snapshot)
+        self.sweep_thread.failed.connect(self._failed)
+        self.sweep_thread.ended.connect(self.message.emit)
+        self.sweep_thread.finished.connect(self._thread_done)
         self._set_running(True)
         self.status.setText("Checking the sweep and reading the dataset…")
-        self.thread.start()
+        self.sweep_thread.start()
         return True
 
     def settings(self) -> dict:
@@ -218,15 +218,15 @@ class SweepView(QWidget):
         self.start(s.definition, max(1, s.workers), s.study)
 
     def stop(self) -> None:
-        if self.thread is not None:
-            self.thread.stop()
+        if self.sweep_thread is not None:
+            self.sweep_thread.stop()
             self.status.setText("Stopping: each running trial stops at its next batch…")
 
     def wait(self) -> None:
         """Stop the sweep and wait for its processes (closing the window)."""
-        if self.thread is not None:
-            self.thread.stop()
-            self.thread.wait()
+        if self.sweep_thread is not None:
+            self.sweep_thread.stop()
+            self.sweep_thread.wait()
         if self.loader is not None:
             self.loader.wait()
 
@@ -235,7 +235,7 @@ class SweepView(QWidget):
         self.message.emit(text)
 
     def _thread_done(self) -> None:
-        self.thread = None
+        self.sweep_thread = None
         self._set_running(False)
         self.refresh_studies()
         if self.snapshot is not None:
