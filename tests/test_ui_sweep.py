@@ -70,6 +70,13 @@ def test_the_sweep_view_shows_a_finished_study_and_apply_is_one_undo_step(window
     window.document.undo_stack.undo()
     assert graph.find("fc1").params == before_params and graph.recipe == before_recipe
 
+    # another network: its own sweeps (none), never this one's
+    other = tmp_path / "other.json"
+    shutil.copy(EXAMPLES / "mlp_xor.json", other)
+    assert window.open_path(other, ask=False)
+    assert view.snapshot is None and view.table.rowCount() == 0 and view.studies.count() == 0
+    assert not view.apply_button.isEnabled() and "No sweep yet" in view.status.text()
+
 
 def test_a_sweep_started_in_the_view_trains_its_trials_in_a_worker_process(window, qtbot, tmp_path):
     path = tmp_path / "xor.json"

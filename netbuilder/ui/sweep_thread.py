@@ -66,9 +66,10 @@ def take_snapshot(study, storage: str, *, importance: bool = True, previous: Sna
 
 
 class StudyLoader(QThread):
-    """Reads one study (or the names of a storage's studies) on a thread: `loaded` the Snapshot, else `failed`."""
+    """Reads one study on a thread (None: the latest), and the names of the storage's studies: `loaded(Snapshot,
+    names)`, else `failed` (one line)."""
 
-    loaded = Signal(object)
+    loaded = Signal(object, object)
     failed = Signal(str)
 
     def __init__(self, storage: str, name: str | None) -> None:
@@ -76,10 +77,11 @@ class StudyLoader(QThread):
         self.storage, self.name = storage, name
 
     def run(self) -> None:
-        from ..core.training.sweep import SweepStudy
+        from ..core.training.sweep import SweepStudy, study_names
 
         try:
-            self.loaded.emit(take_snapshot(SweepStudy.load(self.storage, self.name), self.storage))
+            snapshot = take_snapshot(SweepStudy.load(self.storage, self.name), self.storage)
+            self.loaded.emit(snapshot, study_names(self.storage))
         except Exception as e:  # noqa: BLE001 - every failure is one line in the view
             self.failed.emit(describe(e))
 

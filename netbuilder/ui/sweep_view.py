@@ -34,6 +34,12 @@ from .sweep_table import duration, fill_table
 from .sweep_thread import Snapshot, StudyLoader, SweepThread
 
 
+def _redacted(storage: str | None) -> str | None:
+    from ..core.training.sweep import redact
+
+    return redact(storage) if storage else None
+
+
 def document_store(document):
     """The run store of the open document (None for an unsaved network without an id for its runs)."""
     from ..core.training.runs import RunStore
@@ -131,15 +137,16 @@ class SweepView(QWidget):
         self.refresh_studies(load=True)
 
     def refresh_studies(self, load: bool = False) -> None:
+        """List the network's studies again (on a thread); with `load`, show the one in view (else the latest)."""
         storage = self.storage()
-        names = []
-        if storage is not None:
-            from ..core.training.sweep import study_names
+        if storage is None:
+            self._list_studies([])
+            return
+        current = self.snapshot.study if self.snapshot else None
+        if load or current is not None:
+            self.load_study(current)
 
-            try:
-                names = study_names(storage)
-            except ValueError as e:
-                self.message.emit(describe(e))
+    def _list_studies(self, names: list[str]) -> None:
         current = self.snapshot.study if self.snapshot else None
         self.studies.blockSignals(True)
         self.studies.clear()
@@ -148,17 +155,24 @@ class SweepView(QWidget):
             self.studies.setCurrentText(current)
         self.studies.blockSignals(False)
         self.studies.setEnabled(bool(names) and not self.is_running)
-        if load and names and current is None:
-            self.load_study(None)  # the latest
 
     def load_study(self, name: str | None) -> None:
+        """Show a study of the network (None: the latest), read on a thread."""
         storage = self.storage()
         if storage is None or self.is_running:
             return
+        if self.loader is not None and self.loader.isRunning():
+            self.loader.wait()
         self.loader = StudyLoader(storage, name)
-        self.loader.loaded.connect(self.show_snapshot)
+        self.loader.loaded.connect(self._loaded)
         self.loader.failed.connect(self.message.emit)
         self.loader.start()
+
+    def _loaded(self, snapshot: Snapshot, names: list[str]) -> None:
+        if self.is_running or snapshot.storage != _redacted(self.storage()):
+            return  # another network was opened, or a sweep started, meanwhile
+        self.show_snapshot(snapshot)
+        self._list_studies(names)
 
     # ----- running
 
@@ -237,6 +251,9 @@ class SweepView(QWidget):
     def _thread_done(self) -> None:
         self.sweep_thread = None
         self._set_running(False)
+        if self.snapshot is not None and self.snapshot.storage != _redacted(self.storage()):
+            self.document_changed()  # another network was opened while the sweep ran: show its own sweeps now
+            return
         self.refresh_studies()
         if self.snapshot is not None:
             self.snapshot.running = False
