@@ -121,7 +121,11 @@ class SweepThread(QThread):
             self._deadline = time.time() + timeout if timeout else None
             self.made.emit(sweep)
             self._poll(running=True)
-            sweep.run(workers=self.workers, stop_event=self.stop_event, on_poll=lambda: self._poll(running=True))
+            from ..core.training.sweep import cores
+
+            share = max(1, (cores() - 1) // self.workers)  # one core stays with the window, so it stays smooth
+            sweep.run(workers=self.workers, stop_event=self.stop_event, on_poll=lambda: self._poll(running=True),
+                      threads=share)
             self._poll(running=False)
         except Exception as e:  # noqa: BLE001 - a bad definition, a storage that says no, a worker that failed
             self.failed.emit(describe(e))

@@ -171,10 +171,10 @@ class Sweep:
 
     def run(self, *, workers: int = 1, stop: Callable[[], bool] | None = None,
             on_trial: Callable[[TrialRow], None] | None = None, on_poll: Callable[[], None] | None = None,
-            stop_event=None) -> SweepStudy:
+            stop_event=None, threads: int | None = None) -> SweepStudy:
         """Run trials until the study has its number of trials, the time budget is spent or `stop()` says so:
-        here (workers=1) or in `workers` processes of their own, each with its share of the cores. `on_trial`
-        hears each trial this command ran as it ends."""
+        here (workers=1) or in `workers` processes of their own, each with its share of the cores (or `threads`
+        torch threads each). `on_trial` hears each trial this command ran as it ends."""
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 256:
             raise SweepError(f"workers must be 1..256, got {str(workers)[:20]}")
         if self.opened is None:
@@ -184,8 +184,8 @@ class Sweep:
         else:
             from .workers import run_workers
 
-            run_workers(self.job(threads=max(1, cores() // workers)), workers, on_trial=on_trial, on_poll=on_poll,
-                        stop_event=stop_event)
+            share = threads if threads is not None else max(1, cores() // workers)
+            run_workers(self.job(threads=share), workers, on_trial=on_trial, on_poll=on_poll, stop_event=stop_event)
         return self.study()
 
 
