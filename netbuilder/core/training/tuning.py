@@ -72,15 +72,23 @@ def native_bf16(cpuinfo: str | None = None) -> str | None:
 def reduced_candidate(device: torch.device, cpuinfo: str | None = None) -> tuple[str | None, str]:
     """The reduced precision worth measuring on this device ("bf16", "fp16" or None) and why, in words."""
     if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
+        if _cuda_native_bf16():
             return "bf16", "this GPU has bfloat16"
-        return "fp16", "this GPU has no bfloat16"
+        return "fp16", "this GPU has no native bfloat16"
     if device.type == "cpu":
         found = native_bf16(cpuinfo)
         if found:
             return "bf16", f"this CPU has {found}"
         return None, "this CPU has no native bfloat16 (AMX or AVX-512 BF16)"
     return None, f"mixed precision is not tried on {device.type}"
+
+
+def _cuda_native_bf16() -> bool:
+    """bfloat16 in the GPU's own math (Ampere and later), not emulated (torch counts emulation as support)."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # a torch without the argument counts only native support
+        return torch.cuda.is_bf16_supported()
 
 
 def check_precision(config: TrainConfig, device: torch.device, cpuinfo: str | None = None) -> None:
