@@ -39,7 +39,10 @@ def register(commands) -> None:
     train.add_argument("--grad-clip", type=float, help="max gradient norm (default 0: off)")
     train.add_argument("--early-stopping", type=int, metavar="EPOCHS",
                        help="stop when the validation loss has not improved for this many epochs")
-    train.add_argument("--augment", help="comma-separated: flip, crop, noise")
+    train.add_argument("--augment", metavar="SPEC",
+                       help="comma-separated, each with its strength: flip, vflip, crop=4, translate=0.1, rotate=15, "
+                            "scale=0.1, brightness=0.2, contrast=0.2, colour=0.2, noise=0.1, erase=0.2 (a probability "
+                            "after a colon: rotate=15:p=0.5); masks move with their images ('none': off)")
     train.add_argument("--memory-budget", type=float, metavar="MB",
                        help="datasets whose samples take more (as float32) stream from disk through worker processes "
                             "(default: a quarter of the free memory)")
@@ -103,7 +106,7 @@ def _train(args: argparse.Namespace, distributed) -> int:
     graph = load_graph(args.graph)
     explicit = {key: getattr(args, key) for key in TRAIN_OPTIONS}
     explicit.update(data=args.data, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                    augment=[a for a in args.augment.split(",") if a] if args.augment is not None else None)
+                    augment=_augment_option(args.augment))
     resumed = checkpoint_config(args.resume) if args.resume else None
     settings = resolve(explicit, graph.recipe, resumed)
     if "data" not in settings:
@@ -161,6 +164,13 @@ def _train(args: argparse.Namespace, distributed) -> int:
     if result.status == "diverged":
         return fail(result.message)
     return 0
+
+
+def _augment_option(text: str | None) -> list[str] | None:
+    """--augment SPEC as the list a config takes ([] for 'none'); None when not given (the recipe's applies)."""
+    if text is None:
+        return None
+    return [] if text.strip().lower() in ("", "none") else [item for item in text.split(",") if item.strip()]
 
 
 def add_distributed_options(parser: argparse.ArgumentParser) -> None:
