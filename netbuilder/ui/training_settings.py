@@ -3,8 +3,6 @@ the memory plan, and the recipe a graph carries. Mixed into TrainingPanel, which
 Pause, Stop), the curves and the results; this half never starts a run."""
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.base.system import cpu_count
 from ..core.checks.messages import describe
 from ..core.data.specs import KINDS, DataSpec
 from ..core.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
@@ -406,7 +405,7 @@ class SettingsForm:
 
         config = TrainConfig(
             **self._settings_values(number), device=self.device.currentText(),
-            threads=max(1, (os.cpu_count() or 1) - 1),  # one core stays with the window, so it stays smooth
+            threads=max(1, cpu_count() - 1),  # one core stays with the window, so it stays smooth
             **self._speed_values(), statistics=self.statistics_every)
         config.check()
         return config

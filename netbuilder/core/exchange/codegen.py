@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..base.files import atomic_write_text
+from ..base.files import atomic_write_text, refuse_overwrite
 from ..build.compile import Traced, trace_graph
 from ..layers import Construct
 from ..model.graph import Graph
@@ -234,10 +234,12 @@ class CodeReport:
 
 
 def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLike | None = None,
-                model=None, save_model_weights: bool = False, class_name: str = "Net") -> CodeReport:
+                model=None, save_model_weights: bool = False, class_name: str = "Net",
+                overwrite: bool = False) -> CodeReport:
     """Write the source, after checking that the class, given the compiled graph's state_dict, computes
     the same outputs. With `weights` (a file) or `save_model_weights` (for a trained `model`), the
-    weights are written beside it as a state_dict: model.py -> model.pt."""
+    weights are written beside it as a state_dict: model.py -> model.pt. Files already there (the .py, the
+    .pt) are replaced only with `overwrite` (else OverwriteError, before any work)."""
     import torch
 
     from ..build.weights import save_weights
@@ -245,8 +247,9 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
 
     path = Path(path)
     class_name = class_name if is_identifier(class_name) else "Net"
-    model = model_to_export(graph, weights, model, weight_copies=3)  # the model, the class written, the file
     weights_path = path.with_suffix(".pt") if weights is not None or save_model_weights else None
+    refuse_overwrite(path, weights_path, overwrite=overwrite)
+    model = model_to_export(graph, weights, model, weight_copies=3)  # the model, the class written, the file
     normalization = _normalization_of(model)
     source = to_source(graph, class_name, normalization=normalization, augment=graph.recipe.get("augment"))
     if weights_path is not None:

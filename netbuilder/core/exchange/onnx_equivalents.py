@@ -45,6 +45,7 @@ class ExactAdaptivePool(torch.nn.Module):
         self.kind, self.size, self.out = kind, tuple(size), tuple(out)
         self.kernel = tuple(s // o if s % o == 0 else 1 for s, o in zip(size, out))
         self.uneven = [axis for axis, (s, o) in enumerate(zip(size, out)) if s % o and o % s]
+        self.repeat = any(s % o and o % s == 0 for s, o in zip(size, out))  # an output a multiple of the input
         if kind == "avg":
             for axis in self.uneven:  # out x in: each row averages its window
                 matrix = torch.zeros(out[axis], size[axis])
@@ -67,7 +68,7 @@ class ExactAdaptivePool(torch.nn.Module):
                     kernel = (end - start, 1) if axis == 0 else (1, end - start)
                     parts.append(F.max_pool2d(x.narrow(dim, start, end - start), kernel, kernel))
                 x = torch.cat(parts, dim=dim)
-        if tuple(x.shape[2:]) != self.out:  # the axes whose output is a multiple of the input: repeated cells
+        if self.repeat:  # the axes whose output is a multiple of the input: repeated cells
             x = F.interpolate(x, size=self.out, mode="nearest")
         return x
 

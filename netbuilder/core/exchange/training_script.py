@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..base.errors import NetbuilderError
-from ..base.files import atomic_write_text
+from ..base.files import atomic_write_text, refuse_overwrite
 from ..build.compile import loss_blocks
 from ..model.graph import Graph
 from .pysource import docstring, identifier, literal
@@ -43,8 +43,10 @@ class ScriptReport:
                 f"`torchrun --nproc-per-node N train.py` in {self.folder}")
 
 
-def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: str | None = None) -> ScriptReport:
-    """Write model.py, train.py (and data.pt for a built-in dataset) into `folder`."""
+def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: str | None = None,
+                           overwrite: bool = False) -> ScriptReport:
+    """Write model.py, train.py (and data.pt for a built-in dataset) into `folder`. Files of those names already
+    there are replaced only with `overwrite` (else OverwriteError, before anything is written)."""
     import torch
 
     from ..checks.shapes import infer_shapes
@@ -70,18 +72,21 @@ def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: 
     stats_shape = (shape[0], 1, 1) if len(shape) == 3 else shape if len(shape) == 1 else (1,) * len(shape)
     normalization = {source.name: (torch.zeros(stats_shape), torch.ones(stats_shape))} if normalize else None
     folder = Path(folder)
+    recipe = check_recipe(graph.recipe)
+    spec = DataSpec.parse(recipe["data"]) if "data" in recipe else None
+    writes_data = spec is not None and KINDS[spec.kind].needs is None
+    refuse_overwrite(folder / "model.py", folder / "train.py", folder / "augment.py",
+                     folder / "data.pt" if writes_data else None, overwrite=overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     model_source = to_source(graph, "Net", normalization=normalization)
 
-    recipe = check_recipe(graph.recipe)
     d = TrainConfig()
     defaults = {key: recipe.get(key, getattr(d, key, None)) for key in SCRIPT_KEYS}
     defaults["val_fraction"] = recipe.get("val_fraction", 0.1)
     defaults["test_fraction"] = recipe.get("test_fraction", 0.2)
     defaults["augment"] = _augment_default(recipe.get("augment"), shape, source.params["dtype"])
     files, data_default = ["model.py", "train.py", "augment.py"], None
-    spec = DataSpec.parse(recipe["data"]) if "data" in recipe else None
-    if spec is not None and KINDS[spec.kind].needs is None:  # generated or shipped in a package: written out
+    if writes_data:  # generated or shipped in a package: written out
         data_default = _write_data(spec, shape, folder)
         if data_default:
             files.append(data_default)
@@ -150,7 +155,9 @@ def _write_data(spec, shape: tuple[int, ...], folder: Path) -> str | None:
                        y_test=source.test.y)
     if data.classes is not None:
         tensors["classes"] = torch.tensor([len(data.classes)])
-    torch.save(tensors, folder / "data.pt")
+    from ..build.weights import atomic_torch_save
+
+    atomic_torch_save(tensors, folder / "data.pt")
     return "data.pt"
 
 
