@@ -56,6 +56,23 @@ TABLE = {
                                                ("1", "a/b"), ("1", "last")]),
              "--note": ([("1", "a note")], [("1", "\udcff"), ("99", "x"), ("1", "a" * 100_000), ("1", "\x00\x1b[31m")]),
              "--star": (["1"], RUN_IDS[1]), "--unstar": (["1"], RUN_IDS[1])},
+    "sweep": {"--param": (["lr=0.01:0.1:log", "fc1.out_features=2:8:int", "optimizer=adam,sgd"],
+                          ["lr", "lr=", "lr=1:0", "lr=x:y", "nope=1:2", "lr=0:1:log", "lr=nan:1", "a,b", "\udcff=1",
+                           "lr=1e-400:1", "fc1.out_features=0:3:int", "fc9.p=1:2", "lr=1:2:cube"]),
+              "--trials": (["1", "2"], ["0", "-1", "x", "", "1e3", "7" * 5000]), "--timeout": (["60"], FLOATS),
+              "--sampler": (["random", "tpe", "grid"], ["x"]), "--sampler-seed": (["0"], INTS),
+              "--prune": (["--prune"], []), "--workers": (["1"], ["0", "-1", "9223372036854775808", "x"]),
+              "--storage": ([], ["", "sqlite://", "sqlite:///missing/dir/s.db", "mysql://", "\udcff",
+                                 "postgresql://x@127.0.0.1:1/db", "sqlite:///xor.json", "nope://x"]),
+              "--study": (["s1"], TEXT), "--metric": (["val_loss", "val_metric"], ["x"]),
+              "--direction": (["min", "max"], ["x"]), "--json": (["--json"], []),
+              "--data": (["xor:n=40"], HOSTILE_DATA), "--epochs": (["1"], ["0", "-1", "100001", "", "x"]),
+              "--set": (["batch_size=8", "optimizer=sgd"], ["batch_size=x", "nope=1", "=", "lr", "lr=nan",
+                                                          "optimizer=zz", "batch_size=0", "seed=-1"]),
+              "--device": (["cpu"], ["cuda", "mps", "x"]),
+              "--apply-best": ([], ["--apply-best"]), "--show": ([], ["--show"]),  # (they read a study: no --param)
+              "-o": ([], ["new.json", "", "xor.json", "out/n.json", "folder", "n.txt"]),
+              "--force": (["--force"], [])},
     "augment": {"--augment": (["flip", "rotate=15", "noise=0.1"], ["", "x", "rotate=1e999", "flip,,", "rotate=-1",
                                                                  "noise=nan", "flip=2", *TEXT[4:8]]),
                 "--data": (["digits:size=32"], HOSTILE_DATA), "--seed": (["0", "5"], INTS),
@@ -100,10 +117,10 @@ TABLE = {
 POSITIONAL = {"info": ["xor.json", "lenet.json", "reg.json"], "check": ["xor.json", "reg.json"],
               "plan": ["xor.json", "lenet.json", "reg.json"], "train": ["xor.json"], "export": ["xor.json"],
               "inspect": ["xor.json", "lenet.json"], "import": ["m.onnx"], "runs": ["xor.json"],
-              "augment": ["lenet.json"]}
+              "augment": ["lenet.json"], "sweep": ["xor.json"]}
 HOSTILE_POSITIONAL = {"import": HOSTILE_FILES}
 ALWAYS = {"train": ("--epochs", "--data"), "export": ("-o",), "inspect": ("-o",), "import": ("-o",),
-          "augment": ("-o", "--data", "--augment")}
+          "augment": ("-o", "--data", "--augment"), "sweep": ("--epochs", "--data", "--trials", "--param")}
 JUNK = ["--frobnicate", "--epochs=2", "--", "-", "--json", "-o", "--help", "--data", "extra"]
 
 
@@ -209,7 +226,7 @@ def outputs_of(argv: list[str]) -> tuple[str, ...]:
 def kept_by(argv: list[str]) -> tuple[str, ...]:
     """What a failed train keeps on purpose: the store's record of a run that failed part way (status, curves, its
     checkpoint to resume from)."""
-    return (f"{Path(argv[1]).stem}.runs",) if argv[0] == "train" else ()
+    return (f"{Path(argv[1]).stem}.runs",) if argv[0] in ("train", "sweep") else ()
 
 
 @settings(FUZZ, max_examples=300)

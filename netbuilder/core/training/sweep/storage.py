@@ -44,7 +44,12 @@ def open_storage(url: str):
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # processes wait for each other's writes
         database = _sqlite_file(url)
-        lock = database.with_name(database.name + ".lock") if database is not None else None
+        if database is None:  # each connection of an in-memory database is another, empty one
+            raise SweepError(f"the storage {redact(url)} is a database in memory, which a study cannot use: give "
+                             "sqlite:///FILE.db")
+        if not database.parent.is_dir():  # (a typing slip must not make folders)
+            raise SweepError(f"the storage {redact(url)}: the folder {database.parent} does not exist; make it first")
+        lock = database.with_name(database.name + ".lock")
     for attempt in range(RETRIES):
         try:
             if lock is None:
