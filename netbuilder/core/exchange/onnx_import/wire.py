@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .refusals import OnnxImportError
+
 MODEL_GRAPH, GRAPH_INITIALIZER = 7, 5  # ModelProto.graph, GraphProto.initializer
 TENSOR_DIMS, TENSOR_DATA_TYPE, TENSOR_NAME, TENSOR_RAW_DATA = 1, 2, 8, 9
 TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION = 13, 14
@@ -22,8 +24,9 @@ DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: 
 MEMORY = "netbuilder-memory"  # the location external weights are marked with: onnxruntime is given the arrays
 
 
-class WireError(ValueError):
-    """The bytes are not the protobuf message they should be (onnx.load then says what is wrong)."""
+class WireError(OnnxImportError):
+    """The bytes are not the protobuf message they should be (onnx.load then says what is wrong); reading.py
+    catches it (a user's file: it derives from NetbuilderError all the same)."""
 
 
 def _varint(buf, i: int) -> tuple[int, int]:
