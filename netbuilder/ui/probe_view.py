@@ -72,7 +72,7 @@ class ProbeView(PictureStrip, QWidget):
         self._build()
         scene.selectionChanged.connect(self._selection_changed)
         document.report_changed.connect(self._graph_changed)
-        document.replaced.connect(self._graph_changed)
+        document.replaced.connect(self.reset)
         training.running_changed.connect(self._running_changed)
         self._answered.connect(self._live_answer)
 
@@ -152,7 +152,7 @@ class ProbeView(PictureStrip, QWidget):
         self.save_button = QPushButton("Save PNG…")
         self.save_button.clicked.connect(self._save_png)
         self.save_button.setEnabled(False)
-        tools = QHBoxLayout()
+        tools = self.tools_row = QHBoxLayout()
         tools.addWidget(QLabel("Size"))
         tools.addWidget(self.zoom, 1)
         tools.addWidget(self.save_button)
@@ -207,6 +207,10 @@ class ProbeView(PictureStrip, QWidget):
         layout.addLayout(legend_row)
         layout.addWidget(self.warnings)
         self._source_changed()
+
+    def add_corner(self, widget) -> None:
+        """A button of the window's (enlarge) at the end of the tools row."""
+        self.tools_row.addWidget(widget)
 
     # ----- what to probe
 
@@ -269,6 +273,23 @@ class ProbeView(PictureStrip, QWidget):
         if kept != self.blocks or not self.document.graph.nodes:
             self.blocks = kept
             self.clear()
+        self.schedule()
+
+    def reset(self) -> None:
+        """Another network: nothing of the previous one's is shown or kept (blocks, pictures, samples, models,
+        statistics and their colours, messages)."""
+        self._revision += 1
+        self._asked += 1  # an answer still on its way belongs to the previous network
+        self.blocks = []
+        self.record = None
+        self._samples = None
+        self._models = {}
+        self._live = None
+        self.index.setRange(0, 0)
+        self.error.hide()
+        self.error.setText("")
+        self.clear()
+        self.colour_blocks()
         self.schedule()
 
     def clear(self) -> None:
@@ -387,9 +408,10 @@ class ProbeView(PictureStrip, QWidget):
         return True
 
     def _start_job(self, work) -> None:
+        number = self._asked
         self._job = LoadJob(work)
-        self._job.done.connect(self._job_done)
-        self._job.failed.connect(self._job_failed)
+        self._job.done.connect(lambda result: self._job_done(result) if number == self._asked else None)
+        self._job.failed.connect(lambda message: self._job_failed(message) if number == self._asked else None)
         self._job.finished.connect(self._job_finished)
         self._job.start()
 
