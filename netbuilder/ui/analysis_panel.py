@@ -50,6 +50,7 @@ class AnalysisPanel(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self.tree.itemClicked.connect(self._clicked)
+        self.tree.setMinimumHeight(36)  # the bottom panel can be made small
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         layout.setSpacing(4)

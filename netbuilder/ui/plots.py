@@ -73,7 +73,7 @@ def _plot(title: str, x_label: str, whole_x: bool = False) -> pg.PlotWidget:
     top.hide()
     plot.layout.addItem(legend, 1, 1)
     plot.legend = legend  # curves given a name join it
-    widget.setMinimumSize(80, 60)  # the bottom panel can be made small; the plots shrink with it
+    widget.setMinimumSize(80, 48)  # the bottom panel can be made small; the plots shrink with it
     return widget
 
 

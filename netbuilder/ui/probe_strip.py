@@ -39,7 +39,7 @@ class PictureStrip:
                 view = BarChart(140)
                 view.show_bars(section)
             for widget in (caption, view):
-                self.body.insertWidget(len(self.section_widgets), widget)
+                self.body.insertWidget(len(self.section_widgets) + 1, widget)  # after the input and prediction
                 self.section_widgets.append(widget)
 
     def _show(self, shown: Shown) -> None:

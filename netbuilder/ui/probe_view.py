@@ -136,6 +136,7 @@ class ProbeView(PictureStrip, QWidget):
         body = QWidget()
         self.body = QVBoxLayout(body)
         self.body.setContentsMargins(0, 0, 0, 0)
+        self.body.addWidget(self.top_row)  # the input and the prediction scroll with the pictures
         self.body.addStretch()
         self.grids: list[TileGrid] = []  # the sections shown, with their captions
         self.section_widgets: list[QWidget] = []
@@ -152,7 +153,7 @@ class ProbeView(PictureStrip, QWidget):
         self.save_button = QPushButton("Save PNG…")
         self.save_button.clicked.connect(self._save_png)
         self.save_button.setEnabled(False)
-        tools = self.tools_row = QHBoxLayout()
+        tools = QHBoxLayout()
         tools.addWidget(QLabel("Size"))
         tools.addWidget(self.zoom, 1)
         tools.addWidget(self.save_button)
@@ -191,14 +192,14 @@ class ProbeView(PictureStrip, QWidget):
         colour_row.addWidget(QLabel("Colour blocks by"))
         colour_row.addWidget(self.colour_by, 1)
 
+        self.modes_row = modes
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.target)
-        layout.addWidget(self.weights)
-        layout.addLayout(modes)
+        layout.addLayout(modes)  # first: the buttons stay where they are whatever the texts below say
         layout.addLayout(sample_row)
         layout.addWidget(self.pad_box)
-        layout.addWidget(self.top_row)
+        layout.addWidget(self.target)
+        layout.addWidget(self.weights)
         layout.addWidget(self.error)
         layout.addWidget(self.scroll, 1)
         layout.addLayout(tools)
@@ -209,8 +210,8 @@ class ProbeView(PictureStrip, QWidget):
         self._source_changed()
 
     def add_corner(self, widget) -> None:
-        """A button of the window's (enlarge) at the end of the tools row."""
-        self.tools_row.addWidget(widget)
+        """A button of the window's (enlarge) at the end of the buttons' row."""
+        self.modes_row.addWidget(widget)
 
     # ----- what to probe
 

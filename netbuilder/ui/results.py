@@ -26,6 +26,7 @@ from ..core.data import Splits
 from ..core.training.config import TrainResult
 from ..core.training.experiment import confusion_matrix, mean_iou
 from . import style
+from .fit_scroll import FitScroll
 from .samples import SampleGrid, label_of
 
 MAX_SAMPLES = 48
@@ -151,11 +152,13 @@ class ResultsView(QWidget):
         self.save_button.clicked.connect(self.save_weights)
         self.matrix = ConfusionMatrix()
         self.matrix_caption = QLabel("Confusion matrix: true class down, predicted across")
+        self.matrix_caption.setWordWrap(True)
         self.samples = SampleGrid()
         scroll = self.samples_scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.samples)
         self.samples_caption = QLabel("Test samples: predicted / true, mistakes first (red)")
+        self.samples_caption.setWordWrap(True)
         self.scatter = pg.PlotWidget()
         self.scatter.setMinimumSize(80, 60)
         self.scatter.setLabel("bottom", "true value")
@@ -182,10 +185,15 @@ class ResultsView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.setContentsMargins(6, 4, 6, 4)
+        column.addLayout(top)
+        column.addWidget(self.pages, 1)
+        scroll = FitScroll(content)  # a panel made very small scrolls; any larger, the pictures take all of it
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 4)
-        layout.addLayout(top)
-        layout.addWidget(self.pages, 1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
         self.clear()
 
     def clear(self) -> None:

@@ -130,6 +130,8 @@ class MadeSamples(QWidget):
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.setSpacing(2)
         layout.addWidget(self.hint, 1)
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.caption)
@@ -155,6 +157,9 @@ class MadeSamples(QWidget):
 
 def label_of(dataset: Dataset, value: torch.Tensor) -> str:
     if dataset.classes is not None:
+        if value.numel() > 1:  # a sequence of classes (tokens)
+            names = [dataset.classes[int(v)] for v in value.reshape(-1)[:8]]
+            return " ".join(names) + (" …" if value.numel() > 8 else "")
         return dataset.classes[int(value)]
     return ", ".join(f"{float(v):.3g}" for v in value.reshape(-1)[:3])
 
