@@ -60,6 +60,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         self.exchange = Exchange(self.document, None, self)
         self.summary_dialog: ModelSummary | None = None
         self.layer_help: LayerHelp | None = None
+        self.shortcut_list: ShortcutList | None = None
         self._paste_count = 0
         self._problem_gone = None  # how to tell that the problem over the canvas is gone (None: it is read)
         self._init_layout()
@@ -401,7 +402,16 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         self.layer_help.raise_()
 
     def show_shortcuts(self) -> None:
-        ShortcutList(self.actions_by_name.values(), self).exec()
+        """The shortcut list beside the canvas, not over it (the network stays in view while it is read)."""
+        if self.shortcut_list is None:
+            self.shortcut_list = ShortcutList(self.actions_by_name.values(), self)
+        dialog = self.shortcut_list
+        frame = self.frameGeometry()
+        height = min(dialog.height(), frame.height() - 80)
+        dialog.resize(dialog.width(), height)
+        dialog.move(frame.right() - dialog.width() - 16, frame.top() + 70)  # over the right-hand panel
+        dialog.show()
+        dialog.raise_()
 
     def start_training(self) -> None:
         if self.training is None:

@@ -16,6 +16,34 @@ from .worker import LoadJob
 class PictureStrip:
     """Painting what a probe found into the view's scroll area (ProbeView's half that shows)."""
 
+    def reset(self) -> None:
+        """Another network: nothing of the previous one's is shown or kept (blocks, pictures, samples, models,
+        statistics and their colours, messages)."""
+        self._revision += 1
+        self._asked += 1  # an answer still on its way belongs to the previous network
+        self.blocks = []
+        self.record = None
+        self._samples = None
+        self._models = {}
+        self._live = None
+        self.index.setRange(0, 0)
+        self.error.hide()
+        self.error.setText("")
+        self.clear()
+        self.colour_blocks()
+        self.schedule()
+
+    def clear(self) -> None:
+        """Show nothing (the blocks shown are gone: another graph, or deleted)."""
+        self.shown = None
+        self._show_sections([])
+        self.top_row.hide()
+        self.input_picture.clear()
+        self.prediction.clear()
+        self.prediction_caption.setText("")
+        self.weights.setText("")
+        self.save_button.setEnabled(False)
+
     def _zoom(self, size: int) -> None:
         self.tile_size = size
         for grid in self.grids:

@@ -276,34 +276,6 @@ class ProbeView(PictureStrip, QWidget):
             self.clear()
         self.schedule()
 
-    def reset(self) -> None:
-        """Another network: nothing of the previous one's is shown or kept (blocks, pictures, samples, models,
-        statistics and their colours, messages)."""
-        self._revision += 1
-        self._asked += 1  # an answer still on its way belongs to the previous network
-        self.blocks = []
-        self.record = None
-        self._samples = None
-        self._models = {}
-        self._live = None
-        self.index.setRange(0, 0)
-        self.error.hide()
-        self.error.setText("")
-        self.clear()
-        self.colour_blocks()
-        self.schedule()
-
-    def clear(self) -> None:
-        """Show nothing (the blocks shown are gone: another graph, or deleted)."""
-        self.shown = None
-        self._show_sections([])
-        self.top_row.hide()
-        self.input_picture.clear()
-        self.prediction.clear()
-        self.prediction_caption.setText("")
-        self.weights.setText("")
-        self.save_button.setEnabled(False)
-
     def _running_changed(self, running: bool) -> None:
         worker = self.training.worker
         if running and worker is not None:
@@ -409,14 +381,20 @@ class ProbeView(PictureStrip, QWidget):
         return True
 
     def _start_job(self, work) -> None:
-        number = self._asked
         self._job = LoadJob(work)
-        self._job.done.connect(lambda result: self._job_done(result) if number == self._asked else None)
-        self._job.failed.connect(lambda message: self._job_failed(message) if number == self._asked else None)
+        self._job.asked = self._asked  # an answer to an older request (another network's) is dropped
+        self._job.done.connect(self._job_done)
+        self._job.failed.connect(self._job_failed)
         self._job.finished.connect(self._job_finished)
         self._job.start()
 
+    def _stale(self) -> bool:
+        """Whether the job that answers asked before the view was reset (another network)."""
+        return getattr(self.sender(), "asked", self._asked) != self._asked
+
     def _job_done(self, result) -> None:
+        if self._stale():
+            return
         if isinstance(result, tuple) and result[0] == "samples":
             self._samples = result[1:]
             count = len(self._samples[1])
@@ -428,7 +406,8 @@ class ProbeView(PictureStrip, QWidget):
         self._show(result)
 
     def _job_failed(self, message: str) -> None:
-        self._show_error(message)
+        if not self._stale():
+            self._show_error(message)
 
     def _job_finished(self) -> None:
         self._job = None
