@@ -113,6 +113,7 @@ class Document(QObject):
         self.undo_stack.clear()
         self.report = None
         self.findings = []
+        self.data_source = None  # the dataset the last graph was checked against: the new one's is read anew
         self.replaced.emit()
         self.path_changed.emit()
         self.schedule_refresh()
@@ -174,8 +175,8 @@ class Document(QObject):
     # ----- analysis
 
     def set_data_context(self, source, batch_size: int | None) -> None:
-        """The dataset (a loaded core.data Source) and batch size training would use: the analysis checks the
-        graph against them too."""
+        """The dataset (a loaded core.data Source, or None) and batch size training would use: the analysis checks
+        the graph against them too."""
         self.data_source, self.batch_size = source, batch_size
         self.analyze()
 

@@ -151,6 +151,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         self.training.message.connect(self.show_message)
         self.training.running_changed.connect(self._running_changed)
         self.training.error_cleared.connect(self._check_problem)
+        self.training.wants_view.connect(self.show_results)
         self.training.progress.valueChanged.connect(self.progress.setValue)
         from .probe_view import ProbeView  # imports torch too
 
@@ -416,15 +417,21 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
     def start_training(self) -> None:
         if self.training is None:
             return
-        self.show_canvas()
-        self.curves_dock.show()
-        self.curves_dock.raise_()
-        if self.curves_dock.height() < 0.38 * self.height():  # room for the curves while they are watched
-            self.resizeDocks([self.curves_dock], [int(0.4 * self.height())], Qt.Orientation.Vertical)
+        self.show_results()  # room for the curves while they are watched
         if not self.training.start():
             self.training_dock.show()
             self.training_dock.raise_()
             self.show_problem(self.training.error.text(), lambda: not self.training.error.isVisibleTo(self.training))
+
+    def show_results(self) -> None:
+        """Bring the bottom panel (curves, results, samples, data) into view, with room for its pictures."""
+        if self.enlarged is not None and self.enlarged is not self.curves_dock:
+            self.restore_panels()
+        self.show_canvas()
+        self.curves_dock.show()
+        self.curves_dock.raise_()
+        if self.enlarged is None and self.curves_dock.height() < 0.38 * self.height():
+            self.resizeDocks([self.curves_dock], [int(0.4 * self.height())], Qt.Orientation.Vertical)
 
     def stop_training(self) -> None:
         if self.training is not None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from ..core.build.weights import graph_weights, save_state
 from ..core.checks.messages import describe
 from ..core.training.config import TrainingError
+from .data_check import DataCheck
 from .document import Document, torch_loader
 from .plots import TrainingPlots
 from .results import ResultsView
@@ -43,6 +44,7 @@ class TrainingPanel(SettingsForm, QWidget):
     running_changed = Signal(bool)
     message = Signal(str)
     error_cleared = Signal()  # the red message went: its cause is gone
+    wants_view = Signal()  # Preview: the window brings the Data tab into view
 
     def __init__(self, document: Document) -> None:
         super().__init__()
@@ -82,6 +84,11 @@ class TrainingPanel(SettingsForm, QWidget):
         document.report_changed.connect(self._show_objective)
         document.report_changed.connect(lambda _report: self._recheck_error("graph"))
         self._follow_settings(lambda: self._recheck_error("settings"))
+        self.data_check = DataCheck(self)  # the analysis checks the graph against the chosen dataset at once
+        for changed in (self.dataset.currentIndexChanged, self.path.textChanged, self.label_column.textChanged,
+                        self.options.textChanged, document.report_changed):
+            changed.connect(self.data_check.schedule)
+        self.preview_button.clicked.connect(self.wants_view.emit)
         self.loss.currentTextChanged.connect(self._show_objective)
         self._graph_replaced()
         self._set_running(False)
@@ -312,6 +319,7 @@ class TrainingPanel(SettingsForm, QWidget):
             self._preview_job.wait()
         if self._plan_job is not None:
             self._plan_job.wait()
+        self.data_check.wait()
         worker = self.worker
         if worker is None:
             return True
