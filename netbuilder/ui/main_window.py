@@ -43,6 +43,21 @@ from .window_layout import WindowLayout, enlarge_button
 
 __all__ = ["FILE_FILTER", "FRAGMENT_MIME", "MAX_RECENT", "MainWindow"]
 
+def about_text() -> str:
+    """What About says: the version of netbuilder, and of the libraries it stands on (those already loaded)."""
+    import sys
+
+    from PySide6 import __version__ as pyside
+
+    from .. import __version__
+
+    torch = sys.modules.get("torch")
+    stands_on = f"PySide6 {pyside}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
+    return (f"<b>netbuilder {__version__}</b><br>Build neural networks by drawing them: see every shape as you "
+            "build, train with live plots, export to ONNX and PyTorch.<br><br>F1 on a block: its layer's reference. "
+            f"Ctrl+/: the keyboard shortcuts.<br><br><small>{stands_on}; Python {sys.version.split()[0]}</small>")
+
+
 class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
     def __init__(self, recovery_directory: Path | None = None, offer_recovery: bool = True) -> None:
         super().__init__()
@@ -109,12 +124,12 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         self.document.report_changed.connect(self._check_problem)
         self.document.lock_changed.connect(self._check_problem)
         self.exchange.message.connect(self.show_message)
-        self.exchange.opened.connect(lambda path: self.open_path(path))
+        self.exchange.opened.connect(self._imported)
         self.scene.message.connect(self.show_problem)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.toggle_group_requested.connect(self.toggle_group)
         self.view.context_menu_requested.connect(self._context_menu)
-        self.document.undo_stack.cleanChanged.connect(self._update_title)
+        self.document.modified_changed.connect(self._update_title)
         self.document.path_changed.connect(self._update_title)
         self.document.report_changed.connect(self._update_summary)
         self.document.replaced.connect(self._update_summary)
@@ -197,7 +212,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
                                         tip="Export to ONNX, checked with onnxruntime"),
             "export_code": self._action("&PyTorch Code…", lambda: self.exchange.export_dialog("code"),
                                         tip="Export a readable nn.Module class"),
-            "import_onnx": self._action("&Import ONNX Model…", self.exchange.import_dialog,
+            "import_onnx": self._action("&Import ONNX Model…", self.import_dialog,
                                         tip="Turn an ONNX model into an editable graph with its weights"),
             "quit": self._action("&Quit", self.close, K.Quit),
             "cut": self._action("Cu&t", self.cut, K.Cut),
@@ -347,7 +362,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         if self.start_page is not None and self.stack.currentWidget() is self.start_page:
             return
         self.setWindowTitle(f"{self.document.display_name}[*] — netbuilder")
-        self.setWindowModified(not self.document.undo_stack.isClean())
+        self.setWindowModified(self.document.is_modified())
 
     def _update_summary(self) -> None:
         report = self.document.report
@@ -438,10 +453,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
             self.training.stop()
 
     def about(self) -> None:
-        QMessageBox.about(self, "About netbuilder",
-                          "<b>netbuilder</b><br>Build neural networks by drawing them: see every shape as you "
-                          "build, train with live plots, export to ONNX and PyTorch.<br><br>F1 on a block: its "
-                          "layer's reference. Ctrl+/: the keyboard shortcuts.")
+        QMessageBox.about(self, "About netbuilder", about_text())
 
     def closeEvent(self, event) -> None:
         if self.training is not None and self.training.is_running:

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QLabel
 
+from .folders import chosen, start_in
 from .probe_request import Shown
 from .tiles import BarChart, TileGrid, to_qimage
 from .worker import LoadJob
@@ -104,9 +105,9 @@ class PictureStrip:
         shown = self.shown
         if shown is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save the picture", f"{shown.blocks[0]}-{shown.mode}.png",
+        path, _ = QFileDialog.getSaveFileName(self, "Save the picture", start_in(f"{shown.blocks[0]}-{shown.mode}.png"),
                                               "PNG images (*.png)")
-        if path:
+        if chosen(path):
             self.save_png(Path(path))
 
     def save_png(self, path: Path) -> None:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from ..core.checks.messages import describe
 from ..core.training.block_stats import STATISTICS, statistics_warnings
 from .document import Document
+from .folders import chosen, start_in
 from .probe_request import ProbeRequest, Shown, spare_core
 from .probe_strip import PictureStrip
 from .statistics_colours import LOG_SCALED, VIRIDIS, statistic_colours, viridis
@@ -235,9 +236,9 @@ class ProbeView(PictureStrip, QWidget):
         self.schedule()
 
     def _open_picture(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "A picture to probe with", str(self.picture_path or Path.cwd()),
+        path, _ = QFileDialog.getOpenFileName(self, "A picture to probe with", start_in(),
                                               "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)")
-        if path:
+        if chosen(path):
             self.set_picture(Path(path))
 
     def set_picture(self, path: Path) -> None:

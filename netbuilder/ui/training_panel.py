@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QTabWidget,
     QToolButton,
@@ -26,12 +27,14 @@ from ..core.checks.messages import describe
 from ..core.training.config import TrainingError
 from .data_check import DataCheck
 from .document import Document, torch_loader
+from .folders import chosen, start_in
 from .plots import TrainingPlots
 from .results import ResultsView
 from .samples import MadeSamples
 from .training_settings import SettingsForm
 from .worker import DatasetCache, DownloadRelay, LoadJob, TrainingThread
 
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov", "rmsprop")
 LOCKED = "a training run is using the graph: stop it to change the network (blocks can still be moved)"
 
 
@@ -89,6 +92,8 @@ class TrainingPanel(SettingsForm, QWidget):
                         self.options.textChanged, document.report_changed):
             changed.connect(self.data_check.schedule)
         self.preview_button.clicked.connect(self.wants_view.emit)
+        self.optimizer.currentTextChanged.connect(self._optimizer_chosen)
+        self._optimizer_chosen(self.optimizer.currentText())
         self.loss.currentTextChanged.connect(self._show_objective)
         self._graph_replaced()
         self._set_running(False)
@@ -98,6 +103,19 @@ class TrainingPanel(SettingsForm, QWidget):
         self.status.setText(progress.describe()[:1].upper() + progress.describe()[1:] + "…")
         if progress.total:
             self.progress.setValue(round(1000 * progress.done / progress.total))
+
+    def _optimizer_chosen(self, name: str) -> None:
+        """Momentum is a setting of the optimizers that have one: not shown for Adam, AdamW, SGD or Adagrad."""
+        uses = name in MOMENTUM_OPTIMIZERS
+        grid = self.momentum.parentWidget().layout()
+        for layout in [grid, *grid.findChildren(QGridLayout)]:
+            index = layout.indexOf(self.momentum)
+            if index >= 0 and isinstance(layout, QGridLayout):
+                row, column, _, _ = layout.getItemPosition(index)
+                label = layout.itemAtPosition(row, column - 1)
+                for widget in (self.momentum, label.widget() if label is not None else None):
+                    if widget is not None:
+                        widget.setVisible(uses)
 
     def _follow_settings(self, slot) -> None:
         """Call `slot` whenever the user changes a setting of the form."""
@@ -332,8 +350,8 @@ class TrainingPanel(SettingsForm, QWidget):
     def save_weights(self) -> None:
         if self.trained_state() is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save weights", "weights.pt", "PyTorch weights (*.pt)")
-        if path:
+        path, _ = QFileDialog.getSaveFileName(self, "Save weights", start_in("weights.pt"), "PyTorch weights (*.pt)")
+        if chosen(path):
             self.save_weights_to(Path(path))
 
     def save_weights_to(self, path: Path) -> bool:
@@ -345,6 +363,6 @@ class TrainingPanel(SettingsForm, QWidget):
         return True
 
     def _save_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the curves", "curves.png", "PNG images (*.png)")
-        if path and not self.plots.export_png(path):
+        path, _ = QFileDialog.getSaveFileName(self, "Save the curves", start_in("curves.png"), "PNG images (*.png)")
+        if chosen(path) and not self.plots.export_png(path):
             self._show_error(f"could not save {path}")

@@ -179,7 +179,7 @@ class WindowLayout:
         self.stack.addWidget(page)
         page.new_requested.connect(self.new_document)
         page.open_requested.connect(self.open_dialog)
-        page.import_requested.connect(self.exchange.import_dialog)
+        page.import_requested.connect(self.import_dialog)
         page.example_chosen.connect(self.open_example)
         page.recent_chosen.connect(lambda path: self.open_path(path))
         return page

@@ -19,8 +19,8 @@ FAR_LABEL_POINTS = 8.5
 EMPTY_HINT = ("<p style='font-size:13pt; color:#3a4150'>An empty network</p>"
               "<p>Drag a layer here from the <b>Layers</b> palette on the left,<br>"
               "or double-click it (or type its name and press Enter).</p>"
-              "<p>Or start from a classic network: <b>File ▸ Examples</b>, or the start page (<b>Help ▸ Getting "
-              "Started</b>).</p>")
+              "<p>Or start from a classic network: <b>File ▸ Examples</b>, or the start page (<b>Help ▸ Start "
+              "Page</b>).</p>")
 
 
 class GraphView(QGraphicsView):
