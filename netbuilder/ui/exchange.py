@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from .document import Document
+from .folders import chosen, start_in
 
 
 class Exchange(QObject):
@@ -37,8 +38,9 @@ class Exchange(QObject):
         suffix, title, filters = ((".onnx", "Export ONNX model", "ONNX models (*.onnx)") if kind == "onnx"
                                   else (".py", "Export PyTorch code", "Python files (*.py)"))
         stem = (self.document.path.stem if self.document.path else "model")
-        path, _ = QFileDialog.getSaveFileName(self.window, title, stem + suffix, filters)
-        if path:
+        start = str(self.document.path.with_suffix(suffix)) if self.document.path else start_in(stem + suffix)
+        path, _ = QFileDialog.getSaveFileName(self.window, title, start, filters)
+        if chosen(path):
             self.export_to(Path(path).with_suffix(suffix))
 
     def export_to(self, path: Path) -> bool:
@@ -64,19 +66,19 @@ class Exchange(QObject):
                            f"Exporting {path.name}…")
 
     def import_dialog(self) -> None:
-        source, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX model", "", "ONNX models (*.onnx)")
-        if source:
+        source, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX model", start_in(), "ONNX models (*.onnx)")
+        if chosen(source):
             self.import_source(Path(source), ask=True)
 
     def import_source(self, source: Path, ask: bool = False) -> bool:
         """Import an ONNX file as SOURCE.json beside it; asks where instead when `ask` or when that file exists."""
         target = source.with_suffix(".json")
         if ask or target.exists():
-            chosen, _ = QFileDialog.getSaveFileName(self.window, "Save the imported graph as", str(target),
+            picked, _ = QFileDialog.getSaveFileName(self.window, "Save the imported graph as", str(target),
                                                     "netbuilder graphs (*.json)")
-            if not chosen:
+            if not chosen(picked):
                 return False
-            target = Path(chosen).with_suffix(".json")
+            target = Path(picked).with_suffix(".json")
         return self.import_to(source, target)
 
     def import_to(self, source: Path, target: Path) -> bool:

@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.model.graph import Graph, GraphError
+from .folders import chosen, start_in
 from .recovery import left_behind
 
 FILE_FILTER = "netbuilder graphs (*.json);;ONNX models, to import (*.onnx);;All files (*)"
@@ -26,7 +27,7 @@ class WindowFiles:
 
     def maybe_save(self) -> bool:
         """Ask before unsaved changes are lost. True: go ahead (saved or discarded); False: cancelled."""
-        if self.document.undo_stack.isClean():
+        if not self.document.is_modified():
             return True
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
@@ -44,9 +45,9 @@ class WindowFiles:
     def open_dialog(self) -> None:
         if self._training_blocks() or not self.maybe_save():
             return
-        start = str(self.document.path.parent) if self.document.path else str(Path.cwd())
+        start = start_in(fallback=self.document.path.parent if self.document.path else None)
         path, _ = QFileDialog.getOpenFileName(self, "Open graph", start, FILE_FILTER)
-        if path:
+        if chosen(path):
             self.open_path(Path(path), ask=False)
 
     def open_path(self, path: Path, ask: bool = True) -> bool:
@@ -61,6 +62,18 @@ class WindowFiles:
             return False
         self._remember(path)
         return True
+
+    def import_dialog(self) -> None:
+        """File > Import ONNX Model: unsaved changes are dealt with first, then the file is chosen."""
+        if self._training_blocks() or not self.maybe_save():
+            return
+        self._import_asked_at = self.document.undo_stack.index()  # the imported graph opens without asking again
+        self.exchange.import_dialog()
+
+    def _imported(self, path: Path) -> None:
+        """An import wrote its graph: open it (asking about unsaved changes only if edits came since asking)."""
+        asked_at, self._import_asked_at = getattr(self, "_import_asked_at", None), None
+        self.open_path(path, ask=asked_at != self.document.undo_stack.index())
 
     def offer_import(self, path: Path) -> bool:
         buttons = QMessageBox.StandardButton
@@ -84,6 +97,7 @@ class WindowFiles:
             return False
         display = name.format(title=graph.meta.get("title", path.stem)) if name else None
         self.document.replace(graph, document_path, display)
+        self.document.suggested_name = path.name if document_path is None else None  # Save As proposes it
         self.show_canvas()
         QTimer.singleShot(0, self.view.show_graph)
         return True
@@ -94,9 +108,14 @@ class WindowFiles:
         return self.save_to(self.document.path)
 
     def save_as(self) -> bool:
-        start = str(self.document.path or Path.cwd() / "untitled.json")
+        """Ask where to save: beside the document, or (a new one, an example) in the last folder used, under the
+        example's own name."""
+        if self.document.path is not None:
+            start = str(self.document.path)
+        else:
+            start = start_in(self.document.suggested_name or "untitled.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save graph", start, "netbuilder graphs (*.json)")
-        if not path:
+        if not chosen(path):
             return False
         path = Path(path)
         return self.save_to(path if path.suffix else path.with_suffix(".json"))
@@ -135,7 +154,7 @@ class WindowFiles:
     # ----- autosave and recovery
 
     def autosave(self) -> None:
-        if self.document.undo_stack.isClean():
+        if not self.document.is_modified():
             self.recovery.discard()
         else:
             try:

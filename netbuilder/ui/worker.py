@@ -97,6 +97,7 @@ class TrainingThread(QThread):
         except Exception:  # noqa: BLE001 - a picture is a nicety: never let it end a run
             return
         if image is not None:
+            image.info["epoch"] = (report.epoch, report.epochs)
             self.picture.emit(image)
 
     def stop(self) -> None:

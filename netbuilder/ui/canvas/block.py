@@ -107,6 +107,7 @@ class BlockItem(QGraphicsItem):
         self.colour = style.category_colour(node.spec.category)
         self.tint: QColor | None = None  # a colour a view lays over the block (training statistics), and its words
         self.tint_text = ""
+        self.group_name: str | None = None  # the group it is drawn in: its name is written without the group's
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setZValue(1)
@@ -144,6 +145,21 @@ class BlockItem(QGraphicsItem):
         self.ports = {key: self.ports[key] for key in wanted}
         for wire in self.wires:
             wire.update_path()
+
+    def set_group_name(self, name: str | None) -> None:
+        if name != self.group_name:
+            self.group_name = name
+            self.update()
+
+    @property
+    def shown_name(self) -> str:
+        """The block's name as written on it: inside a group named like its start, the rest (inception4a_b1_conv in
+        group inception4a: b1_conv); the tooltip and the inspector give the whole name."""
+        name = self.node.name
+        for prefix in dict.fromkeys((self.group_name, (self.group_name or "").replace(".", "_"))):
+            if prefix and len(name) > len(prefix) + 1 and name.startswith(prefix) and name[len(prefix)] in "_.-/":
+                return name[len(prefix) + 1:]  # layer1.1's layer1_1_conv1: conv1
+        return name
 
     def set_info(self, info: NodeShapes | None) -> bool:
         """Show what shape inference says of the block; True when that changed."""
@@ -233,12 +249,12 @@ class BlockItem(QGraphicsItem):
         if lod < VERY_FAR:
             return  # the view writes the name beside the box
         if lod < FAR:
-            draw_name_far(painter, rect.adjusted(12, 2, -8, -2), self.node.name, lod)
+            draw_name_far(painter, rect.adjusted(12, 2, -8, -2), self.shown_name, lod)
             return
         bold.setPointSizeF(9.5)
         small = QFont(painter.font())
         small.setPointSizeF(8.5)
-        self._text(painter, bold, style.TEXT, QRectF(text_left, rect.top() + 7, text_width, 17), self.node.name)
+        self._text(painter, bold, style.TEXT, QRectF(text_left, rect.top() + 7, text_width, 17), self.shown_name)
         kind = f"{self.node.type}  ·  {self.summary}" if self.summary else self.node.type
         self._text(painter, small, style.TEXT_DIM, QRectF(text_left, rect.top() + 25, text_width, 15), kind)
         if self.error:
