@@ -145,7 +145,7 @@ def test_opening_another_graph_waits_for_the_run_and_closing_asks(window, qtbot,
     panel.start()
     assert not window.open_path(EXAMPLES / "lenet5.json")
     assert window.statusBar().currentMessage() == "Stop the training run before opening another graph"
-    seen = answer(QMessageBox.StandardButton.No)
+    seen = answer(QMessageBox.StandardButton.Cancel)
     assert not window.close()
     assert seen[0] == "Stop the training run and quit?"
     answer(QMessageBox.StandardButton.Yes)

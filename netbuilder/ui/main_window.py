@@ -40,6 +40,7 @@ from .summary import ModelSummary, summary_line
 from .window_editing import FRAGMENT_MIME, WindowEditing
 from .window_files import FILE_FILTER, MAX_RECENT, WindowFiles
 from .window_layout import WindowLayout, enlarge_button
+from .window_runs import WindowRuns
 
 __all__ = ["FILE_FILTER", "FRAGMENT_MIME", "MAX_RECENT", "MainWindow"]
 
@@ -58,7 +59,7 @@ def about_text() -> str:
             f"Ctrl+/: the keyboard shortcuts.<br><br><small>{stands_on}; Python {sys.version.split()[0]}</small>")
 
 
-class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
+class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWindow):
     def __init__(self, recovery_directory: Path | None = None, offer_recovery: bool = True) -> None:
         super().__init__()
         self.document = Document(self)
@@ -105,6 +106,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         self.probe = None  # the ProbeView, built once torch has loaded
         self.probe_dock = self._dock("Inside", self._waiting("Feature maps, filters and saliency appear once PyTorch "
                                                              "has loaded…"), None, titled=False)
+        self._init_runs()  # the Runs panel (issue 19): every run kept in the document's store (window_runs.py)
 
         self.summary_label = QLabel()
         self.summary_label.setObjectName("summary")
@@ -177,6 +179,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
             button = enlarge_button()
             button.clicked.connect(lambda _on, d=dock: self.enlarge_panel(d))
             place(button)
+        self._runs_ready()
         self.actions_by_name["train"].setEnabled(True)
 
     def _running_changed(self, running: bool) -> None:
@@ -303,6 +306,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         for dock in (self.palette_dock, self.inspector_dock, self.training_dock, self.probe_dock, self.curves_dock,
                      self.analysis_dock):
             panels.addAction(dock.toggleViewAction())
+        self._add_run_actions(file_menu, export_menu, panels)
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
         help_menu = bar.addMenu("&Help")
@@ -456,16 +460,13 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         QMessageBox.about(self, "About netbuilder", about_text())
 
     def closeEvent(self, event) -> None:
-        if self.training is not None and self.training.is_running:
-            buttons = QMessageBox.StandardButton
-            answer = QMessageBox.question(self, "Training is running", "Stop the training run and quit?",
-                                          buttons.Yes | buttons.No, buttons.No)
-            if answer != buttons.Yes:
-                event.ignore()
-                return
+        if not self.confirm_stop_run():  # stop it and keep it (window_runs.py), or cancel
+            event.ignore()
+            return
         if self.maybe_save():
             if self.training is not None:
                 self.training.wait()
+                self.runs_closed()
             self.exchange.wait()
             if self.start_page is not None:
                 self.start_page.wait()

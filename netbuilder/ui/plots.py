@@ -253,6 +253,54 @@ class TrainingPlots(QWidget):
             widget.plotItem.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # no axes of the last run's
             widget.plotItem.enableAutoRange()
 
+    # ----- runs read back from the store (runs_panel, compare_view)
+
+    def show_history(self, epochs: list[dict], batch_losses: list[float], metric: str | None) -> None:
+        """A run's curves as they were drawn when it ended (from its curves.json), alone on the plots."""
+        from types import SimpleNamespace
+
+        self.reset()
+        self.set_metric(metric)
+        self.start_run()
+        last = epochs[-1] if epochs else {}
+        terms = list(last.get("losses") or {})
+        self.set_terms(terms if len(terms) > 1 else [], last.get("loss_weights") or {})
+        self.add_batches(SimpleNamespace(losses=[v for v in batch_losses if v is not None]))
+        for epoch in epochs:
+            self.add_epoch(SimpleNamespace(**{k: epoch.get(k) for k in ("epoch", "train_loss", "val_loss",
+                                                                        "train_metric", "val_metric")},
+                                           losses=epoch.get("losses") or {}))
+        self._epoch_redraw.stop()
+        self._draw_epochs()
+
+    def show_compare(self, runs: list[tuple[str, str, dict, str | None]]) -> None:
+        """Runs overlaid, each in its own colour with its name in the legends: (name, colour, curves, metric) with
+        curves as Run.curves() gives them. The smoothed batch loss; per epoch the validation loss and metric
+        (solid) and the training ones (dashed, unnamed), or the training ones where a run has no validation."""
+        self.reset()
+        metrics = {metric for _, _, _, metric in runs if metric}
+        self.set_metric(next(iter(metrics)) if len(metrics) == 1 else None)  # one metric, or none to compare
+        self.epoch_loss.setTitle("Loss per epoch: validation (solid), training (dashed)")
+        for name, colour, curves, _metric in runs:
+            losses = np.asarray([v if v is not None else np.nan for v in curves.get("batch_losses", [])], float)
+            smoother = Smoother()
+            smooth = np.asarray([smoother.add(v) for v in losses if np.isfinite(v)], float)
+            curve = self.loss.plot(np.arange(1, len(smooth) + 1, dtype=float), smooth, pen=pg.mkPen(colour, width=2),
+                                   name=name)
+            curve.setDownsampling(auto=True, method="peak")
+            epochs = curves.get("epochs") or []
+            x = np.asarray([e.get("epoch", i + 1) for i, e in enumerate(epochs)], float)
+            for widget, key in ((self.epoch_loss, "loss"), (self.metric, "metric")):
+                values = {part: np.asarray([e.get(f"{part}_{key}") if e.get(f"{part}_{key}") is not None else np.nan
+                                            for e in epochs], float) for part in ("train", "val")}
+                main = "val" if len(x) and not np.isnan(values["val"]).all() else "train"
+                if main == "val" and not np.isnan(values["train"]).all():
+                    widget.plot(x, values["train"], pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
+                                connect="finite")
+                if len(x) and not np.isnan(values[main]).all():
+                    widget.plot(x, values[main], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
+                                symbolBrush=colour, connect="finite", name=name)
+
     def export_png(self, path: str) -> bool:
         """All three plots side by side as one PNG (pyqtgraph's SVG export is broken under Qt 6.12)."""
         return self.grab().save(path)

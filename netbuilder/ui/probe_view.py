@@ -75,6 +75,7 @@ class ProbeView(PictureStrip, QWidget):
         document.report_changed.connect(self._graph_changed)
         document.replaced.connect(self.reset)
         training.running_changed.connect(self._running_changed)
+        training.weights_changed.connect(self._running_changed)  # other weights in view: probe them
         self._answered.connect(self._live_answer)
 
     # ----- widgets
@@ -277,7 +278,7 @@ class ProbeView(PictureStrip, QWidget):
             self.clear()
         self.schedule()
 
-    def _running_changed(self, running: bool) -> None:
+    def _running_changed(self, running: bool = False) -> None:
         worker = self.training.worker
         if running and worker is not None:
             self.record = None
@@ -355,6 +356,7 @@ class ProbeView(PictureStrip, QWidget):
             return True
         key = (kind, id(source) if kind == "trained" else source, self._revision)
         models = self._models
+        whose = self.training.in_view.words if kind == "trained" and self.training.in_view else "the last run"
 
         def work():
             from ..core.build.weights import WeightsError
@@ -365,9 +367,9 @@ class ProbeView(PictureStrip, QWidget):
                 models.clear()
                 if kind == "trained":
                     try:
-                        models[key] = (trained_model(graph, source), "the last run's")
+                        models[key] = (trained_model(graph, source), f"those of {whose}")
                     except WeightsError:
-                        words = "fresh (the last run's do not fit the graph as it is now)"
+                        words = f"fresh (those of {whose} do not fit the graph as it is now)"
                         models[key] = (fresh_model(graph, 0), words)
                 else:
                     words = f"fresh: untrained, as a run with seed {source} starts"

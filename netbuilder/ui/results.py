@@ -198,6 +198,7 @@ class ResultsView(QWidget):
 
     def clear(self) -> None:
         """No run to show (another network)."""
+        self.view: dict | None = None  # what is shown (result_view's), to keep with its run
         self.summary.setText(HINT)
         self.summary.setToolTip("")
         self.save_button.setEnabled(False)
@@ -211,45 +212,22 @@ class ResultsView(QWidget):
         self.pages.setCurrentWidget(self.note)
 
     def show_result(self, result: TrainResult, splits: Splits) -> None:
-        test = splits.test
-        score = ""
-        if result.test_metric is not None:
-            if result.metric_name == "accuracy":
-                what = "pair accuracy (same or not)" if "same" in test.extra else "accuracy"
-                score = f"test {what} <b>{result.test_metric:.2%}</b>"
-            else:
-                score = f"test mean squared error <b>{result.test_metric:.4g}</b>"
-            score += f" on {len(test):,} samples · "
-        tip = ""
-        if result.test_loss is not None:
-            words, tip = loss_words(result)
-            score += html.escape(words) + "<br>"
-        predictions, targets = result.test_predictions, result.test_targets
-        segmentation = predictions is not None and predictions.dim() > 1 and not predictions.is_floating_point()
-        if segmentation and targets is not None:
-            classes = test.mask_classes or [str(c) for c in range(int(max(predictions.max(), targets.max())) + 1)]
-            counts = confusion_matrix(predictions, targets, len(classes))
-            score += f"mean IoU over the classes <b>{mean_iou(counts):.3f}</b> (pixels)<br>"
-        self.summary.setText(score + html.escape(result.message))
-        self.summary.setToolTip(tip)
-        self.save_button.setEnabled(True)
+        self.show_view(result_view(result, splits))
+
+    def show_view(self, view: dict) -> None:
+        """Show what result_view made (from a run that just ended, or read back from the run's folder)."""
+        self.view = view
+        self.summary.setText(view["summary"])
+        self.summary.setToolTip(view.get("tip", ""))
+        self.save_button.setEnabled(bool(view.get("weights", True)))
         self.scatter.clear()
-        if segmentation and targets is not None:
-            self._show_classes(counts, classes, [], "Confusion matrix over the pixels: true class down, predicted "
-                                                    "across")
-        elif predictions is not None and len(predictions) and test.is_classification \
-                and tuple(predictions.shape) == tuple(test.y.shape):
-            wrong = predictions != test.y
-            order = torch.cat([torch.nonzero(wrong).flatten(), torch.nonzero(~wrong).flatten()])[:MAX_SAMPLES]
-            samples = [(test.x[i], f"{label_of(test, predictions[i])} / {label_of(test, test.y[i])}", bool(wrong[i]))
-                       for i in order.tolist()]
-            self._show_classes(confusion_matrix(predictions, test.y, test.num_classes), test.classes, samples,
-                               "Confusion matrix: true class down, predicted across")
-        elif predictions is not None and len(predictions) and predictions.is_floating_point() \
-                and targets is not None and targets.numel() == predictions.numel():
-            self._show_regression(predictions, targets)
+        page = view.get("page")
+        if page == "classes":
+            self._show_classes(view["counts"], view["classes"], view.get("samples", []), view["caption"])
+        elif page == "regression":
+            self._show_regression(view["predicted"], view["true"])
         else:
-            self._show_note(self._kind_words(result, test))
+            self._show_note(view.get("note", ""))
 
     def _show_classes(self, counts, classes, samples, caption: str) -> None:
         self.matrix.show_counts(counts, classes)
@@ -261,8 +239,8 @@ class ResultsView(QWidget):
 
     def _show_regression(self, predictions: torch.Tensor, targets: torch.Tensor) -> None:
         """Predicted against true values (every output value of every test sample), and the line where they agree."""
-        predicted = predictions.detach().float().reshape(-1).cpu().numpy()
-        true = targets.detach().float().reshape(-1).cpu().numpy()
+        predicted = torch.as_tensor(predictions).detach().float().reshape(-1).cpu().numpy()
+        true = torch.as_tensor(targets).detach().float().reshape(-1).cpu().numpy()
         low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
         self.scatter.plot([low, high], [low, high], pen=pg.mkPen("#aab2bf", width=1, style=Qt.PenStyle.DashLine))
         self.scatter.plot(true, predicted, pen=None, symbol="o", symbolSize=4, symbolPen=None,
@@ -278,3 +256,47 @@ class ResultsView(QWidget):
         if "same" in test.extra:
             return "Pairs of samples, scored as the same class or not: the pair accuracy above."
         return "This network's outputs are not classes or values to compare with labels: the loss above is its score."
+
+
+def result_view(result: TrainResult, splits: Splits) -> dict:
+    """What the Results tab shows of a run, as plain data (texts, counts, a few test samples, the regression's
+    values): kept in the run's folder, so that the run's results come back as they were shown."""
+    test = splits.test
+    score = ""
+    if result.test_metric is not None:
+        if result.metric_name == "accuracy":
+            what = "pair accuracy (same or not)" if "same" in test.extra else "accuracy"
+            score = f"test {what} <b>{result.test_metric:.2%}</b>"
+        else:
+            score = f"test mean squared error <b>{result.test_metric:.4g}</b>"
+        score += f" on {len(test):,} samples · "
+    tip = ""
+    if result.test_loss is not None:
+        words, tip = loss_words(result)
+        score += html.escape(words) + "<br>"
+    predictions, targets = result.test_predictions, result.test_targets
+    segmentation = predictions is not None and predictions.dim() > 1 and not predictions.is_floating_point()
+    view = {"summary": "", "tip": tip, "page": "note", "note": ""}
+    if segmentation and targets is not None:
+        classes = test.mask_classes or [str(c) for c in range(int(max(predictions.max(), targets.max())) + 1)]
+        counts = confusion_matrix(predictions, targets, len(classes))
+        score += f"mean IoU over the classes <b>{mean_iou(counts):.3f}</b> (pixels)<br>"
+        view.update(page="classes", counts=counts, classes=list(classes), samples=[],
+                    caption="Confusion matrix over the pixels: true class down, predicted across")
+    elif predictions is not None and len(predictions) and test.is_classification \
+            and tuple(predictions.shape) == tuple(test.y.shape):
+        wrong = predictions != test.y
+        order = torch.cat([torch.nonzero(wrong).flatten(), torch.nonzero(~wrong).flatten()])[:MAX_SAMPLES]
+        samples = [(test.x[i].clone(), f"{label_of(test, predictions[i])} / {label_of(test, test.y[i])}", bool(wrong[i]))
+                   for i in order.tolist()]
+        view.update(page="classes", counts=confusion_matrix(predictions, test.y, test.num_classes),
+                    classes=list(test.classes), samples=samples,
+                    caption="Confusion matrix: true class down, predicted across")
+    elif predictions is not None and len(predictions) and predictions.is_floating_point() \
+            and targets is not None and targets.numel() == predictions.numel():
+        view.update(page="regression", predicted=predictions.detach().float().reshape(-1).cpu(),
+                    true=targets.detach().float().reshape(-1).cpu())
+    else:
+        view["note"] = ResultsView._kind_words(result, test)
+    view["summary"] = score + html.escape(result.message)
+    return view

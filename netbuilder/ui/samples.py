@@ -154,6 +154,13 @@ class MadeSamples(QWidget):
         keys = "".join(f"&nbsp;&nbsp;<span style='color:{colour}'>●</span>&nbsp;{name}" for name, colour in legend)
         self.caption.setText(f"{words}{when}{keys}")
 
+    def show_saved(self, image: QImage, caption: str) -> None:
+        """A picture shown before, with its caption as it was written then (a run read back from its folder)."""
+        self.picture.set_image(image)
+        self.picture.show()
+        self.hint.hide()
+        self.caption.setText(caption)
+
 
 def label_of(dataset: Dataset, value: torch.Tensor) -> str:
     if dataset.classes is not None:

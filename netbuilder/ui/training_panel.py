@@ -32,7 +32,8 @@ from .plots import TrainingPlots
 from .results import ResultsView
 from .samples import MadeSamples
 from .training_settings import SettingsForm
-from .worker import DatasetCache, DownloadRelay, LoadJob, TrainingThread
+from .weights_in_view import WeightsInView
+from .worker import DatasetCache, DownloadRelay, LoadJob, RunOrder, TrainingThread
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov", "rmsprop")
 LOCKED = "a training run is using the graph: stop it to change the network (blocks can still be moved)"
@@ -51,12 +52,17 @@ class TrainingPanel(SettingsForm, QWidget):
     message = Signal(str)
     error_cleared = Signal()  # the red message went: its cause is gone
     wants_view = Signal()  # Preview: the window brings the Data tab into view
+    weights_changed = Signal()  # the weights in view are others now (a run ended, one was chosen, a file loaded)
+    run_started = Signal(object)  # the runs.Run a run from this panel is recorded as
+    run_ended = Signal(object)  # that run once it has ended (finished, stopped or failed), or None if never made
 
     def __init__(self, document: Document) -> None:
         super().__init__()
         self.document = document
         self.worker: TrainingThread | None = None  # the live run
         self.last_worker: TrainingThread | None = None  # the run that ended last: its trainer holds the model
+        self.in_view: WeightsInView | None = None  # the trained model the editor shows and exports
+        self.document_runs = None  # the open document's runs (document_runs.DocumentRuns): each run is kept there
         self.prepared = None
         self._preview_job: LoadJob | None = None
         self._downloads = DownloadRelay()
@@ -183,6 +189,7 @@ class TrainingPanel(SettingsForm, QWidget):
         self.raw_parts_button.setEnabled(False)
         self.prepared = None
         self.last_worker = None
+        self.set_in_view(None)
         if self._preview_job is None or not self._preview_job.isRunning():
             self._preview_job = None
         self._replace_preview(self._preview_hint())
@@ -196,13 +203,18 @@ class TrainingPanel(SettingsForm, QWidget):
         return self.worker is not None
 
     def trained_state(self) -> dict | None:
-        """The last finished run's trained model (its weights and input normalization), or None."""
-        from ..core.training.experiment import trained_state
+        """The weights in view (the last run's, or those chosen): weights and input normalization, or None."""
+        return self.in_view.state if self.in_view is not None else None
 
-        trainer = self.last_worker.trainer if self.last_worker is not None else None
-        return trained_state(trainer) if trainer is not None else None
+    def set_in_view(self, weights: WeightsInView | None) -> None:
+        if weights is not self.in_view:
+            self.in_view = weights
+            self.weights_changed.emit()
 
-    def start(self) -> bool:
+    def start(self, weights: Path | None = None, resume=None, settings: dict | None = None) -> bool:
+        """Start a run of the graph with the panel's settings. `weights`: start from these (fine-tuning from a
+        run's); `resume`: continue that runs.Run from its checkpoint as a new run, with `settings` (its own, as
+        run_view.resumed_settings gives them)."""
         if self.worker is not None:
             return False
         if self.document.report is None and torch_loader().ready:
@@ -212,19 +224,31 @@ class TrainingPanel(SettingsForm, QWidget):
             return self._show_error("PyTorch is still loading; try again in a moment", "graph")
         if report.errors:
             return self._show_error(f"fix the graph first: {report.errors[0]}", "graph")
+        val_fraction, test_fraction = self.val_percent.value() / 100, self.test_fraction
         try:
             config = self.config()
             spec = self.spec()  # checks what was typed
+            if settings is not None:
+                from ..core.training.config import TrainConfig
+
+                config = TrainConfig(**{**settings["config"], "threads": config.threads})
+                config.check()
+                spec, val_fraction, test_fraction = settings["data"], settings["val_fraction"], settings["test_fraction"]
         except TrainingError as e:
             return self._show_error(str(e), "settings")
         except ValueError as e:
             return self._show_error(describe(e), "settings")
         self.error.hide()
-        weights = graph_weights(self.document.graph, self.document.path)  # an imported model's, to fine-tune
-        self.worker = TrainingThread(self.document.graph.copy(), spec, config, self.val_percent.value() / 100,
-                                     self.datasets,
+        if weights is None:
+            weights = graph_weights(self.document.graph, self.document.path)  # an imported model's, to fine-tune
+        runs = self.document_runs
+        order = None if runs is None else RunOrder(runs.store, self.document.path, resume.checkpoint_file
+                                                   if resume is not None else None,
+                                                   resume.number if resume is not None else None)
+        self.worker = TrainingThread(self.document.graph.copy(), spec, config, val_fraction, self.datasets,
                                      weights=weights if weights is not None and weights.exists() else None,
-                                     test_fraction=self.test_fraction)
+                                     test_fraction=test_fraction, order=order)
+        self.worker.run_created.connect(self.run_started)
         self.worker.picture.connect(self._picture)
         self.worker.prepared.connect(self._prepared)
         self.worker.batch.connect(self._batch)
@@ -296,10 +320,21 @@ class TrainingPanel(SettingsForm, QWidget):
     def _done(self, result) -> None:
         self.progress.setValue(1000 if result.status == "finished" else self.progress.value())
         self.status.setText(result.message[:1].upper() + result.message[1:] + ".")
+        worker = self.worker  # cleared once its thread has finished, which comes after this
+        run = worker.run_record if worker is not None else None
+        if worker is not None and worker.state is not None:
+            self.set_in_view(WeightsInView(worker.state, f"the last training run (run {run.number})" if run is not None
+                                           else "the last training run", run))
         if self.prepared is not None:
             self.results.show_result(result, self.prepared.splits)
             if result.status != "stopped":
                 self.tabs.setCurrentWidget(self.results)
+        if run is not None:
+            from .run_view import save_shown
+
+            save_shown(run, self.results.view if self.prepared is not None else None, self.made)
+        for note in worker.notes if worker is not None else []:
+            self.message.emit(note)
         if result.status == "diverged":
             self._show_error(result.message)
         self.message.emit(f"Training {result.status}: {result.message}")
@@ -312,6 +347,7 @@ class TrainingPanel(SettingsForm, QWidget):
         self.last_worker, self.worker = self.worker, None
         self.document.unlock()
         self._set_running(False)
+        self.run_ended.emit(self.last_worker.run_record if self.last_worker is not None else None)
 
     def _show_error(self, message: str, cause: str = "run") -> bool:
         """A refusal or a failure in red, until its cause is gone: "graph" (a problem in the graph: until shapes

@@ -26,13 +26,19 @@ class WindowFiles:
         return False
 
     def maybe_save(self) -> bool:
-        """Ask before unsaved changes are lost. True: go ahead (saved or discarded); False: cancelled."""
-        if not self.document.is_modified():
+        """Ask before unsaved changes are lost (or the runs of a network never saved would stay behind). True: go
+        ahead (saved or discarded); False: cancelled."""
+        runs = self.unsaved_runs()
+        if not self.document.is_modified() and not runs:
             return True
         buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to {self.document.display_name}?",
-            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        text = f"Save the changes to {self.document.display_name}?" if self.document.is_modified() else \
+            f"Save {self.document.display_name}?"
+        if runs:
+            text += (f" Its {runs} training run{'s' if runs != 1 else ''} move beside it when it is saved (else they "
+                     f"stay in {self.document_runs.store.path}).")
+        answer = QMessageBox.question(self, "Unsaved changes", text, buttons.Save | buttons.Discard | buttons.Cancel,
+                                      buttons.Save)
         if answer == buttons.Save:
             return self.save()
         return answer == buttons.Discard
@@ -98,6 +104,7 @@ class WindowFiles:
         display = name.format(title=graph.meta.get("title", path.stem)) if name else None
         self.document.replace(graph, document_path, display)
         self.document.suggested_name = path.name if document_path is None else None  # Save As proposes it
+        self.document_opened()  # its own runs (an example's are found by its name)
         self.show_canvas()
         QTimer.singleShot(0, self.view.show_graph)
         return True
@@ -114,19 +121,31 @@ class WindowFiles:
             start = str(self.document.path)
         else:
             start = start_in(self.document.suggested_name or "untitled.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save graph", start, "netbuilder graphs (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph", start, "netbuilder graphs (*.json)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)  # asked below
         if not chosen(path):
             return False
         path = Path(path)
-        return self.save_to(path if path.suffix else path.with_suffix(".json"))
+        path = path if path.suffix else path.with_suffix(".json")
+        if path.exists() and path != self.document.path:
+            buttons = QMessageBox.StandardButton
+            answer = QMessageBox.question(self, "Replace the file?", f"{path} already exists. Replace it?",
+                                          buttons.Yes | buttons.No, buttons.No)
+            if answer != buttons.Yes:
+                return False
+        return self.save_to(path)
 
     def save_to(self, path: Path) -> bool:
+        """Save the document to `path` (replacing a file there: Save As has asked); an unsaved network's runs move
+        beside it."""
+        old_store = self.document_runs.store
         try:
             self.document.graph.save(path)  # core's atomic writer
         except OSError as e:
             QMessageBox.warning(self, "Cannot save", f"Could not save {path.name}:\n\n{e.strerror or e}")
             return False
         self.document.set_path(path)
+        self.runs_saved(old_store)
         self.document.undo_stack.setClean()
         self.recovery.discard()
         self._remember(path)

@@ -17,7 +17,7 @@ from .start_page import StartPage
 
 DEFAULT_SIZE = (1360, 900)  # on a screen that cannot tell (offscreen)
 PREFERRED_SIZE = (1600, 1000)  # on a larger screen; a smaller one is filled (maximised)
-LAYOUT_VERSION = 3  # saved dock layouts of another version are not restored (the docks changed)
+LAYOUT_VERSION = 4  # saved dock layouts of another version are not restored (the docks changed)
 
 
 def enlarge_button(tip: str = "Enlarge this panel to the whole window (Ctrl+Shift+M); again to restore") -> QToolButton:
@@ -78,6 +78,7 @@ class WindowLayout:
             self._docks_tabbed = True
             self.tabifyDockWidget(self.inspector_dock, self.training_dock)
             self.tabifyDockWidget(self.training_dock, self.probe_dock)
+            self.tabifyDockWidget(self.probe_dock, self.runs_dock)
             self.tabifyDockWidget(self.analysis_dock, self.curves_dock)
             self.inspector_dock.raise_()
             self.analysis_dock.raise_()

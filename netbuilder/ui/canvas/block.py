@@ -22,6 +22,8 @@ GRID = 10.0
 FAR = 0.5  # below this zoom a block shows only its name, drawn large enough to read
 FAR_NAME_ROOM = "inception4a_b1"  # the name length that a block seen from far has room for
 VERY_FAR = 0.25  # below this, only its box: the view writes the names beside the boxes, in screen pixels
+# how a block differs in runs compared (runs.graph_diff): an outline and a badge of this colour and sign
+MARKS = {"added": (QColor("#1e9e4a"), "+"), "changed": (QColor("#e08a00"), "~"), "rewired": (QColor("#8a4fd6"), "⇄")}
 
 
 def level_of_detail(painter: QPainter) -> float:
@@ -107,6 +109,7 @@ class BlockItem(QGraphicsItem):
         self.colour = style.category_colour(node.spec.category)
         self.tint: QColor | None = None  # a colour a view lays over the block (training statistics), and its words
         self.tint_text = ""
+        self.mark: tuple[str, str] | None = None  # (kind, what changed) while runs are compared (compare_view)
         self.group_name: str | None = None  # the group it is drawn in: its name is written without the group's
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -183,6 +186,15 @@ class BlockItem(QGraphicsItem):
             self.tint, self.tint_text = colour, text
             self.update()
 
+    def set_mark(self, kind: str | None, words: str = "") -> None:
+        """Mark the block as added, changed or re-wired between runs compared (None: unmarked), `words` (what
+        changed, with the old values) in its tooltip."""
+        mark = (kind, words) if kind in MARKS else None
+        if mark != self.mark:
+            self.mark = mark
+            self._update_tooltip()
+            self.update()
+
     @property
     def error(self) -> str | None:
         return self.info.error if self.info else None
@@ -207,6 +219,10 @@ class BlockItem(QGraphicsItem):
             colour = style.SEVERITY_COLOURS[finding.severity].name()
             fix = f" <i>(fix: {html.escape(finding.fix.label)})</i>" if finding.fix else ""
             lines.append(f"<span style='color:{colour}'>{html.escape(finding.message)}</span>{fix}")
+        if self.mark is not None:
+            kind, words = self.mark
+            lines.append(f"<span style='color:{MARKS[kind][0].name()}'><b>{kind} between the runs compared</b>"
+                         f"{': ' + html.escape(words) if words else ''}</span>")
         lines.append("<span style='color:#6a7282'>F1: help on this layer · right-click: more</span>")
         self.setToolTip("<br>".join(lines))
 
@@ -242,6 +258,8 @@ class BlockItem(QGraphicsItem):
         advice = self.advice
         if advice:
             self._paint_badge(painter, rect, advice)
+        if self.mark is not None:
+            self._paint_mark(painter, rect)
         text_left, text_width = rect.left() + 14, WIDTH - 22 - (14 if advice else 0)
         bold = QFont(painter.font())
         bold.setBold(True)
@@ -279,6 +297,24 @@ class BlockItem(QGraphicsItem):
     @staticmethod
     def _text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str) -> None:
         draw_text(painter, font, colour, rect, text)
+
+    def _paint_mark(self, painter: QPainter, rect: QRectF) -> None:
+        """A thick outline in the mark's colour and its sign in a disc on the top left corner (within the block's
+        bounds, so that nothing about its size changes)."""
+        colour, sign = MARKS[self.mark[0]]
+        painter.setPen(QPen(colour, 3))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect.adjusted(-1, -1, 1, 1), 8, 8)
+        centre = QPointF(rect.left() + 5, rect.top() + 5)
+        painter.setPen(QPen(QColor("white"), 1.2))
+        painter.setBrush(colour)
+        painter.drawEllipse(centre, 7.5, 7.5)
+        font = QFont(painter.font())
+        font.setPointSizeF(8.5)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        painter.drawText(QRectF(centre.x() - 8, centre.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, sign)
 
     @staticmethod
     def _paint_badge(painter: QPainter, rect: QRectF, advice: list) -> None:
