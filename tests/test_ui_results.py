@@ -59,6 +59,16 @@ def test_opening_the_vae_after_training_the_gan_ring_shows_nothing_of_the_ring(w
     assert all(block.tint is None for block in window.scene.blocks.values())
     assert not window.message_bar.isVisible() and window.statusBar().currentMessage() == ""
     assert not window.progress.isVisible()
+    assert window.runs_panel.listed == [] and window.runs_panel.table.rowCount() == 0, "the ring's runs are its own"
+    assert window.document_runs.store.path.name == "example-vae.runs"
+
+    # and the ring, opened again, shows its own last run as it ended (kept in the example's run store)
+    assert window.open_example(EXAMPLES / "gan_ring.json")
+    qtbot.waitUntil(lambda: panel.trained_state() is not None, timeout=30_000)
+    assert [run.status for run in window.runs_panel.listed] == ["finished"]
+    assert plots.current.epochs["epoch"] == [1.0, 2.0] and plots.metric.isHidden()
+    assert panel.made.picture.image is not None and "Generated from new noise" in panel.made.caption.text()
+    assert panel.results.save_button.isEnabled() and panel.in_view.words == "run 1"
 
 
 def test_a_generator_shows_its_loss_parts_as_they_count_and_no_confusion_matrix(window, qtbot):

@@ -201,3 +201,105 @@ def test_closing_during_a_run_asks_and_keeps_the_stopped_run(window, qtbot, tmp_
         window.training.wait()
     run = RunStore.beside(path).run(1)
     assert run.status == "stopped" and run.has_weights() and run.epochs
+
+
+def test_comparing_two_runs_overlays_their_curves_marks_the_changed_settings_and_the_changed_blocks(
+        window, qtbot, tmp_path):
+    from netbuilder.ui.commands import RecordedEdit, SetParam
+
+    path = saved_copy(tmp_path)
+    assert window.open_path(path)
+    train(window, qtbot, epochs=2)
+    graph = window.document.graph
+    fc1, fc2 = graph.find("fc1").id, graph.find("fc2").id
+    assert window.document.push(SetParam(graph, fc1, "out_features", 8))
+
+    def insert_dropout(_graph):
+        drop = graph.add_node("Dropout", {"p": 0.1}, name="drop")
+        graph.disconnect(fc2, "in")
+        graph.connect(graph.find("tanh1").id, drop.id)
+        graph.connect(drop.id, fc2)
+
+    assert window.document.push(RecordedEdit(graph, "insert a dropout", insert_dropout))
+    window.training.lr.setText("0.01")
+    train(window, qtbot, epochs=2)
+    panel = window.runs_panel
+    changed = next(panel.table.item(r, 8).text() for r in range(2) if panel._row_run(r).number == 2)
+    assert changed == "lr 0.05 → 0.01, graph: +drop, fc1, fc2"
+    panel.select([1, 2])
+    panel.buttons["compare"].click()
+
+    plots = window.training.plots
+    for widget in (plots.loss, plots.epoch_loss, plots.metric):
+        names = [label.text for _, label in widget.plotItem.legend.items]
+        assert names == ["run 1", "run 2"], names
+    colours = {curve.opts["pen"].color().name() for curve in plots.epoch_loss.plotItem.listDataItems()}
+    assert len(colours) == 2, "each run in its own colour"
+    table = panel.compare.table
+    rows = {table.verticalHeaderItem(r).text(): r for r in range(table.rowCount())}
+    assert "≠ lr" in rows and [table.item(rows["≠ lr"], c).text() for c in range(2)] == ["0.05", "0.01"]
+    assert table.item(rows["≠ lr"], 0).background().color().alpha() > 0
+    assert "epochs" in rows and "≠ epochs" not in rows, "the same epochs: not marked"
+    blocks = window.scene.blocks
+    drop = graph.find("drop").id
+    assert blocks[fc1].mark == ("changed", "fc1 (Linear): out_features 4 -> 8")
+    assert "out_features 4 -&gt; 8" in blocks[fc1].toolTip() or "out_features 4 -> 8" in blocks[fc1].toolTip()
+    assert blocks[drop].mark[0] == "added" and blocks[fc2].mark[0] == "rewired"
+    assert "input in tanh1 -> drop" in blocks[fc2].mark[1]
+    assert blocks[graph.find("tanh1").id].mark is None
+    assert "1 added, 2 changed" in panel.compare.graph.text()
+
+    panel.buttons["leave"].click()
+    assert all(item.mark is None for item in blocks.values())
+    assert [label.text for _, label in plots.epoch_loss.plotItem.legend.items] != ["run 1", "run 2"]
+    assert not panel.compare.isVisible()
+
+
+def test_import_export_and_save_as_never_replace_a_file_without_asking(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from netbuilder.core.exchange.onnx_export import export_onnx
+
+    asked = []
+    reply = {"answer": QMessageBox.StandardButton.No}
+
+    def question(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return reply["answer"]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    path = saved_copy(tmp_path)
+    assert window.open_path(path)
+    keep = {name: b"the user's own " + name.encode() for name in ("xor.py", "xor.pt", "model.py", "train.py",
+                                                                 "net.json", "net.pt")}
+    for name, data in keep.items():
+        (tmp_path / name).write_bytes(data)
+    export_onnx(Graph.load(path), tmp_path / "net.onnx")
+    window.training.set_in_view(None)
+    save_weights(compile_graph(window.document.graph), tmp_path / "w.pt")
+    job = window.load_weights_file(tmp_path / "w.pt")
+    qtbot.waitUntil(lambda: job.isFinished() and window.training.in_view is not None, timeout=30_000)
+
+    assert not window.exchange.export_to(tmp_path / "xor.py")
+    assert "xor.py, xor.pt already exist" in asked[-1]
+    assert not window.exchange.export_to(tmp_path, "script")
+    assert "model.py, train.py already exist" in asked[-1]
+    assert not window.exchange.import_to(tmp_path / "net.onnx", tmp_path / "net.json")
+    assert "net.json, net.pt already exist" in asked[-1]
+    (tmp_path / "other.json").write_text("{}")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(tmp_path / "other.json"), ""))
+    assert not window.save_as()
+    assert "other.json already exists. Replace it?" in asked[-1]
+    assert (tmp_path / "other.json").read_text() == "{}" and window.document.path == path
+    assert all((tmp_path / name).read_bytes() == data for name, data in keep.items()), "nothing was replaced"
+    assert not window.exchange.busy and len(asked) == 4
+
+    reply["answer"] = QMessageBox.StandardButton.Yes
+    seen = []
+    window.exchange.message.connect(seen.append)
+    monkeypatch.setattr(QMessageBox, "information", lambda *args: None)
+    assert window.exchange.export_to(tmp_path / "xor.py")
+    qtbot.waitUntil(lambda: not window.exchange.busy, timeout=60_000)
+    assert "class Net" in (tmp_path / "xor.py").read_text() and "with the weights of w.pt" in seen[-1]
+    assert window.save_as() and window.document.path == tmp_path / "other.json"
+    assert Graph.load(tmp_path / "other.json").find("fc1") is not None

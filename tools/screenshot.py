@@ -6,11 +6,17 @@ Options set the scene: --start (the start page), --layout, --collapse (all group
 --focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
 --fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC),
 --tab Curves|Results|Samples|Data,
---dock Training|Inspector|Analysis|Curves (raise it), --help-layer TYPE (the layer reference, saved instead).
+--dock Training|Inspector|Analysis|Curves|Runs (raise it), --help-layer TYPE (the layer reference, saved instead),
+--compare CHANGES (with --train: train once, make the changes, train again and compare the two runs; CHANGES is
+comma-separated, BLOCK.PARAM=VALUE for a block's parameter or SETTING=VALUE for a training setting: lr, epochs,
+batch_size; the graph is trained as a copy in a temporary folder, so its runs are kept there).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -32,6 +38,34 @@ def settle(app, seconds: float = 0.4) -> None:
         time.sleep(0.02)
 
 
+def train(app, window, deadline: float) -> None:
+    window.start_training()
+    while window.training.is_running and time.time() < deadline + 600:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def change(window, changes: str) -> None:
+    """Make the changes --compare names: BLOCK.PARAM=VALUE through the undoable commands, SETTING=VALUE in the
+    training panel."""
+    from netbuilder.ui.commands import SetParam
+
+    graph, panel = window.document.graph, window.training
+    for item in filter(None, (part.strip() for part in changes.split(","))):
+        key, text = item.split("=", 1)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if "." in key:
+            block, param = key.split(".", 1)
+            window.document.push(SetParam(graph, graph.find(block).id, param, value))
+        elif key in ("epochs", "batch_size"):
+            getattr(panel, key).setValue(int(value))
+        else:
+            getattr(panel, key).setText(str(value))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -50,7 +84,12 @@ def main() -> None:
     parser.add_argument("--tab")
     parser.add_argument("--dock")
     parser.add_argument("--help-layer")
+    parser.add_argument("--compare", metavar="CHANGES")
     args = parser.parse_args()
+    if args.compare and args.graph:  # its runs (and the unsaved ones') in a folder of their own
+        folder = Path(tempfile.mkdtemp())
+        os.environ["NETBUILDER_HOME"] = str(folder / "home")
+        args.graph = str(shutil.copy(args.graph, folder / Path(args.graph).name))
 
     app = QApplication(sys.argv[:1])
     configure(app)
@@ -105,10 +144,16 @@ def main() -> None:
         if args.data:
             window.training.select_dataset(args.data)
         window.training.epochs.setValue(args.train)
-        window.start_training()
-        while window.training.is_running and time.time() < deadline + 600:
-            app.processEvents()
-            time.sleep(0.01)
+        train(app, window, deadline)
+        if args.compare:
+            change(window, args.compare)
+            train(app, window, deadline)
+            settle(app)
+            window.runs_panel.select([run.number for run in window.runs_panel.listed[-2:]])
+            window.runs_panel.compare_selected()
+            window.runs_dock.show()
+            window.runs_dock.raise_()
+            settle(app)
     if args.tab:
         window.curves_dock.raise_()
         tabs = window.training.tabs
@@ -118,7 +163,7 @@ def main() -> None:
                 app.processEvents()
     if args.dock:
         dock = {"Training": window.training_dock, "Inspector": window.inspector_dock,
-                "Analysis": window.analysis_dock, "Curves": window.curves_dock}[args.dock]
+                "Analysis": window.analysis_dock, "Curves": window.curves_dock, "Runs": window.runs_dock}[args.dock]
         dock.show()
         dock.raise_()
     settle(app, 0.6)

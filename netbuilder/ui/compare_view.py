@@ -16,6 +16,8 @@ from ..core.training.runs import Comparison, GraphDiff, Run, compare_runs
 RUN_COLOURS = ["#2f6fde", "#e0702a", "#2e9d4f", "#cf3f84", "#8a4fd6", "#0f8f85", "#b8860b", "#5b6472"]
 DIFFERS = QColor(224, 138, 0, 60)  # the background of a setting that differs
 BEST = QColor("#1e7e34")
+SAME = QColor("#6a7282")  # a setting all the runs share
+FIGURE_LABELS = {"epochs": "epochs trained", "time": "training time"}  # beside the settings, say what they are
 
 
 def run_label(run: Run) -> str:
@@ -60,7 +62,7 @@ class CompareView(QWidget):
         differing = comparison.differing
         same = [row for row in comparison.settings if not row.differs]
         self.title.setText(f"<b>{len(runs)} runs compared</b>: {len(differing)} setting"
-                           f"{'s' if len(differing) != 1 else ''} differ (marked), the best figures in green")
+                           f"{'s differ' if len(differing) != 1 else ' differs'} (≠), the best figures in green")
         table = self.table
         table.clear()
         table.setColumnCount(len(runs))
@@ -69,8 +71,9 @@ class CompareView(QWidget):
             table.horizontalHeaderItem(i).setForeground(QBrush(QColor(colour_of(i))))
         rows: list[tuple[str, list[str], str]] = []  # (label, texts, "differs" | "best:N" | "")
         rows += [(row.key, [_text(v) for v in row.values], "differs") for row in differing]
-        rows += [(f.label, f.texts, f"best:{f.best}" if f.best is not None else "") for f in comparison.figures]
-        rows += [(row.key, [_text(v) for v in row.values], "") for row in same]
+        rows += [(FIGURE_LABELS.get(f.label, f.label), f.texts, f"best:{f.best}" if f.best is not None else "")
+                 for f in comparison.figures]
+        rows += [(row.key, [_text(v) for v in row.values], "same") for row in same]
         table.setRowCount(len(rows))
         table.setVerticalHeaderLabels([label for label, _, _ in rows])
         bold = QFont(table.font())
@@ -86,6 +89,8 @@ class CompareView(QWidget):
                     item.setForeground(QBrush(BEST))
                     item.setFont(bold)
                     item.setToolTip(f"the best {label}")
+                elif how == "same":
+                    item.setForeground(QBrush(SAME))
                 table.setItem(r, c, item)
             header = table.verticalHeaderItem(r)
             if how == "differs":

@@ -280,7 +280,7 @@ class TrainingPlots(QWidget):
         self.reset()
         metrics = {metric for _, _, _, metric in runs if metric}
         self.set_metric(next(iter(metrics)) if len(metrics) == 1 else None)  # one metric, or none to compare
-        self.epoch_loss.setTitle("Loss per epoch: validation (solid), training (dashed)")
+        self.epoch_loss.setTitle("Loss per epoch (dashed: training)")
         for name, colour, curves, _metric in runs:
             losses = np.asarray([v if v is not None else np.nan for v in curves.get("batch_losses", [])], float)
             smoother = Smoother()

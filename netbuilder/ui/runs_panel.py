@@ -72,9 +72,32 @@ def value_text(value) -> str:
     return "-" if value is None else str(value)
 
 
-def changed_text(run: Run, previous: Run | None) -> str:
+def changed_text(run: Run, previous: Run | None, graphs: dict) -> str:
+    """The settings changed since the run before, and how its graph changed (`graphs` caches the differences)."""
     changes = changed_settings(run, previous)
-    return ", ".join(f"{key} {value_text(old)} → {value_text(new)}" for key, (old, new) in changes.items())
+    words = [f"{key} {value_text(old)} → {value_text(new)}" for key, (old, new) in changes.items()]
+    if previous is not None:
+        key = (str(previous.path), str(run.path))
+        if key not in graphs:
+            graphs[key] = _graph_change(previous, run)
+        if graphs[key]:
+            words.append(graphs[key])
+    return ", ".join(words)
+
+
+def _graph_change(previous: Run, run: Run) -> str:
+    from ..core.training.runs import graph_diff
+    from ..core.training.runs.run import GRAPH_FILE, read_json
+
+    try:
+        diff = graph_diff(read_json(previous.graph_file, GRAPH_FILE), read_json(run.graph_file, GRAPH_FILE))
+    except RunError:
+        return ""
+    diff.recipe = {}  # the recipe's changes are the settings'
+    if diff.empty:
+        return ""
+    named = [f"+{b.name}" for b in diff.added] + [f"-{b.name}" for b in diff.removed] + [c.name for c in diff.changed]
+    return "graph: " + ", ".join(named[:4]) + (" …" if len(named) > 4 else "")
 
 
 class RunEdit(QUndoCommand):
@@ -111,6 +134,7 @@ class RunsPanel(QWidget):
         super().__init__()
         self.runs = runs
         self.listed: list[Run] = []
+        self._graph_changes: dict = {}  # (folder, folder) -> how the graph changed between two runs
         self.undo_stack = QUndoStack(self)
         self.where = QLabel()
         self.where.setObjectName("help")
@@ -133,25 +157,25 @@ class RunsPanel(QWidget):
         header.setStretchLastSection(True)
         self.compare = CompareView()
         self.compare.hide()
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter = QSplitter(Qt.Orientation.Vertical)  # a narrow column: the comparison under the runs
         splitter.addWidget(self.table)
         splitter.addWidget(self.compare)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
         self.buttons: dict[str, QToolButton] = {}
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.where, 1)
+        row.setSpacing(0)
         for key, text, slot, tip in (
                 ("compare", "Compare", self.compare_selected, "Overlay the selected runs' curves, list their "
                                                              "settings and mark their graphs' differences on the canvas"),
-                ("leave", "Leave compare", self.leave_compare, "Back to the run in view"),
-                ("show", "Show", lambda: self.show_run(self._one()), "Its curves, results, samples and weights"),
+                ("leave", "Leave", self.leave_compare, "Leave compare: back to the run in view"),
+                ("show", "Show", lambda: self.show_run(self._one()), "Its curves, results, samples and weights "
+                                                                    "(or double-click it)"),
                 ("star", "★", lambda: self.toggle_star(self._one()), "Star (or unstar) the run"),
-                ("rename", "Rename…", lambda: self.rename(self._one()), ""),
-                ("note", "Note…", lambda: self.note(self._one()), "A note kept with the run"),
                 ("delete", "Delete", lambda: self.delete(self.selected()), "Move to the store's trash (undoable)"),
-                ("undo", "Undo", self.undo_stack.undo, ""), ("redo", "Redo", self.undo_stack.redo, "")):
+                ("more", "⋯", self._more, "Use the run, rename it, note… (or right-click it)"),
+                ("undo", "↶", self.undo_stack.undo, ""), ("redo", "↷", self.undo_stack.redo, "")):
             button = QToolButton()
             button.setText(text)
             button.setToolTip(tip)
@@ -159,6 +183,7 @@ class RunsPanel(QWidget):
             button.clicked.connect(slot)
             row.addWidget(button)
             self.buttons[key] = button
+        row.addStretch()
         self.undo_stack.canUndoChanged.connect(self.buttons["undo"].setEnabled)
         self.undo_stack.canRedoChanged.connect(self.buttons["redo"].setEnabled)
         self.undo_stack.undoTextChanged.connect(lambda t: self.buttons["undo"].setToolTip(f"Undo {t}" if t else ""))
@@ -166,6 +191,7 @@ class RunsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(2)
+        layout.addWidget(self.where)
         layout.addLayout(row)
         layout.addWidget(splitter, 1)
         runs.changed.connect(self.refresh)
@@ -180,10 +206,10 @@ class RunsPanel(QWidget):
         self.listed = self.runs.runs()
         store = self.runs.store
         count = len(self.listed)
-        self.where.setText(f"{count} run{'s' if count != 1 else ''} of {self.runs.document.display_name}, kept in "
-                           f"{store.path}" if count else f"No runs of {self.runs.document.display_name} yet: each "
-                           f"training run is kept here (in {store.path}).")
-        self.where.setToolTip(str(store.path))
+        self.where.setText(f"{count} run{'s' if count != 1 else ''} of {self.runs.document.display_name}, in "
+                           f"{store.path.name}" if count else f"No runs of {self.runs.document.display_name} yet: "
+                           "each training run is kept here.")
+        self.where.setToolTip(f"Kept in {store.path}: a folder per run (run.json, curves, metrics, weights)")
         table = self.table
         table.setSortingEnabled(False)
         table.blockSignals(True)
@@ -214,7 +240,8 @@ class RunsPanel(QWidget):
             (str(len(run.epochs)), len(run.epochs)),
             (duration(run.seconds), run.seconds),
             (run.device or "-", run.device or ""),
-            (changed_text(run, previous) or ("-" if previous is not None else "(the first run)"), None),
+            (changed_text(run, previous, self._graph_changes) or ("-" if previous is not None else "(the first run)"),
+             None),
         ]
         for column, (text, key) in enumerate(cells):
             item = SortItem(text)
@@ -261,13 +288,18 @@ class RunsPanel(QWidget):
 
     def _selection_changed(self) -> None:
         chosen = self.selected()
-        for key in ("show", "star", "rename", "note"):
+        for key in ("show", "star"):
             self.buttons[key].setEnabled(len(chosen) == 1)
+        self.buttons["more"].setEnabled(bool(chosen))
         self.buttons["delete"].setEnabled(bool(chosen))
         self.buttons["compare"].setEnabled(len(chosen) >= 2)
         self.buttons["leave"].setVisible(self.compare.isVisible())
         self.buttons["undo"].setEnabled(self.undo_stack.canUndo())
         self.buttons["redo"].setEnabled(self.undo_stack.canRedo())
+
+    def _more(self) -> None:
+        button = self.buttons["more"]
+        self.menu().exec(button.mapToGlobal(button.rect().bottomLeft()))
 
     def _context_menu(self, pos) -> None:
         row = self.table.rowAt(pos.y())

@@ -9,6 +9,7 @@ show_message, show_problem, show_results, maybe_save, show_canvas, view.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -18,7 +19,9 @@ from .compare_view import canvas_diff, colour_of, mark_blocks, run_label
 from .document_runs import DocumentRuns
 from .folders import chosen, start_in
 from .runs_panel import RunsPanel
-from .worker import LoadJob
+
+if TYPE_CHECKING:  # worker imports torch, which the window does not before it has loaded
+    from .worker import LoadJob
 
 WEIGHTS_FILTER = "Weights (*.pt *.safetensors);;All files (*)"
 
@@ -135,6 +138,9 @@ class WindowRuns:
                                            (run.metrics or {}).get("metric")) for i, run in enumerate(runs)])
         marked = mark_blocks(self.scene, self.document.graph, canvas_diff(comparison))
         self.show_canvas()
+        first = next((block for block in self.scene.blocks.values() if block.mark is not None), None)
+        if first is not None:
+            self.view.centerOn(first)  # the difference in view
         self.training.tabs.setCurrentWidget(self.training.plots)
         self.curves_dock.show()
         self.curves_dock.raise_()
@@ -226,6 +232,8 @@ class WindowRuns:
         return self._read(lambda: load_into_graph(graph, path), loaded)
 
     def _read(self, work, done) -> LoadJob:
+        from .worker import LoadJob
+
         job = LoadJob(work)
         job.done.connect(done)
         job.failed.connect(self.show_problem)

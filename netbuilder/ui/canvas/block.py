@@ -9,7 +9,13 @@ import html
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsEllipseItem, QGraphicsItem, QStyleOptionGraphicsItem
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsSimpleTextItem,
+    QStyleOptionGraphicsItem,
+)
 
 from ...core.checks.shapes import NodeShapes, format_count
 from ...core.layers.spec import format_shape
@@ -193,7 +199,28 @@ class BlockItem(QGraphicsItem):
         if mark != self.mark:
             self.mark = mark
             self._update_tooltip()
+            self._label_mark()
             self.update()
+
+    def _label_mark(self) -> None:
+        """What changed, written beside the block in the mark's colour (the whole of it in the tooltip)."""
+        label = getattr(self, "_mark_label", None)
+        if self.mark is None:
+            if label is not None:
+                label.hide()
+            return
+        if label is None:
+            label = self._mark_label = QGraphicsSimpleTextItem(self)
+            font = QFont(label.font())
+            font.setPointSizeF(8.5)
+            font.setBold(True)
+            label.setFont(font)
+            label.setPos(WIDTH / 2 + 8, -HEIGHT / 2 + 4)
+        kind, words = self.mark
+        text = "new" if kind == "added" else words.split(": ", 1)[-1].replace(" -> ", " → ")
+        label.setText(text if len(text) <= 48 else text[:47] + "…")
+        label.setBrush(MARKS[kind][0])
+        label.show()
 
     @property
     def error(self) -> str | None:
