@@ -17,6 +17,10 @@ def test_the_analysis_checks_the_chosen_dataset_without_a_preview(window, qtbot)
     assert window.training.tabs.currentWidget() is not window.training.preview, "no preview was needed"
     window.training.select_dataset("xor")  # another dataset: checked again, its own facts
     qtbot.waitUntil(lambda: "checked against xor" in window.analysis.summary.text(), timeout=30_000)
+    window.document.undo_stack.setClean()
+    assert window.open_example(EXAMPLES / "googlenet.json")  # no recipe: no dataset chosen for it yet
+    qtbot.wait(800)
+    assert window.document.data_source is None and "checked against" not in window.analysis.summary.text()
 
 
 def test_preview_shows_its_pictures_where_the_user_is_looking(window, qtbot):

@@ -66,7 +66,8 @@ def test_a_generator_shows_its_loss_parts_as_they_count_and_no_confusion_matrix(
     panel = window.training
     train(window, qtbot, 2, "ring:n=2000")
     results = panel.results
-    assert results.pages.currentWidget() is results.note and "Samples" in results.note.text()
+    assert results.pages.currentWidget() is results.note_page and "Samples" in results.note.text()
+    assert results.made.image is not None and "generated" in results.made_caption.text(), "what it makes, too"
     assert results.matrix.counts == [] and not results.matrix.isVisibleTo(results)
     assert "predicted" not in results.note.text()
     made = panel.made

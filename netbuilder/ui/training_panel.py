@@ -89,8 +89,9 @@ class TrainingPanel(SettingsForm, QWidget):
         self._follow_settings(lambda: self._recheck_error("settings"))
         self.data_check = DataCheck(self)  # the analysis checks the graph against the chosen dataset at once
         for changed in (self.dataset.currentIndexChanged, self.path.textChanged, self.label_column.textChanged,
-                        self.options.textChanged, document.report_changed):
-            changed.connect(self.data_check.schedule)
+                        self.options.textChanged):
+            changed.connect(self.data_check.dataset_chosen)
+        document.report_changed.connect(self.data_check.schedule)  # the Input's shape may have changed
         self.preview_button.clicked.connect(self.wants_view.emit)
         self.optimizer.currentTextChanged.connect(self._optimizer_chosen)
         self._optimizer_chosen(self.optimizer.currentText())
@@ -295,6 +296,7 @@ class TrainingPanel(SettingsForm, QWidget):
         self.status.setText(result.message[:1].upper() + result.message[1:] + ".")
         if self.prepared is not None:
             self.results.show_result(result, self.prepared.splits)
+            self.results.show_made(self.made.picture.image, self.made.caption.text())
             if result.status != "stopped":
                 self.tabs.setCurrentWidget(self.results)
         if result.status == "diverged":
