@@ -58,8 +58,9 @@ class Exchange(QObject):
         def work():  # on the worker thread: compiling a big graph must not hold up the window
             model, weights, which = _choose_weights(graph, trained, named)
             if path.suffix == ".onnx":
-                return export_onnx(graph, path, weights=weights, model=model), which
-            return export_code(graph, path, weights=weights, model=model, save_model_weights=model is not None), which
+                return export_onnx(graph, path, weights=weights, model=model, overwrite=True), which
+            return export_code(graph, path, weights=weights, model=model, save_model_weights=model is not None,
+                               overwrite=True), which
 
         return self._start(work, lambda done: f"{done[0].summary()}; {done[1]}.", "Export failed",
                            f"Exporting {path.name}…")
@@ -91,7 +92,7 @@ class Exchange(QObject):
             return (f"Imported {source.name}: {len(imported.graph)} blocks, saved as {target.name} with its weights "
                     f"in {target.with_suffix('.pt').name}; matches onnxruntime to {imported.max_abs_diff:.1e}.")
 
-        return self._start(lambda: import_onnx_file(source, target), done, "Import failed",
+        return self._start(lambda: import_onnx_file(source, target, overwrite=True), done, "Import failed",
                            f"Importing {source.name}…")
 
     def _start(self, work, describe, failure_title: str, busy_text: str) -> bool:
