@@ -173,6 +173,9 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         self.probe = ProbeView(self.document, self.scene, self.training)
         self.probe_dock.setWidget(self.probe)
         self.probe.message.connect(self.show_message)
+        if self._docks_tabbed and not self._layout_restored and self.enlarged is None \
+                and self.training_dock.width() < self.training.settings_width():
+            self._size_docks()  # the right column as wide as the settings need (no sideways scrolling)
         for dock, place in ((self.curves_dock, self.training.add_corner), (self.probe_dock, self.probe.add_corner)):
             button = enlarge_button()
             button.clicked.connect(lambda _on, d=dock: self.enlarge_panel(d))

@@ -165,6 +165,13 @@ class TrainingPanel(SettingsForm, QWidget):
             lambda i: [b.setVisible(self.tabs.widget(i) is self.plots) for b in self.curve_buttons])
         return corner
 
+    def settings_width(self) -> int:
+        """The width the settings column needs to show every field without scrolling sideways."""
+        from PySide6.QtWidgets import QScrollArea
+
+        scroll = self.findChild(QScrollArea)
+        return scroll.widget().minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 16
+
     def add_corner(self, widget: QWidget) -> None:
         self.corner_row.addWidget(widget)
 
