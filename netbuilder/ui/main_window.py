@@ -37,6 +37,7 @@ from .message_bar import MessageBar
 from .palette import Palette
 from .recovery import INTERVAL_MS, RecoveryFile
 from .summary import ModelSummary, summary_line
+from .sweep_view import SweepDock
 from .window_editing import FRAGMENT_MIME, WindowEditing
 from .window_files import FILE_FILTER, MAX_RECENT, WindowFiles
 from .window_layout import WindowLayout, enlarge_button
@@ -181,6 +182,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
             button.clicked.connect(lambda _on, d=dock: self.enlarge_panel(d))
             place(button)
         self.actions_by_name["train"].setEnabled(True)
+        self.sweeps.enable(self.training)
 
     def _running_changed(self, running: bool) -> None:
         a = self.actions_by_name
@@ -308,6 +310,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
             panels.addAction(dock.toggleViewAction())
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
+        self.sweeps = SweepDock(self, train, panels)  # Train > Sweep…, the Sweep dock (ui/sweep_view.py)
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["help_layer"], a["shortcuts"], a["start_page"]])
         help_menu.addSeparator()
@@ -459,9 +462,9 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         QMessageBox.about(self, "About netbuilder", about_text())
 
     def closeEvent(self, event) -> None:
-        if self.training is not None and self.training.is_running:
+        if (self.training is not None and self.training.is_running) or self.sweeps.view.is_running:
             buttons = QMessageBox.StandardButton
-            answer = QMessageBox.question(self, "Training is running", "Stop the training run and quit?",
+            answer = QMessageBox.question(self, "Training is running", "Stop the training (and the sweep) and quit?",
                                           buttons.Yes | buttons.No, buttons.No)
             if answer != buttons.Yes:
                 event.ignore()
@@ -469,6 +472,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, QMainWindow):
         if self.maybe_save():
             if self.training is not None:
                 self.training.wait()
+            self.sweeps.view.wait()
             self.exchange.wait()
             if self.start_page is not None:
                 self.start_page.wait()
