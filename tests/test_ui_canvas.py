@@ -41,7 +41,7 @@ def test_a_palette_drop_creates_the_block_where_it_is_dropped(window, qtbot):
 def test_the_palette_filters_as_you_type_and_double_click_adds_and_wires(window, qtbot):
     qtbot.keyClicks(window.palette.search, "pool")
     assert set(window.palette.visible_types()) == {"MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-                                                   "GlobalAvgPool2d", "Upsample", "Resize"}
+                                                   "AdaptiveMaxPool2d", "GlobalAvgPool2d", "Upsample", "Resize"}
     window.palette.search.clear()
     assert sorted(window.palette.visible_types()) == sorted(LAYERS)
     tree = window.palette.tree
@@ -124,7 +124,7 @@ def test_the_inspector_refuses_a_bad_value_and_says_why(window, qtbot):
     editor.widget.setText("5x0")
     editor.widget.editingFinished.emit()
     assert conv.params["kernel_size"] == 5
-    assert editor.error.isVisible() and editor.error.text() == "'kernel_size' must be between 1 and 256, got 0"
+    assert editor.error.isVisible() and editor.error.text() == "'kernel size' must be between 1 and 256, got 0"
     editor.widget.setText("3x5")
     editor.widget.editingFinished.emit()
     assert conv.params["kernel_size"] == [3, 5] and not editor.error.isVisible()

@@ -17,6 +17,10 @@ def test_the_analysis_checks_the_chosen_dataset_without_a_preview(window, qtbot)
     assert window.training.tabs.currentWidget() is not window.training.preview, "no preview was needed"
     window.training.select_dataset("xor")  # another dataset: checked again, its own facts
     qtbot.waitUntil(lambda: "checked against xor" in window.analysis.summary.text(), timeout=30_000)
+    window.document.undo_stack.setClean()
+    assert window.open_example(EXAMPLES / "googlenet.json")  # no recipe: no dataset chosen for it yet
+    qtbot.wait(800)
+    assert window.document.data_source is None and "checked against" not in window.analysis.summary.text()
 
 
 def test_preview_shows_its_pictures_where_the_user_is_looking(window, qtbot):
@@ -237,3 +241,31 @@ def test_folding_groups_is_undoable_and_leaves_the_document_unmodified(window, q
     window.set_all_collapsed(True)
     assert window.document.push(SetParam(g, g.find("fc").id, "out_features", 7))
     assert window.isWindowModified(), "a real change still counts"
+
+
+def test_the_inside_buttons_stay_in_place_whatever_the_mode_shows(window, qtbot):
+    assert window.open_example(EXAMPLES / "mnist_convnet.json")
+    probe = window.probe
+    window.probe_dock.raise_()
+    window.scene.select_nodes([window.document.graph.find("conv1").id])
+    places = []
+    for mode in ("maps", "filters", "saliency", "maps"):
+        probe.set_mode(mode)
+        qtbot.waitUntil(lambda: probe._job is None and not probe._waiting and not probe._refresh_timer.isActive(),
+                        timeout=60_000)
+        qtbot.wait(20)
+        places.append([button.geometry().getRect() for button in probe.mode_buttons.buttons()]
+                      + [probe.source.geometry().getRect()])
+    assert all(place == places[0] for place in places), "the row does not jump"
+
+
+def test_a_regression_shows_its_predictions_against_the_truth(window, qtbot):
+    assert window.open_example(EXAMPLES / "mlp_regression.json")
+    panel = window.training
+    panel.epochs.setValue(2)
+    window.start_training()
+    qtbot.waitUntil(lambda: not panel.is_running, timeout=120_000)
+    results = panel.results
+    assert results.pages.currentWidget() is results.scatter and results.matrix.counts == []
+    assert len(results.scatter.plotItem.listDataItems()) == 2, "the points and the line where they agree"
+    assert "mean squared error" in results.summary.text()

@@ -54,8 +54,8 @@ def test_opening_the_vae_after_training_the_gan_ring_shows_nothing_of_the_ring(w
     assert panel.trained_state() is None, "the ring's trained model is not the VAE's"
     assert probe.blocks == [] and probe.shown is None and probe.grids == [] and probe.record is None
     assert not probe.error.isVisibleTo(probe) and not probe.warnings.isVisibleTo(probe)
-    assert probe.weights.text() == "" and probe.legend.text() in ("", "No statistics yet: train with “record while "
-                                                                      "training” on.")
+    no_statistics = "No statistics yet: train with “record while training” on."
+    assert probe.weights.text() == "" and probe.legend.text() in ("", no_statistics)
     assert all(block.tint is None for block in window.scene.blocks.values())
     assert not window.message_bar.isVisible() and window.statusBar().currentMessage() == ""
     assert not window.progress.isVisible()
@@ -76,7 +76,8 @@ def test_a_generator_shows_its_loss_parts_as_they_count_and_no_confusion_matrix(
     panel = window.training
     train(window, qtbot, 2, "ring:n=2000")
     results = panel.results
-    assert results.pages.currentWidget() is results.note and "Samples" in results.note.text()
+    assert results.pages.currentWidget() is results.note_page and "Samples" in results.note.text()
+    assert results.made.image is not None and "generated" in results.made_caption.text(), "what it makes, too"
     assert results.matrix.counts == [] and not results.matrix.isVisibleTo(results)
     assert "predicted" not in results.note.text()
     made = panel.made

@@ -107,7 +107,7 @@ def legible_ticks(widget) -> None:
         _, _, texts = axis.generateDrawSpecs(painter)
         painter.end()
         rects = [QRectF(rect) for rect, _flags, _text in texts]
-        assert len(rects) >= 2, f"{side}: too few ticks to read a value"
+        assert len(rects) >= (2 if side == "left" else 1), f"{side}: too few ticks to read a value"
         assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:]), f"{side}: overlapping"
 
 

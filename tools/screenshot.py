@@ -1,12 +1,18 @@
-"""Save a screenshot of the editor, as a person would see it (run under Xvfb on a machine without a screen).
+"""Save a screenshot of the editor, as a person would see it (offscreen, or under Xvfb to see the real thing).
 
-    xvfb-run -a -s "-screen 0 1366x768x24" python tools/screenshot.py OUT.png [GRAPH] [--size 1366x768] [options]
+    QT_QPA_PLATFORM=offscreen python tools/screenshot.py OUT.png [GRAPH] [--size 1366x768] [options]
+    xvfb-run -a -s "-screen 0 1366x768x24" python tools/screenshot.py OUT.png [GRAPH] [options]
 
 Options set the scene: --start (the start page), --layout, --collapse (all groups), --fit, --select NAME,
 --focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
---fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC),
---tab Curves|Results|Samples|Data,
---dock Training|Inspector|Analysis|Curves|Runs (raise it), --help-layer TYPE (the layer reference, saved instead),
+--fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC; --statistics N
+observes a step every N batches), --tab Curves|Results|Samples|Data,
+--dock Training|Inspector|Analysis|Curves|Inside|Runs (raise it), --inside NAME[,NAME] (the Inside view of these
+blocks; --inside-mode maps|filters|saliency, --sample N: the test sample, --tile PIXELS: the tiles' size,
+--colour-by STATISTIC: the blocks tinted by a training statistic, e.g. grad_std), --enlarge Curves|Inside (that
+panel takes the whole window), --help-layer TYPE (the layer reference, saved instead),
+--sweep NAME=VALUES (repeatable: a sweep of a copy of GRAPH is run first, then shown in the Sweep view;
+--sweep-trials N, --sweep-epochs N, --sweep-data SPEC, --prune, --sweep-tab Curves|Parallel Coordinates|Importance).
 --compare CHANGES (with --train: train once, make the changes, train again and compare the two runs; CHANGES is
 comma-separated, BLOCK.PARAM=VALUE for a block's parameter or SETTING=VALUE for a training setting: lr, epochs,
 batch_size; the graph is trained as a copy in a temporary folder, so its runs are kept there).
@@ -22,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
@@ -66,6 +72,53 @@ def change(window, changes: str) -> None:
             getattr(panel, key).setText(str(value))
 
 
+def probed(app, probe, timeout: float = 180) -> None:
+    """Wait until the Inside view has shown what it was asked."""
+    end = time.time() + timeout
+    while time.time() < end and (probe._job is not None or probe._waiting or probe._refresh_timer.isActive()):
+        settle(app, 0.05)
+    settle(app, 0.3)
+
+
+def look_inside(app, window, args) -> None:
+    """The Inside view of some blocks: raised, its mode, sample, tile size and statistic colours set."""
+    probe, graph = window.probe, window.document.graph
+    window.probe_dock.show()
+    window.probe_dock.raise_()
+    if args.tile:
+        probe.zoom.setValue(args.tile)
+    if args.colour_by:
+        probe.colour_by.setCurrentIndex(probe.colour_by.findData(args.colour_by))
+    probe.set_mode(args.inside_mode)
+    window.scene.select_nodes([graph.find(name.strip()).id for name in args.inside.split(",")])
+    probed(app, probe)
+    if args.sample is not None:
+        probe.index.setValue(args.sample)
+        probed(app, probe)
+        probe.index.setValue(args.sample)  # the sample range is known once the test split is read
+        probed(app, probe)
+
+
+def run_sweep(args) -> str:
+    """Sweep a copy of the graph (in a folder of its own, with its own run store) before the window opens."""
+    import shutil
+
+    from netbuilder.core.model.graph import Graph
+    from netbuilder.core.model.recipe import resolve
+    from netbuilder.core.training.sweep import Sweep, SweepDefinition, parse_param
+
+    folder = Path(tempfile.mkdtemp())
+    copy = folder / Path(args.graph).name
+    shutil.copy(args.graph, copy)
+    graph = Graph.load(copy)
+    settings = resolve({"data": args.sweep_data, "epochs": args.sweep_epochs}, graph.recipe)
+    definition = SweepDefinition([parse_param(text) for text in args.sweep], trials=args.sweep_trials,
+                                 prune=args.prune, seed=0)
+    Sweep(graph, definition, settings, graph_path=copy).run(on_trial=lambda row: print(f"trial {row.number}: "
+                                                                                         f"{row.state}"))
+    return str(copy)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -81,11 +134,26 @@ def main() -> None:
     parser.add_argument("--fix", action="store_true")
     parser.add_argument("--train", type=int, metavar="EPOCHS")
     parser.add_argument("--data", help="the dataset to train on (default: the graph's recipe's)")
+    parser.add_argument("--statistics", type=int, metavar="N", help="observe a training step every N batches")
     parser.add_argument("--tab")
     parser.add_argument("--dock")
+    parser.add_argument("--inside", help="blocks to look inside (comma-separated names)")
+    parser.add_argument("--inside-mode", choices=("maps", "filters", "saliency"), default="maps")
+    parser.add_argument("--sample", type=int, help="the test sample Inside shows")
+    parser.add_argument("--tile", type=int, help="the size of Inside's tiles, in pixels")
+    parser.add_argument("--colour-by", help="tint the blocks by a training statistic (grad_std, act_std, ...)")
+    parser.add_argument("--enlarge", choices=("Curves", "Inside"))
     parser.add_argument("--help-layer")
     parser.add_argument("--compare", metavar="CHANGES")
+    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=VALUES")
+    parser.add_argument("--sweep-trials", type=int, default=12)
+    parser.add_argument("--sweep-epochs", type=int)
+    parser.add_argument("--sweep-data")
+    parser.add_argument("--prune", action="store_true")
+    parser.add_argument("--sweep-tab", default="Curves")
     args = parser.parse_args()
+    if args.sweep:
+        args.graph = run_sweep(args)
     if args.compare and args.graph:  # its runs (and the unsaved ones') in a folder of their own
         folder = Path(tempfile.mkdtemp())
         os.environ["NETBUILDER_HOME"] = str(folder / "home")
@@ -143,6 +211,8 @@ def main() -> None:
     if args.train:
         if args.data:
             window.training.select_dataset(args.data)
+        if args.statistics is not None:
+            window.training.statistics_every = args.statistics
         window.training.epochs.setValue(args.train)
         train(app, window, deadline)
         if args.compare:
@@ -162,10 +232,29 @@ def main() -> None:
             while window.training._preview_job is not None and window.training._preview_job.isRunning():
                 app.processEvents()
     if args.dock:
-        dock = {"Training": window.training_dock, "Inspector": window.inspector_dock,
+        dock = {"Training": window.training_dock, "Inspector": window.inspector_dock, "Inside": window.probe_dock,
                 "Analysis": window.analysis_dock, "Curves": window.curves_dock, "Runs": window.runs_dock}[args.dock]
         dock.show()
         dock.raise_()
+    if args.fit:
+        window.view.fit_to_view()  # again: the panels may have taken room since
+    if args.inside:
+        look_inside(app, window, args)
+    if args.enlarge:
+        window.enlarge_panel(window.curves_dock if args.enlarge == "Curves" else window.probe_dock)
+        settle(app)
+        if args.inside:
+            probed(app, window.probe)
+    if args.sweep:
+        view = window.sweeps.view
+        while view.snapshot is None and time.time() < deadline + 600:
+            app.processEvents()
+            time.sleep(0.02)
+        window.sweeps.show()
+        window.resizeDocks([window.sweeps.dock], [int(0.46 * height)], Qt.Orientation.Vertical)
+        view.tabs.setCurrentIndex([view.tabs.tabText(i) for i in range(view.tabs.count())].index(args.sweep_tab))
+        headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+        view.table.sortItems(headers.index(view.snapshot.metric), Qt.SortOrder.AscendingOrder)  # best first
     settle(app, 0.6)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.help_layer:

@@ -98,6 +98,7 @@ class AnalysisPanel(QWidget):
         button.setObjectName("fixButton")
         button.setToolTip("Apply this fix (Ctrl+Z takes it back)")
         button.clicked.connect(lambda: self.apply_fix(finding))
+        button.setMinimumWidth(button.sizeHint().width())  # the whole fix, never cut
         row.addWidget(button)
         return box
 

@@ -19,6 +19,7 @@ class DataCheck(QObject):
         self.panel = panel
         self.job: LoadJob | None = None
         self.checked = None  # the spec (and input shape) the document's facts are about
+        self.chosen = False  # a dataset was chosen for this graph (its recipe names one, or the user picked one)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DELAY_MS)
@@ -26,11 +27,18 @@ class DataCheck(QObject):
         panel.document.replaced.connect(self._forget)
 
     def _forget(self) -> None:
+        """Another graph: checked against the dataset its recipe names; without one, once the user picks one."""
         self.checked = None
+        self.chosen = "data" in self.panel.document.graph.recipe
+        self.schedule()
+
+    def dataset_chosen(self, *_args) -> None:
+        self.chosen = True
         self.schedule()
 
     def schedule(self, *_args) -> None:
-        self._timer.start()
+        if self.chosen:
+            self._timer.start()
 
     def check(self) -> bool:
         """Read the chosen dataset in the background; False when there is nothing (new) to read."""

@@ -37,6 +37,7 @@ from .message_bar import MessageBar
 from .palette import Palette
 from .recovery import INTERVAL_MS, RecoveryFile
 from .summary import ModelSummary, summary_line
+from .sweep_view import SweepDock
 from .window_editing import FRAGMENT_MIME, WindowEditing
 from .window_files import FILE_FILTER, MAX_RECENT, WindowFiles
 from .window_layout import WindowLayout, enlarge_button
@@ -175,12 +176,16 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         self.probe = ProbeView(self.document, self.scene, self.training)
         self.probe_dock.setWidget(self.probe)
         self.probe.message.connect(self.show_message)
+        if self._docks_tabbed and not self._layout_restored and self.enlarged is None \
+                and self.training_dock.width() < self.training.settings_width():
+            self._size_docks()  # the right column as wide as the settings need (no sideways scrolling)
         for dock, place in ((self.curves_dock, self.training.add_corner), (self.probe_dock, self.probe.add_corner)):
             button = enlarge_button()
             button.clicked.connect(lambda _on, d=dock: self.enlarge_panel(d))
             place(button)
         self._runs_ready()
         self.actions_by_name["train"].setEnabled(True)
+        self.sweeps.enable(self.training)
 
     def _running_changed(self, running: bool) -> None:
         a = self.actions_by_name
@@ -309,6 +314,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         self._add_run_actions(file_menu, export_menu, panels)
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
+        self.sweeps = SweepDock(self, train, panels)  # Train > Sweep…, the Sweep dock (ui/sweep_view.py)
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["help_layer"], a["shortcuts"], a["start_page"]])
         help_menu.addSeparator()
@@ -460,13 +466,14 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         QMessageBox.about(self, "About netbuilder", about_text())
 
     def closeEvent(self, event) -> None:
-        if not self.confirm_stop_run():  # stop it and keep it (window_runs.py), or cancel
+        if not self.confirm_stop_run():  # stop it (and a sweep) and keep it (window_runs.py), or cancel
             event.ignore()
             return
         if self.maybe_save():
             if self.training is not None:
                 self.training.wait()
                 self.runs_closed()
+            self.sweeps.view.wait()
             self.exchange.wait()
             if self.start_page is not None:
                 self.start_page.wait()

@@ -161,7 +161,7 @@ class TrainingPlots(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.loss, self.epoch_loss, self.metric):
-            layout.addWidget(widget)
+            layout.addWidget(widget, 1)  # the same width each, whatever each one drew before
         self.runs: list[RunCurves] = []
         self._epoch_redraw = QTimer(self)
         self._epoch_redraw.setSingleShot(True)

@@ -27,7 +27,7 @@ from ..core.training.config import TrainResult
 from ..core.training.experiment import confusion_matrix, mean_iou
 from . import style
 from .fit_scroll import FitScroll
-from .samples import SampleGrid, label_of
+from .samples import SampleGrid, ScaledPicture, label_of
 
 MAX_SAMPLES = 48
 HINT = "Train a network to see its results here."
@@ -167,6 +167,15 @@ class ResultsView(QWidget):
         self.note.setObjectName("help")
         self.note.setWordWrap(True)
         self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.made = ScaledPicture()  # a generator's last samples, an autoencoder's reconstructions
+        self.made_caption = QLabel()
+        self.made_caption.setWordWrap(True)
+        self.note_page = QWidget()
+        note_column = QVBoxLayout(self.note_page)
+        note_column.setContentsMargins(0, 0, 0, 0)
+        note_column.addWidget(self.note)
+        note_column.addWidget(self.made, 1)
+        note_column.addWidget(self.made_caption)
 
         matrix_column, samples_column = QVBoxLayout(), QVBoxLayout()
         matrix_column.addWidget(self.matrix_caption)
@@ -179,7 +188,7 @@ class ResultsView(QWidget):
         body.addLayout(matrix_column, 2)
         body.addLayout(samples_column, 3)
         self.pages = QStackedWidget()
-        self.pages.addWidget(self.note)
+        self.pages.addWidget(self.note_page)
         self.pages.addWidget(classes)
         self.pages.addWidget(self.scatter)
         top = QHBoxLayout()
@@ -209,7 +218,17 @@ class ResultsView(QWidget):
 
     def _show_note(self, text: str) -> None:
         self.note.setText(text)
-        self.pages.setCurrentWidget(self.note)
+        self.made.set_image(None)
+        self.made.hide()
+        self.made_caption.setText("")
+        self.pages.setCurrentWidget(self.note_page)
+
+    def show_made(self, image, caption: str) -> None:
+        """Beside a generator's (or an autoencoder's) score: what it makes at the end of its run."""
+        if self.pages.currentWidget() is self.note_page and image is not None:
+            self.made.set_image(image)
+            self.made.show()
+            self.made_caption.setText(caption)
 
     def show_result(self, result: TrainResult, splits: Splits) -> None:
         self.show_view(result_view(result, splits))
@@ -252,7 +271,7 @@ class ResultsView(QWidget):
     def _kind_words(result: TrainResult, test) -> str:
         if result.metric_name is None and result.test_losses:
             return ("A generative model (or an autoencoder) has no predictions to score against labels: the loss "
-                    "above is its score, and what it makes is in the Samples tab.")
+                    "above is its score; what it makes (also in the Samples tab):")
         if "same" in test.extra:
             return "Pairs of samples, scored as the same class or not: the pair accuracy above."
         return "This network's outputs are not classes or values to compare with labels: the loss above is its score."

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 from ..core.training.runs import Run, RunError, changed_settings
 from .compare_view import CompareView
 
-COLUMNS = ("run", "when", "status", "result", "loss train / val", "epochs", "time", "device", "changed since the "
-           "run before")
+COLUMNS = ("run", "when", "status", "result", "loss train / val", "epochs", "time", "device",
+           "changed since the run before")
 STATUS_COLOURS = {"running": "#2f6fde", "finished": "#1e7e34", "stopped": "#8a6d00", "failed": "#d93025",
                   "killed": "#d93025", "diverged": "#d93025", "pruned": "#6a7282", "unknown": "#d93025"}
 RUN_ROLE = Qt.ItemDataRole.UserRole
@@ -167,11 +167,11 @@ class RunsPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         for key, text, slot, tip in (
-                ("compare", "Compare", self.compare_selected, "Overlay the selected runs' curves, list their "
-                                                             "settings and mark their graphs' differences on the canvas"),
+                ("compare", "Compare", self.compare_selected, ("Overlay the selected runs' curves, list their settings "
+                                                              "and mark their graphs' differences on the canvas")),
                 ("leave", "Leave", self.leave_compare, "Leave compare: back to the run in view"),
-                ("show", "Show", lambda: self.show_run(self._one()), "Its curves, results, samples and weights "
-                                                                    "(or double-click it)"),
+                ("show", "Show", lambda: self.show_run(self._one()), ("Its curves, results, samples and weights "
+                                                                     "(or double-click it)")),
                 ("star", "★", lambda: self.toggle_star(self._one()), "Star (or unstar) the run"),
                 ("delete", "Delete", lambda: self.delete(self.selected()), "Move to the store's trash (undoable)"),
                 ("more", "⋯", self._more, "Use the run, rename it, note… (or right-click it)"),

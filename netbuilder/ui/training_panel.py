@@ -98,8 +98,9 @@ class TrainingPanel(SettingsForm, QWidget):
         self._follow_settings(lambda: self._recheck_error("settings"))
         self.data_check = DataCheck(self)  # the analysis checks the graph against the chosen dataset at once
         for changed in (self.dataset.currentIndexChanged, self.path.textChanged, self.label_column.textChanged,
-                        self.options.textChanged, document.report_changed):
-            changed.connect(self.data_check.schedule)
+                        self.options.textChanged):
+            changed.connect(self.data_check.dataset_chosen)
+        document.report_changed.connect(self.data_check.schedule)  # the Input's shape may have changed
         self.preview_button.clicked.connect(self.wants_view.emit)
         self.optimizer.currentTextChanged.connect(self._optimizer_chosen)
         self._optimizer_chosen(self.optimizer.currentText())
@@ -169,6 +170,13 @@ class TrainingPanel(SettingsForm, QWidget):
         self.tabs.currentChanged.connect(
             lambda i: [b.setVisible(self.tabs.widget(i) is self.plots) for b in self.curve_buttons])
         return corner
+
+    def settings_width(self) -> int:
+        """The width the settings column needs to show every field without scrolling sideways."""
+        from PySide6.QtWidgets import QScrollArea
+
+        scroll = self.findChild(QScrollArea)
+        return scroll.widget().minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 16
 
     def add_corner(self, widget: QWidget) -> None:
         self.corner_row.addWidget(widget)
@@ -327,6 +335,7 @@ class TrainingPanel(SettingsForm, QWidget):
                                            else "the last training run", run))
         if self.prepared is not None:
             self.results.show_result(result, self.prepared.splits)
+            self.results.show_made(self.made.picture.image, self.made.caption.text())
             if result.status != "stopped":
                 self.tabs.setCurrentWidget(self.results)
         if run is not None:

@@ -37,6 +37,7 @@ class WindowLayout:
     def _init_layout(self) -> None:
         self._dock_state = None  # the docks as they were before the start page hid them
         self._docks_tabbed = False  # docks join their tabs when the window first shows
+        self._layout_restored = False  # the panels' sizes came from the last session
         self.enlarged: QDockWidget | None = None  # a panel taking the whole window
         self._before_enlarging = None
         self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # before tabbing
@@ -82,7 +83,8 @@ class WindowLayout:
             self.tabifyDockWidget(self.analysis_dock, self.curves_dock)
             self.inspector_dock.raise_()
             self.analysis_dock.raise_()
-            if not self._restore_docks():
+            self._layout_restored = self._restore_docks()
+            if not self._layout_restored:
                 self._size_docks()
 
     # ----- the window's size on its screen
@@ -105,8 +107,11 @@ class WindowLayout:
             self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     def _size_docks(self) -> None:
-        """Narrow side columns, the canvas most of the room, the bottom panel a fifth of the height."""
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 360], Qt.Orientation.Horizontal)
+        """Narrow side columns (the right one as wide as the training settings need, up to a third of the width),
+        the canvas most of the room, the bottom panel a fifth of the height."""
+        right = 360 if self.training is None else max(360, self.training.settings_width())
+        right = min(right, int(0.32 * self.width()))
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [200, right], Qt.Orientation.Horizontal)
         self.resizeDocks([self.analysis_dock], [max(140, int(self.height() * 0.21))], Qt.Orientation.Vertical)
 
     # ----- remembered between sessions

@@ -258,13 +258,18 @@ class WindowRuns:
         return len(self.document_runs.runs())
 
     def confirm_stop_run(self) -> bool:
-        """Closing while a run trains: stop it and keep it (in the store), or cancel."""
-        if self.training is None or not self.training.is_running:
+        """Closing while a run (or a sweep) trains: stop it and keep it (in the store), or cancel."""
+        training = self.training is not None and self.training.is_running
+        sweeps = getattr(self, "sweeps", None)
+        sweeping = sweeps is not None and sweeps.view.is_running
+        if not (training or sweeping):
             return True
+        what = "the training run and the sweep" if training and sweeping else "the training run" if training \
+            else "the sweep"
         buttons = QMessageBox.StandardButton
-        box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
-                          "Stop the training run and quit?", buttons.Yes | buttons.Cancel, self)
-        box.setInformativeText("The run is kept with the network's runs: its curves, and its weights as they are.")
+        box = QMessageBox(QMessageBox.Icon.Question, "Training is running", f"Stop {what} and quit?",
+                          buttons.Yes | buttons.Cancel, self)
+        box.setInformativeText("Runs are kept with the network's runs: their curves, and their weights as they are.")
         box.button(buttons.Yes).setText("Stop and Keep It")
         box.setDefaultButton(buttons.Cancel)
         return box.exec() == buttons.Yes
