@@ -5,7 +5,8 @@
 At 1366x768 (and the first four also at 1920x1080): the start page; the lecture's convnet with its Flatten
 forgotten (the Analysis finding and its fix); GoogLeNet collapsed and fitted; the convnet after 3 epochs (curves);
 the VAE's results (loss parts as they count); the GAN ring's samples; Inside: the convnet's feature maps and its
-conv1 filters (the Inside panel enlarged), and a deep plain network coloured by its gradients' std.
+conv1 filters (the Inside panel enlarged), and a deep plain network coloured by its gradients' std; two runs of the
+convnet compared (the Runs panel, the curves overlaid, the changed block marked on the canvas).
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def shots(tmp: Path) -> dict[str, list[str]]:
                                    "--tile", "64", "--size", "1366x768"]
     shots["inside_gradients.png"] = [deep, "--train", "1", "--statistics", "5", "--inside", "sigmoid1",
                                      "--colour-by", "grad_std", "--fit", "--size", "1366x768"]
+    shots["runs-compare-1366x768.png"] = [convnet, "--train", "3", "--compare", "conv2.out_channels=32,lr=0.003",
+                                          "--size", "1366x768"]
     return shots
 
 

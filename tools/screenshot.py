@@ -101,8 +101,6 @@ def look_inside(app, window, args) -> None:
 
 def run_sweep(args) -> str:
     """Sweep a copy of the graph (in a folder of its own, with its own run store) before the window opens."""
-    import shutil
-
     from netbuilder.core.model.graph import Graph
     from netbuilder.core.model.recipe import resolve
     from netbuilder.core.training.sweep import Sweep, SweepDefinition, parse_param
@@ -154,9 +152,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.sweep:
         args.graph = run_sweep(args)
-    if args.compare and args.graph:  # its runs (and the unsaved ones') in a folder of their own
+    from netbuilder.core.data.download import data_home
+
+    os.environ.setdefault("NETBUILDER_DATA", str(data_home()))  # the datasets downloaded already, still found
+    os.environ["NETBUILDER_HOME"] = tempfile.mkdtemp()  # no runs of earlier sessions shown: an example's own
+    if args.compare and args.graph:  # its runs in a folder of their own
         folder = Path(tempfile.mkdtemp())
-        os.environ["NETBUILDER_HOME"] = str(folder / "home")
         args.graph = str(shutil.copy(args.graph, folder / Path(args.graph).name))
 
     app = QApplication(sys.argv[:1])

@@ -29,6 +29,7 @@ class DocumentRuns(QObject):
     def __init__(self, document) -> None:
         super().__init__(document)
         self.document = document
+        document.runs = self  # what the Sweep view asks for its store, too
         self.unsaved_id = new_document_id()
         self._pending_move: Path | None = None  # saved while a run trained: its runs move once it ends
         self._runs: list[Run] | None = None  # the last listing (None: to be read again)
