@@ -122,6 +122,11 @@ def test_the_runs_panel_renames_notes_stars_and_deletes_runs_each_undoably(windo
         panel.undo_stack.undo()
     one = store.run(1)
     assert (one.name, one.note, one.starred) == ("", "", False)
+    assert panel.delete([store.run(1)]) and [r.number for r in store.trashed()] == [1]
+    panel.select([2])
+    trash = next(a.menu() for a in panel.menu().actions() if a.text() == "Restore from the Trash")
+    trash.actions()[0].trigger()
+    assert [r.number for r in store.runs()] == [1, 2] and store.trashed() == []
 
 
 def test_a_run_is_continued_from_its_checkpoint_and_fine_tuned_from_as_new_runs(window, qtbot, tmp_path):
@@ -155,7 +160,8 @@ def test_an_unsaved_networks_runs_move_beside_it_when_it_is_saved(window, qtbot,
     moved = RunStore.beside(target)
     assert [r.status for r in moved.runs()] == ["finished"] and not unsaved.path.exists()
     assert moved.run(1).has_weights() and [r.number for r in window.runs_panel.listed] == [1]
-    assert window.runs_panel.where.text().endswith(str(moved.path))
+    assert window.runs_panel.where.text() == "1 run of mine.json, in mine.runs"
+    assert str(moved.path) in window.runs_panel.where.toolTip()
 
 
 def test_file_load_weights_loads_what_fits_with_the_fit_report_and_they_are_the_weights_in_view(
@@ -192,6 +198,11 @@ def test_closing_during_a_run_asks_and_keeps_the_stopped_run(window, qtbot, tmp_
     try:
         qtbot.waitUntil(lambda: window.training.plots.current is not None
                         and bool(window.training.plots.current.epochs["epoch"]), timeout=60_000)
+        live = window.training.plots.current
+        qtbot.waitUntil(lambda: len(window.runs_panel.listed) == 1, timeout=10_000)
+        window.show_run(window.runs_panel.listed[0])  # its curves are the live ones: not replaced while it trains
+        window.compare_runs(window.runs_panel.listed * 2)
+        assert window.training.plots.current is live and "A run is training" in window.statusBar().currentMessage()
         seen = answer(QMessageBox.StandardButton.Cancel)
         assert not window.close()
         assert seen[0] == "Stop the training run and quit?" and window.training.is_running
@@ -303,3 +314,26 @@ def test_import_export_and_save_as_never_replace_a_file_without_asking(window, q
     assert "class Net" in (tmp_path / "xor.py").read_text() and "with the weights of w.pt" in seen[-1]
     assert window.save_as() and window.document.path == tmp_path / "other.json"
     assert Graph.load(tmp_path / "other.json").find("fc1") is not None
+
+
+def test_a_runs_export_is_its_graph_as_trained_with_its_weights_and_its_graph_opens_as_a_document(
+        window, qtbot, tmp_path, answer):
+    from netbuilder.ui.commands import SetParam
+
+    path = saved_copy(tmp_path)
+    assert window.open_path(path)
+    train(window, qtbot, epochs=1)
+    run = RunStore.beside(path).run(1)
+    graph = window.document.graph
+    assert window.document.push(SetParam(graph, graph.find("fc1").id, "out_features", 8))  # the graph moves on
+    seen = answer(QMessageBox.StandardButton.Ok)
+    assert window.exchange.export_to(tmp_path / "run1.py", None, run)
+    qtbot.waitUntil(lambda: len(seen) > 0, timeout=60_000)
+    assert "with the weights of run 1, its graph as it was trained" in seen[0]
+    exported, state = torch.load(tmp_path / "run1.pt", weights_only=True), read_state(run.weights_file)
+    assert exported["fc1.weight"].shape == (4, 2) and all(torch.equal(v, state[k]) for k, v in exported.items())
+    answer(QMessageBox.StandardButton.Discard)  # the edit is not saved
+    assert window.open_run_graph(run)
+    assert window.document.path is None and window.document.graph.find("fc1").params["out_features"] == 4
+    assert window.document.display_name == "run 1 of mlp_xor.json (its graph)"
+    assert window.runs_panel.listed == [], "a document of its own"

@@ -7,7 +7,8 @@ open. When the document is first saved, its runs move beside it (`move_to`); a r
 still training then moves once it has ended.
 
 `changed` is emitted when runs are added, removed or renamed (a QFileSystemWatcher on the store's folder, so that
-runs from `netbuilder train` appear too) and, while a run is training, every POLL_MS (its epochs and status).
+runs from `netbuilder train` appear too) and, while a run is training, every POLL_MS (its epochs and status; less
+often when listing takes long: a long run's curves.json).
 Listing a store reads small JSON files and never imports torch.
 """
 from __future__ import annotations
@@ -134,9 +135,14 @@ class DocumentRuns(QObject):
         self._settle.start()
 
     def _announce(self) -> None:
+        import time
+
         self._watch()
         self._runs = None
+        start = time.perf_counter()
         runs = self.runs()
+        # a long run's curves take a while to read: never more than a thirtieth of the time on the window's thread
+        self.poll.setInterval(max(POLL_MS, int(30_000 * (time.perf_counter() - start))))
         running = any(run.status == "running" for run in runs)
         if running and not self.poll.isActive():
             self.poll.start()

@@ -338,7 +338,20 @@ class RunsPanel(QWidget):
         add("Rename…", lambda: self.rename(run), run is not None)
         add("Note…", lambda: self.note(run), run is not None)
         add("Delete", lambda: self.delete(chosen), bool(chosen) and all(r.status != "running" for r in chosen))
+        try:
+            trashed = self.runs.store.trashed()
+        except RunError:
+            trashed = []
+        trash = menu.addMenu("Restore from the Trash")
+        trash.setEnabled(bool(trashed))
+        for old in trashed:
+            add(f"{old.title} ({old.status}, {when(old.started)})", lambda r=old: self.restore(r), parent=trash)
         return menu
+
+    def restore(self, run: Run) -> bool:
+        """Bring a deleted run back from the store's trash (undoable: back into the trash)."""
+        folder = run.folder
+        return self._edit(f"restore run {run.number}", lambda s: s.restore(folder), lambda s: s.delete(folder))
 
     # ----- show and compare
 

@@ -101,7 +101,7 @@ class WindowRuns:
         """A run's curves, results, samples and block statistics as when it ended; its weights in view."""
         from .run_view import show_run
 
-        if self.training is None:
+        if self._busy_training():
             return
         self.shown_run = run
         job = show_run(self.training, self.probe, run, on_error=self.show_problem)
@@ -112,6 +112,8 @@ class WindowRuns:
             self.show_message(f"Showing {run_label(run)} ({run.status}): its curves, results and weights")
 
     def use_run(self, run: Run) -> None:
+        if self._busy_training():
+            return
         self.show_run(run, quiet=True)
         self.show_message(f"The weights in view are {run_label(run)}'s: the Inside view, the Results and File > "
                           "Export use them")
@@ -126,7 +128,8 @@ class WindowRuns:
     def compare_runs(self, runs: list[Run]) -> None:
         """Overlay the runs' curves (each in its colour, named in the legends), list their settings with the
         differences marked, and mark on the canvas the blocks their graphs differ in, until compare is left."""
-        if self.training is None:
+        if self._busy_training():
+            self.runs_panel.leave_compare()
             return
         try:
             comparison = self.runs_panel.compare.show_comparison(runs)
@@ -166,7 +169,7 @@ class WindowRuns:
         many again)."""
         from .run_view import resumed_settings
 
-        if self.training is None:
+        if self._busy_training():
             return False
         try:
             settings = resumed_settings(run)
@@ -181,10 +184,21 @@ class WindowRuns:
 
     def finetune_run(self, run: Run) -> bool:
         """A new run with the panel's settings, starting from the run's weights (those that fit the graph)."""
-        if self.training is None or not self._start(weights=run.weights_file):
+        if self._busy_training() or not self._start(weights=run.weights_file):
             return False
         self.show_message(f"Fine-tuning from {run_label(run)}'s weights (those that fit the graph), as a new run")
         return True
+
+    def _busy_training(self) -> bool:
+        """No torch yet, or a run training (its curves are in view): say so; True when runs cannot be shown now."""
+        if self.training is None:
+            self.show_message("PyTorch is still loading; try again in a moment")
+            return True
+        if self.training.is_running:
+            self.show_message("A run is training (its curves are in view): show, compare or start runs once it has "
+                              "ended")
+            return True
+        return False
 
     def _start(self, **how) -> bool:
         self.show_results()
