@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from ..core.training.runs import Run, RunError, RunStore, new_document_id
-from ..core.training.runs.store import slug
+from ..core.training.runs.store import example_store_id, is_shipped_example
 
 POLL_MS = 1500
 
@@ -52,15 +52,15 @@ class DocumentRuns(QObject):
     def key(self) -> str:
         """The name of an unsaved document's store: an example's own (example-NAME), else this document's."""
         path = self.document.path
-        example = path.name if path is not None and _shipped(path) else getattr(self.document, "suggested_name", None)
+        example = path.name if path is not None and is_shipped_example(path) else getattr(self.document, "suggested_name", None)
         if example:
-            return f"example-{slug(Path(example).stem)}"[:60] or self.unsaved_id
+            return example_store_id(example) or self.unsaved_id
         return self.unsaved_id
 
     @property
     def store(self) -> RunStore:
         path = self.document.path
-        return RunStore.of_document(path if path is not None and not _shipped(path) else None, self.key)
+        return RunStore.of_document(path if path is not None and not is_shipped_example(path) else None, self.key)
 
     def runs(self) -> list[Run]:
         """The document's runs, by number (listed again after a change)."""
@@ -149,16 +149,6 @@ class DocumentRuns(QObject):
         elif not running:
             self.poll.stop()
         self.changed.emit()
-
-
-def _shipped(path: Path) -> bool:
-    """Whether a document is one of the examples netbuilder ships (their folder is the program's, not the user's)."""
-    from ..core.base.files import EXAMPLES_DIR
-
-    try:
-        return path.resolve().parent == EXAMPLES_DIR.resolve()
-    except OSError:
-        return False
 
 
 def _is_unsaved(store: RunStore) -> bool:
