@@ -1,4 +1,5 @@
-"""`netbuilder import MODEL.onnx -o GRAPH.json`: an editable graph with its weights beside it."""
+"""`netbuilder import MODEL -o GRAPH.json`: an editable graph with its weights beside it, from an ONNX model, a
+torch.export file (MODEL.pt2), or PyTorch code (FILE.py:NAME --input 1x3x224x224, which runs FILE.py)."""
 from __future__ import annotations
 
 import argparse
@@ -8,20 +9,44 @@ from .common import fail
 
 
 def register(commands) -> None:
-    imp = commands.add_parser("import", help="turn an ONNX model into an editable graph with its weights")
-    imp.add_argument("model", metavar="MODEL.onnx")
+    imp = commands.add_parser(
+        "import", help="turn a model (ONNX, torch.export .pt2, or PyTorch code) into an editable graph with its "
+                       "weights",
+        description="MODEL is an ONNX file, a torch.export.save file (.pt2), or FILE.py:NAME: a torch.nn.Module class "
+                    "(or a function returning a module) in your code, which is run to build it.")
+    imp.add_argument("model", metavar="MODEL", help="MODEL.onnx, MODEL.pt2, or FILE.py:NAME")
     imp.add_argument("-o", "--output", required=True, metavar="GRAPH.json")
+    imp.add_argument("--input", action="append", metavar="SHAPE",
+                     help="FILE.py:NAME: the shape of an input of forward(), the batch first (1x3x224x224; "
+                          "int64:1x12 for token ids); once per input, in order")
+    imp.add_argument("--force", action="store_true", help="overwrite GRAPH.json and GRAPH.pt if they exist")
     imp.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.exchange.onnx_import import import_onnx_file
-
     out = Path(args.output)
     if out.suffix != ".json":
         return fail(f"{out}: the graph is written as a .json file")
+    existing = [p for p in (out, out.with_suffix(".pt")) if p.exists()]
+    if existing and not args.force:
+        return fail(f"{existing[0]} exists; give --force to overwrite it, or another -o")
+    from ..core.exchange.torch_import.source import split_target
+
+    model = args.model
+    is_onnx = not model.lower().endswith(".pt2") and split_target(model)[1] is None  # as before: ONNX
+    if is_onnx and args.input:
+        return fail("--input is for FILE.py:NAME; an ONNX file carries its own input shapes")
     out.parent.mkdir(parents=True, exist_ok=True)
-    imported = import_onnx_file(args.model, out)
+    if is_onnx:
+        from ..core.exchange.onnx_import import import_onnx_file
+
+        imported = import_onnx_file(model, out)
+        checked = f"onnxruntime on {model}"
+    else:
+        from ..core.exchange.torch_import import import_torch_file
+
+        imported = import_torch_file(model, out, args.input)
+        checked = f"the model's own outputs ({model})"
     print(f"wrote {out} ({len(imported.graph)} blocks) and its weights {out.with_suffix('.pt')}; the graph matches "
-          f"onnxruntime on {args.model} to {imported.max_abs_diff:.1e}")
+          f"{checked} to {imported.max_abs_diff:.1e}")
     return 0
