@@ -31,6 +31,7 @@ from ...model.layout import apply_layout
 from .. import agreement
 from .importer import Importer, InputSpec
 from .naming import Conventions, conventions
+from .ops import HANDLERS, READERS
 from .simplify import simplify
 from .source import TorchImportError, export, parse_input, read_code, run_code, split_target
 
@@ -93,7 +94,7 @@ def _import(program, title: str, module, found: Conventions, own_files, referenc
 
     importer = Importer(program, title, module, found, own_files, where)
     try:
-        importer.run()
+        importer.run(HANDLERS, READERS)
     except GraphError as e:
         raise TorchImportError(f"{title}: {e}") from None
     if importer.refusals:

@@ -7,7 +7,6 @@ nodes that depend on it are only counted (refusals.py of the ONNX import: one li
 """
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +16,7 @@ from ...checks.shapes import clashes_with_torch, evaluate_block
 from ...model.graph import Graph, GraphError
 from ..onnx_import.refusals import Refusal, Refusals, Refused
 from . import naming
+from .naming import op_name
 from .values import BATCH, FROM_BATCH, Batched, Param, Port, Val, is_constant, plain
 
 DTYPES = {torch.float32: "float32", torch.int64: "int64"}
@@ -60,13 +60,6 @@ class OpNode:
     @property
     def label(self) -> str:
         return self.imp.label(self.fx)
-
-
-def op_name(fx_node) -> str:
-    target = fx_node.target
-    if target is operator.getitem:
-        return "getitem"
-    return str(target) if isinstance(target, torch._ops.OpOverload) else getattr(target, "__name__", str(target))
 
 
 class Importer:
@@ -256,14 +249,14 @@ class Importer:
 
     # ----- the walk
 
-    def run(self) -> None:
-        from .ops import HANDLERS, READERS
+    def run(self, handlers: dict, readers: dict) -> None:
+        """Walk the graph with the operator handlers and module readers of ops/."""
         from .regions import find_regions
 
         program = self.program
         graph = program.graph
         self._read_placeholders()
-        self.regions = find_regions(graph, self, READERS)
+        self.regions = find_regions(graph, self, readers)
         self.last_on_line = {}
         for fx_node in graph.nodes:
             if fx_node.op == "call_function":
@@ -276,11 +269,11 @@ class Importer:
             region = self.regions.get(fx_node)
             if region is not None:
                 if fx_node is region.nodes[-1]:
-                    self._region(region, READERS)
+                    self._region(region, readers)
                 continue
             args = self._resolve(fx_node.args)
             kwargs = {k: self._resolve(v) for k, v in fx_node.kwargs.items()}
-            self.values[fx_node] = self._evaluate(fx_node, args, kwargs, HANDLERS)
+            self.values[fx_node] = self._evaluate(fx_node, args, kwargs, handlers)
         if not self.refusals:
             self._outputs()
 

@@ -84,6 +84,18 @@ def _own(path: str, own_files: set[str] | None) -> bool:
     return not re.search(r"[/\\](torch|site-packages|dist-packages|lib[/\\]python\d)", path)
 
 
+def op_name(fx_node) -> str:
+    """`aten.conv2d.default`, or the name of a Python function (`getitem`)."""
+    import operator
+
+    import torch
+
+    target = fx_node.target
+    if target is operator.getitem:
+        return "getitem"
+    return str(target) if isinstance(target, torch._ops.OpOverload) else getattr(target, "__name__", str(target))
+
+
 def module_name(path: str, index: int = 0) -> str:
     """`layer1.0.conv1` -> `layer1_0_conv1` (`_2` for a second call)."""
     name = re.sub(r"\W", "_", path).strip("_") or "module"

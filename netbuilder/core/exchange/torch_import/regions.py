@@ -28,7 +28,7 @@ class Region:
 
     def ops(self, *names: str) -> list:
         """Its operator nodes of the given ATen names (`aten.layer_norm.default`), in order."""
-        from .importer import op_name
+        from .naming import op_name
 
         return [n for n in self.nodes if op_name(n) in names]
 

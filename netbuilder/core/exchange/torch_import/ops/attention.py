@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ...onnx_import.refusals import Refusal
-from ..importer import op_name
+from ..naming import op_name
 from ..values import Val
 from . import reads
 

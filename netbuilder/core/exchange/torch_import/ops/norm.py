@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ...onnx_import.refusals import Refusal
-from ..importer import op_name
+from ..naming import op_name
 from ..values import Param, Val
 from . import handles, reads
 from .common import last_axes, number, optional_weight, shared, tensor_of, weight
