@@ -19,6 +19,8 @@ def register(commands) -> None:
     imp.add_argument("--input", action="append", metavar="SHAPE",
                      help="FILE.py:NAME: the shape of an input of forward(), the batch first (1x3x224x224; "
                           "int64:1x12 for token ids); once per input, in order")
+    imp.add_argument("--weights", metavar="W.pt", help="FILE.py:NAME: a state_dict the module loads first (the "
+                                                        "model.pt netbuilder's code export writes beside model.py)")
     imp.add_argument("--force", action="store_true", help="overwrite GRAPH.json and GRAPH.pt if they exist")
     imp.set_defaults(run=run)
 
@@ -34,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
     model = args.model
     is_onnx = not model.lower().endswith(".pt2") and split_target(model)[1] is None  # as before: ONNX
-    if is_onnx and args.input:
-        return fail("--input is for FILE.py:NAME; an ONNX file carries its own input shapes")
+    if is_onnx and (args.input or args.weights):
+        return fail(f"{'--input' if args.input else '--weights'} is for FILE.py:NAME; an ONNX file carries its own "
+                    f"{'input shapes' if args.input else 'weights'}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if is_onnx:
         from ..core.exchange.onnx_import import import_onnx_file
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..core.exchange.torch_import import import_torch_file
 
-        imported = import_torch_file(model, out, args.input)
+        imported = import_torch_file(model, out, args.input, args.weights)
         checked = f"the model's own outputs ({model})"
     print(f"wrote {out} ({len(imported.graph)} blocks) and its weights {out.with_suffix('.pt')}; the graph matches "
           f"{checked} to {imported.max_abs_diff:.1e}")

@@ -46,21 +46,39 @@ class Imported:
     inputs: list[InputSpec] = field(default_factory=list)
 
 
-def import_torch(target: str | os.PathLike, inputs: list[str] | None = None) -> Imported:
+def import_torch(target: str | os.PathLike, inputs: list[str] | None = None,
+                 weights: str | os.PathLike | None = None) -> Imported:
     """MODEL.pt2, or FILE.py:NAME with `inputs` ("1x3x224x224", "int64:1x12": the batch first), as a Graph and
-    its weights, checked against the model's own outputs. TorchImportError says what cannot be imported."""
+    its weights, checked against the model's own outputs. `weights`: a state_dict file the code's module loads
+    first (netbuilder's code export writes model.py and model.pt). TorchImportError says what cannot be
+    imported."""
     path, name = split_target(str(target))
     if name is None:
         if path.suffix.lower() != ".pt2":
             raise TorchImportError(f"{path}: import a .pt2 file (torch.export.save), FILE.py:NAME, or an .onnx file")
-        if inputs:
-            raise TorchImportError("--input is for FILE.py:NAME; a .pt2 file carries its own input shapes")
+        if inputs or weights:
+            raise TorchImportError(f"{'--input' if inputs else '--weights'} is for FILE.py:NAME; a .pt2 file carries "
+                                   f"its own {'input shapes' if inputs else 'weights'}")
         from .guard import read_program
 
         program = read_program(path)
         return _import(program, path.name, None, Conventions(), None, program.module())
     shapes = [parse_input(text) for text in inputs or []]
-    return _import_code(read_code(path, name), path.name, shapes)
+    built = read_code(path, name)
+    if weights is not None:
+        _load_weights(built.module, weights)
+    return _import_code(built, path.name, shapes)
+
+
+def _load_weights(module: torch.nn.Module, weights) -> None:
+    from ...build.weights import WeightsError, read_state
+
+    state = read_state(weights)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        raise WeightsError(f"{weights}: the weights do not fit the module: {str(e).splitlines()[-1].strip()[:300]}") \
+            from None
 
 
 def import_code(source: str, name: str, shapes: list[tuple[tuple[int, ...], str]] | None = None,
@@ -138,7 +156,7 @@ def _check(graph: Graph, model, reference, batch: int | None, title: str) -> flo
     from ..onnx_export import sample_inputs
 
     model.eval()
-    inputs = sample_inputs(graph, model, batch=batch or 3, seed=3)
+    inputs = sample_inputs(graph, model, batch=batch or 2, seed=3)
     with torch.no_grad():
         got = model(*inputs)
         try:
@@ -152,9 +170,9 @@ def _check(graph: Graph, model, reference, batch: int | None, title: str) -> flo
 
 
 def import_torch_file(target: str | os.PathLike, graph_path: str | os.PathLike,
-                      inputs: list[str] | None = None) -> Imported:
+                      inputs: list[str] | None = None, weights: str | os.PathLike | None = None) -> Imported:
     """Import and write GRAPH.json with its weights beside it (GRAPH.pt, which the graph's meta names)."""
-    imported = import_torch(target, inputs)
+    imported = import_torch(target, inputs, weights)
     write_imported(imported, graph_path, str(target))
     return imported
 
