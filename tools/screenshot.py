@@ -6,7 +6,7 @@ Options set the scene: --start (the start page), --layout, --collapse (all group
 --focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
 --fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC),
 --tab Curves|Results|Samples|Data,
---dock Training|Inspector|Analysis|Curves (raise it), --help-layer TYPE (the layer reference, saved instead).
+--dock Training|Inspector|Analysis|Curves|Code (raise it; Code: the code view, beside the canvas), --help-layer TYPE (the layer reference, saved instead).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication
 
@@ -118,9 +118,20 @@ def main() -> None:
                 app.processEvents()
     if args.dock:
         dock = {"Training": window.training_dock, "Inspector": window.inspector_dock,
-                "Analysis": window.analysis_dock, "Curves": window.curves_dock}[args.dock]
+                "Analysis": window.analysis_dock, "Curves": window.curves_dock, "Code": window.code_dock}[args.dock]
         dock.show()
         dock.raise_()
+        if args.dock == "Code":  # its code is worked out on a thread; the selected block's lines marked
+            window.palette_dock.hide()  # room for the code beside the canvas, as a person makes it
+            window.resizeDocks([window.code_dock], [int(width * 0.4)], Qt.Orientation.Horizontal)
+            while window.code_view.source is None and time.time() < deadline:
+                app.processEvents()
+                time.sleep(0.02)
+            if args.select:
+                window.show_block(graph.find(args.select).id)
+            settle(app)
+            if args.focus:
+                window.view.centerOn(*graph.find(args.focus).pos)
     settle(app, 0.6)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.help_layer:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from ..core.base.files import list_examples
 from . import style
 from .analysis_panel import AnalysisPanel
+from .code_view import CodeView
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .collector import GuiCollector
@@ -96,6 +97,11 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.probe = None  # the ProbeView, built once torch has loaded
         self.probe_dock = self._dock("Inside", self._waiting("Feature maps, filters and saliency appear once PyTorch "
                                                              "has loaded…"), None, titled=False)
+        # the network as PyTorch code, both ways (issue 23): beside the canvas, shown from View > PyTorch Code
+        self.code_view = CodeView(self.document)
+        self.code_dock = self._dock("Code", self.code_view, area.LeftDockWidgetArea)
+        self.splitDockWidget(self.palette_dock, self.code_dock, Qt.Orientation.Horizontal)  # a column by the canvas
+        self.code_dock.hide()
         self._docks_tabbed = False  # Training and Curves join their tabs when the window first shows
 
         self.summary_label = QLabel()
@@ -126,6 +132,8 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.view.layer_dropped.connect(self.add_layer)
         self.palette.add_requested.connect(self._add_from_palette)
         self.analysis.block_chosen.connect(self.show_block)
+        self.code_view.block_chosen.connect(self.show_block)
+        self.code_view.message.connect(self.show_message)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(INTERVAL_MS)
@@ -284,8 +292,9 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
                                         tip="Export to ONNX, checked with onnxruntime"),
             "export_code": self._action("&PyTorch Code…", lambda: self.exchange.export_dialog("code"),
                                         tip="Export a readable nn.Module class"),
-            "import_onnx": self._action("&Import ONNX Model…", self.exchange.import_dialog,
-                                        tip="Turn an ONNX model into an editable graph with its weights"),
+            "import_onnx": self._action("&Import Model…", self.exchange.import_dialog,
+                                        tip="Turn an ONNX model, a torch.export file or PyTorch code into an editable "
+                                            "graph with its weights"),
             "quit": self._action("&Quit", self.close, K.Quit),
             "cut": self._action("Cu&t", self.cut, K.Cut),
             "copy": self._action("&Copy", self.copy, K.Copy),
@@ -367,9 +376,15 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         view.addActions([grid, snap])
         view.addSeparator()
         view.addActions([a["summary"], a["analysis"]])
+        code = a["code"] = self.code_dock.toggleViewAction()
+        code.setText("PyTorch &Code")
+        code.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        code.setStatusTip("The network as PyTorch code: edit it and Apply to change the network")
+        self.addAction(code)
+        view.addAction(code)
         panels = view.addMenu("&Panels")
         for dock in (self.palette_dock, self.inspector_dock, self.training_dock, self.probe_dock, self.curves_dock,
-                     self.analysis_dock):
+                     self.analysis_dock, self.code_dock):
             panels.addAction(dock.toggleViewAction())
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
@@ -435,12 +450,13 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
     def _selection_changed(self) -> None:
         if not shiboken6.isValid(self.scene):
             return  # the scene is being destroyed with the window and is dropping its items
+        ids = self.scene.selected_node_ids()
+        self.code_view.show_selection(ids)
         groups = self.scene.selected_groups()
         loose = [item for item in self.scene.selectedItems() if hasattr(item, "node_id")]
         if len(groups) == 1 and not loose:
             self.inspector.show_group(groups[0])
             return
-        ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
 
     def show_summary(self) -> None:
@@ -503,6 +519,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
             if self.training is not None:
                 self.training.wait()
             self.exchange.wait()
+            self.code_view.wait()
             if self.start_page is not None:
                 self.start_page.wait()
             self.recovery.discard()

@@ -172,6 +172,7 @@ class Source:
 
     text: str
     lines: dict[str, list[int]]
+    inputs: list[tuple[tuple[int, ...], str]] = None  # (shape, dtype) of each argument of forward(), in order
 
     def block_at(self, line: int) -> str | None:
         return next((name for name, numbers in self.lines.items() if line in numbers), None)
@@ -235,7 +236,9 @@ def write_source(graph: Graph, class_name: str = "Net", title: str | None = None
     for number, (_line, block) in enumerate(lines, start=1):
         if block is not None:
             owned.setdefault(block, []).append(number)
-    return Source("\n".join(line for line, _ in lines), owned)
+    shapes = [(tuple(graph.find(name).params["shape"]), graph.find(name).params.get("dtype", "float32"))
+              for name in traced.inputs]
+    return Source("\n".join(line for line, _ in lines), owned, shapes)
 
 
 def _input_words(node) -> str:
