@@ -9,10 +9,10 @@ import sys
 import threading
 
 from ..core.checks.messages import describe, is_bug
-from . import check, export, gui, import_model, info, inspect, plan, train
+from . import check, export, gui, import_model, info, inspect, plan, pretrained, train
 from .common import BUG_STATUS, fail, fail_once
 
-COMMANDS = (gui, info, check, train, plan, export, inspect, import_model)  # in the order `--help` lists them
+COMMANDS = (gui, info, check, train, plan, export, inspect, import_model, pretrained)  # in the order `--help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

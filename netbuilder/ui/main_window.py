@@ -34,6 +34,7 @@ from .collector import GuiCollector
 from .context_menus import build_menu
 from .document import Document, torch_loader
 from .exchange import Exchange
+from .fine_tune import FineTuning
 from .help_view import LayerHelp, ShortcutList
 from .inspector import Inspector
 from .message_bar import MessageBar
@@ -64,6 +65,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.recovery = RecoveryFile(recovery_directory)
         self.training = None  # the TrainingPanel, built once torch has loaded
         self.exchange = Exchange(self.document, None, self)
+        self.fine_tuning = FineTuning(self)  # the start page's "fine-tune a pretrained network on your images"
         self.summary_dialog: ModelSummary | None = None
         self.layer_help: LayerHelp | None = None
         self._paste_count = 0
@@ -120,6 +122,8 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.document.message.connect(self.show_problem)
         self.exchange.message.connect(self.show_message)
         self.exchange.opened.connect(lambda path: self.open_path(path))
+        self.fine_tuning.message.connect(self.show_message)
+        self.fine_tuning.ready.connect(lambda path: self.open_path(path) and self.start_training())
         self.scene.message.connect(self.show_problem)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.toggle_group_requested.connect(self.toggle_group)
@@ -204,6 +208,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         page.new_requested.connect(self.new_document)
         page.open_requested.connect(self.open_dialog)
         page.import_requested.connect(self.exchange.import_dialog)
+        page.fine_tune_requested.connect(self.fine_tuning.ask)
         page.example_chosen.connect(self.open_example)
         page.recent_chosen.connect(lambda path: self.open_path(path))
         return page
@@ -520,6 +525,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
                 self.training.wait()
             self.exchange.wait()
             self.code_view.wait()
+            self.fine_tuning.wait()
             if self.start_page is not None:
                 self.start_page.wait()
             self.recovery.discard()
