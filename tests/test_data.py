@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from netbuilder.core.data import DataError, load_dataset
-from netbuilder.core.data.augment import augment
+from netbuilder.core.data.augment.transforms import Augmentation
 from netbuilder.core.data.prepare import prepare
 
 
@@ -194,11 +194,11 @@ def test_a_dataset_that_does_not_fit_the_graph_is_refused_in_words(input_shape, 
 def test_augmentation_keeps_shapes_and_changes_images():
     torch.manual_seed(0)
     x = torch.arange(200 * 3 * 8 * 8, dtype=torch.float32).reshape(200, 3, 8, 8)
-    flipped = augment(x, ["flip"])
+    flipped = Augmentation(["flip"])(x)
     mirrored = [torch.equal(f, o.flip(-1)) for f, o in zip(flipped, x)]
     assert all(m or torch.equal(f, o) for m, f, o in zip(mirrored, flipped, x)), "each image mirrored or kept"
     assert 60 < sum(mirrored) < 140, "about half the images are mirrored left-right"
-    cropped = augment(x, ["crop"])
+    cropped = Augmentation(["crop"])(x)
     assert cropped.shape == x.shape and not torch.equal(cropped, x)
-    noisy = augment(x, ["noise"])
+    noisy = Augmentation(["noise"])(x)
     assert 0.05 < float((noisy - x).std()) < 0.2

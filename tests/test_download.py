@@ -4,6 +4,7 @@ does not match its checksum, and the message offline."""
 import gzip
 import hashlib
 import io
+import re
 import socket
 import struct
 import tarfile
@@ -41,11 +42,23 @@ def remote_for(files: dict[str, bytes], *mirrors, name="mnist", extract=()) -> R
 
 
 class Server:
-    """Serves `files` over HTTP with Range requests; `cut` names files whose first response stops half way;
-    `corrupt` names files served with a byte changed. `requests` records (path, Range header) of each request."""
+    """Serves `files` over HTTP with Range requests. `requests` records (name, Range header) of each request.
+    Behaviours, each a set of file names:
+    - cut: the first response stops half way (the connection drops);
+    - corrupt: served with a byte changed;
+    - gate: the first response sends half, then waits for `gate` (a threading.Event) before the rest;
+    - trickle: after the headers, a byte every `interval` seconds;
+    - silent: the headers, then nothing;
+    - endless: 200 without a Content-Length, then bytes without end;
+    - bad_length: a Content-Length that is not a number;
+    - headers: {name: {header: value}} sent instead of the computed ones (and the status in "status")."""
 
-    def __init__(self, files: dict[str, bytes], cut=(), corrupt=()) -> None:
+    def __init__(self, files: dict[str, bytes], cut=(), corrupt=(), gate=(), trickle=(), silent=(), endless=(),
+                 bad_length=(), headers=None, interval=2.2) -> None:
         self.files, self.cut, self.corrupt, self.requests = files, set(cut), set(corrupt), []
+        self.gated, self.trickle, self.silent, self.endless = set(gate), set(trickle), set(silent), set(endless)
+        self.bad_length, self.headers, self.interval = set(bad_length), headers or {}, interval
+        self.gate, self.stop = threading.Event(), threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,6 +66,12 @@ class Server:
                 pass
 
             def do_GET(self):
+                try:
+                    self.answer()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up: as it should, for most of these
+
+            def answer(self):
                 name = self.path.rsplit("/", 1)[-1]
                 server.requests.append((name, self.headers.get("Range")))
                 if name not in server.files:
@@ -61,29 +80,67 @@ class Server:
                 body = server.files[name]
                 if name in server.corrupt:
                     body = bytes([body[0] ^ 0xFF]) + body[1:]
-                start = 0
-                if self.headers.get("Range"):
-                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
+                if name in server.endless:
                     self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                if name in server.cut:  # the connection drops half way (once)
-                    server.cut.discard(name)
-                    self.wfile.write(body[start:start + (len(body) - start) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
+                    self.end_headers()
+                    block = bytes(range(256)) * 256
+                    while not server.stop.is_set():
+                        self.wfile.write(block)
                     return
-                self.wfile.write(body[start:])
+                start = 0
+                if name in server.headers:
+                    given = dict(server.headers[name])
+                    self.send_response(int(given.pop("status", 200)))
+                    for key, value in given.items():
+                        self.send_header(key, value)
+                else:
+                    if self.headers.get("Range"):
+                        start = int(self.headers["Range"].split("=")[1].split("-")[0])
+                        self.send_response(206)
+                        self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                    else:
+                        self.send_response(200)
+                    length = "abc" if name in server.bad_length else str(len(body) - start)
+                    self.send_header("Content-Length", length)
+                self.end_headers()
+                self.wfile.flush()
+                rest = body[start:]
+                if name in server.silent:
+                    server.stop.wait(60)
+                    return
+                if name in server.trickle:
+                    for i in range(len(rest)):
+                        self.wfile.write(rest[i:i + 1])
+                        self.wfile.flush()
+                        if server.stop.wait(server.interval):
+                            return
+                    return
+                if name in server.cut or name in server.gated:  # the connection drops half way (once), or waits
+                    gated = name in server.gated
+                    server.cut.discard(name)
+                    server.gated.discard(name)
+                    self.wfile.write(rest[:len(rest) // 2])
+                    self.wfile.flush()
+                    if not gated:
+                        self.close_connection = True
+                        return
+                    server.gate.wait(60)
+                    self.wfile.write(rest[len(rest) // 2:])
+                    return
+                self.wfile.write(rest)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Quiet(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that hung up mid-answer is what several tests do
+
+        self.httpd = Quiet(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/data/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self):
+        self.stop.set()
+        self.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -191,8 +248,10 @@ def test_offline_one_message_says_which_files_to_put_where(tmp_path, monkeypatch
         "); offline, put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
         f"t10k-labels-idx1-ubyte.gz (https://ossci-datasets.s3.amazonaws.com/mnist/) in {tmp_path / 'data' / 'mnist'}"
         ", or use mnist:DIR")
-    # the real checksums guard the real names: files that are not MNIST's are refused
+    # the real sizes and checksums guard the real names: files that are not MNIST's are refused before a byte is
+    # written (their size is not MNIST's)
     server = serve(fake_mnist())
     monkeypatch.setenv("NETBUILDER_DATASET_MIRRORS", server.url)
     assert main(args) == 1
-    assert "does not match its checksum" in capsys.readouterr().err
+    assert re.search(r"the server announces [\d,]+ bytes; the file has 9,912,422", capsys.readouterr().err)
+    assert not list((tmp_path / "data" / "mnist").iterdir())

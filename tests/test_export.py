@@ -109,12 +109,12 @@ def test_an_export_that_cannot_be_verified_writes_nothing(tmp_path):
     graph = Graph.load(EXAMPLES / "mnist_convnet.json")
     (tmp_path / "old.onnx").write_bytes(b"previous export")
     with pytest.raises(ExportError, match="opset must be 7..21, got 99"):
-        export_onnx(graph, tmp_path / "old.onnx", opset=99)
+        export_onnx(graph, tmp_path / "old.onnx", opset=99, overwrite=True)  # (replacing it is allowed)
     graph.disconnect(graph.find("fc1").id, "in")
     from netbuilder.core.build.compile import CompileError
 
     with pytest.raises(CompileError, match="fc1 \\(Linear\\): its input is not connected"):
-        export_onnx(graph, tmp_path / "old.onnx")
+        export_onnx(graph, tmp_path / "old.onnx", overwrite=True)
     assert (tmp_path / "old.onnx").read_bytes() == b"previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.onnx"]
 

@@ -187,7 +187,7 @@ def test_l1_penalty_shrinks_weights():
     (dict(lr=0.0), "learning rate must be in (0, 100], got 0.0"),
     (dict(seed=18446744073709551616), "seed must be 0..4294967295, got 18446744073709551616"),
     (dict(bf16=True), "bf16 needs a CUDA GPU that supports bfloat16; this run is on cpu"),
-    (dict(augment=["rotate"]), "unknown augmentation rotate; use flip, crop, noise"),
+    (dict(augment=["spin"]), "augment: unknown augmentation 'spin'; use flip, vflip, crop, translate, rotate"),
     (dict(device="cuda"), "device cuda is not available on this machine (use auto or cpu)"),
 ])
 def test_bad_settings_are_refused_in_words(config, message):

@@ -19,13 +19,14 @@ def test_the_generated_script_trains_an_epoch_with_torchrun_in_two_processes(tmp
     folder = tmp_path / "xor"
     assert main(["export", str(EXAMPLES / "mlp_xor.json"), "--training-script", "-o", str(folder)]) == 0
     assert "model.py" in capsys.readouterr().out
-    assert sorted(p.name for p in folder.iterdir()) == ["data.pt", "model.py", "train.py"]
+    assert sorted(p.name for p in folder.iterdir()) == ["augment.py", "data.pt", "model.py", "train.py"]
     source = (folder / "train.py").read_text()
     imports = {a.name.split(".")[0] for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import)
                for a in node.names}
     imports |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert imports <= {"argparse", "csv", "gzip", "math", "os", "time", "pathlib", "torch", "model"}  # torch only
+    allowed = {"argparse", "csv", "gzip", "math", "os", "time", "pathlib", "torch", "model", "augment"}
+    assert imports <= allowed  # torch only (augment.py: netbuilder's augmentation, torch and math)
     assert "'epochs': 150" in source and "'lr': 0.05" in source and "'data': 'data.pt'" in source  # the recipe
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                           "train.py", "--epochs", "1"], cwd=folder, capture_output=True, text=True, timeout=300)

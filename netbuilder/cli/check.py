@@ -1,12 +1,13 @@
-"""`netbuilder check GRAPH [--data SPEC] [--batch-size N] [--device D] [--json]`: errors, warnings and advice,
-each with its fix; exit status 1 on errors (or when the asked batch does not fit)."""
+"""`netbuilder check GRAPH [--data SPEC] [--run ID] [--batch-size N] [--device D] [--json]`: errors, warnings and
+advice, each with its fix; exit status 1 on errors (or when the asked batch does not fit). With --run, also whether
+that run's weights fit the graph as it is now, and what its training statistics warned of."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-from .common import add_graph, fail, load_graph
+from .common import add_graph, add_run_option, chosen_run, fail, load_graph
 from .plan import add_plan_options, memory_plan, print_memory_plan
 
 
@@ -17,7 +18,10 @@ def register(commands) -> None:
                                 "when there are errors")
     add_graph(check)
     check.add_argument("--json", action="store_true", help="print a JSON object instead of lines")
-    check.add_argument("--data", metavar="SPEC", help="check the graph against this dataset too: " + SPEC_HELP)
+    check.add_argument("--data", metavar="SPEC", help="check the graph against this dataset too (default: the run's "
+                       "with --run): " + SPEC_HELP)
+    add_run_option(check, "check that its weights fit the graph, and repeat its training's warnings (dead ReLUs, "
+                          "vanishing gradients)")
     add_plan_options(check)  # with --batch-size or --device: the memory plan too (exit 1 when it does not fit)
     check.set_defaults(run=run)
 
@@ -29,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     graph = load_graph(args.graph)
     report = infer_shapes(graph)
+    run = chosen_run(args)
+    if run is not None and not args.data:
+        args.data = run.data
     facts = None
     if args.data:
         from ..core.data import load_dataset
@@ -40,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     batch_size = args.batch_size or graph.recipe.get("batch_size") or TrainConfig().batch_size
     findings = analyze(graph, report, facts, batch_size=batch_size if args.data else None)
+    if run is not None:
+        findings += run_findings(run, graph, report)
     total = counts(findings)
     planned = bool(args.batch_size or args.device or args.optimizer) and not total["error"]
     if args.json:
@@ -61,3 +70,29 @@ def run(args: argparse.Namespace) -> int:
     if planned and not print_memory_plan(args, graph):
         return fail(f"{args.graph}: training with this batch does not fit in memory")
     return 0
+
+
+def run_findings(run, graph, report) -> list:
+    """Whether a run's weights fit the graph as it is now (an error naming what does not), and the warnings its
+    training's per-block statistics gave (metrics.json)."""
+    from ..core.build.compile import compile_graph
+    from ..core.build.weights import WeightsError, apply_state, read_state
+    from ..core.checks.analysis import Finding
+    from ..core.training.runs import RunError
+
+    where = f"run {run.number}"
+    findings = []
+    try:
+        weights = run.weights_for_use()
+    except RunError as e:
+        return [Finding("error", "run-weights", None, "", str(e))]
+    if not report.errors:
+        try:
+            apply_state(compile_graph(graph, report), read_state(weights), f"{where}'s weights")
+            findings.append(Finding("info", "run-weights", None, "", f"{where}'s weights fit the graph "
+                                    f"({run.status}, {len(run.epochs)} epochs{', ' + run.headline.text if run.headline else ''})"))
+        except WeightsError as e:
+            findings.append(Finding("error", "run-weights", None, "", str(e)))
+    for warning in (run.metrics or {}).get("warnings") or []:
+        findings.append(Finding("warning", "run-statistics", None, "", f"{where}: {warning}"))
+    return findings

@@ -1,11 +1,12 @@
-"""`netbuilder import MODEL -o GRAPH.json`: an editable graph with its weights beside it, from an ONNX model, a
-torch.export file (MODEL.pt2), or PyTorch code (FILE.py:NAME --input 1x3x224x224, which runs FILE.py)."""
+"""`netbuilder import MODEL -o GRAPH.json [--force]`: an editable graph with its weights beside it (GRAPH.pt), from
+an ONNX model, a torch.export file (MODEL.pt2), or PyTorch code (FILE.py:NAME --input 1x3x224x224, which runs
+FILE.py); either file already there is replaced only with --force."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from .common import fail
+from .common import add_force_option, fail
 
 
 def register(commands) -> None:
@@ -21,19 +22,16 @@ def register(commands) -> None:
                           "int64:1x12 for token ids); once per input, in order")
     imp.add_argument("--weights", metavar="W.pt", help="FILE.py:NAME: a state_dict the module loads first (the "
                                                         "model.pt netbuilder's code export writes beside model.py)")
-    imp.add_argument("--force", action="store_true", help="overwrite GRAPH.json and GRAPH.pt if they exist")
+    add_force_option(imp)
     imp.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.exchange.torch_import.source import split_target
+
     out = Path(args.output)
     if out.suffix != ".json":
         return fail(f"{out}: the graph is written as a .json file")
-    existing = [p for p in (out, out.with_suffix(".pt")) if p.exists()]
-    if existing and not args.force:
-        return fail(f"{existing[0]} exists; give --force to overwrite it, or another -o")
-    from ..core.exchange.torch_import.source import split_target
-
     model = args.model
     is_onnx = not model.lower().endswith(".pt2") and split_target(model)[1] is None  # as before: ONNX
     if is_onnx and (args.input or args.weights):
@@ -43,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if is_onnx:
         from ..core.exchange.onnx_import import import_onnx_file
 
-        imported = import_onnx_file(model, out)
+        imported = import_onnx_file(model, out, overwrite=args.force)
         checked = f"onnxruntime on {model}"
     else:
         from ..core.exchange.torch_import import import_torch_file
 
-        imported = import_torch_file(model, out, args.input, args.weights)
+        imported = import_torch_file(model, out, args.input, args.weights, overwrite=args.force)
         checked = f"the model's own outputs ({model})"
     print(f"wrote {out} ({len(imported.graph)} blocks) and its weights {out.with_suffix('.pt')}; the graph matches "
           f"{checked} to {imported.max_abs_diff:.1e}")

@@ -1,4 +1,4 @@
-"""`netbuilder inspect GRAPH -o OUT.png [--weights W.pt] [--data SPEC --sample N | --image FILE] [--block NAME]
+"""`netbuilder inspect GRAPH -o OUT.png [--weights W.pt | --run ID] [--data SPEC --sample N | --image FILE] [--block NAME]
 [--show maps,filters,saliency]`: pictures of what flows inside a network."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..core.build.weights import graph_weights
-from .common import fail, load_graph
+from .common import add_run_option, chosen_run, fail, load_graph, run_weights
 
 
 def register(commands) -> None:
@@ -16,16 +16,19 @@ def register(commands) -> None:
                     "filters of convolutions, saliency over the input, and the prediction.")
     look.add_argument("graph", metavar="GRAPH", help="a graph document (.json)")
     look.add_argument("-o", "--output", required=True, metavar="OUT.png")
-    look.add_argument("--weights", metavar="W.pt", help="trained weights (default: the graph's own, else untrained)")
+    look.add_argument("--weights", metavar="FILE",
+                      help="trained weights, .pt or .safetensors (default: the graph's own, else untrained)")
+    add_run_option(look, "its weights, and its dataset, split and seed")
     look.add_argument("--data", metavar="SPEC", help="the dataset whose test split the sample comes from "
-                      "(default: the recipe's)")
+                      "(default: the run's, else the recipe's)")
     look.add_argument("--sample", type=int, default=0, metavar="N", help="which test sample (default 0)")
     look.add_argument("--image", metavar="FILE", help="a picture file as the sample, instead of --data")
     look.add_argument("--block", action="append", metavar="NAME",
                       help="a block to look at (repeat for more; default: every convolution, else every block "
                            "with weights)")
     look.add_argument("--show", default="maps", help="comma-separated: maps, filters, saliency (default maps)")
-    look.add_argument("--seed", type=int, default=0, help="the split's seed, and the untrained weights' (default 0)")
+    look.add_argument("--seed", type=int, help="the split's seed, and the untrained weights' (default: the run's, "
+                      "else 0)")
     look.set_defaults(run=run)
 
 
@@ -44,14 +47,17 @@ def run(args: argparse.Namespace) -> int:
     unknown = [word for word in show if word not in SHOWS]
     if unknown or not show:
         return fail(f"--show {args.show}: choose from {', '.join(SHOWS)} (comma-separated)")
-    weights = args.weights or graph_weights(graph, args.graph)
+    run = chosen_run(args)
+    weights = run_weights(args, graph) or args.weights or graph_weights(graph, args.graph)
+    if args.seed is None:
+        args.seed = run.settings.get("seed", 0) if run is not None else 0
     model = trained_model(graph, read_state(weights), str(weights)) if weights else fresh_model(graph, args.seed)
     names = {n.name: n for n in graph.nodes}
     blocks = args.block or [n for n in model.blocks() if names[n].type.startswith("Conv")] or [
         n for n in model.blocks() if model.module_of(n) is not None and any(True for _ in model.module_of(n).parameters())]
     for block in blocks:
         model.module_of(block)  # a block that is not there, or not part of the network, is named now
-    recipe = check_recipe(graph.recipe)
+    recipe = {**check_recipe(graph.recipe), **(run.settings if run is not None else {})}
     spec = args.data or recipe.get("data")
     inputs, classes, label, where = {}, None, None, ""
     if args.image:
@@ -66,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     elif show != ("filters",):
         raise ProbeError(f"{args.graph}: no sample to look at: give --data SPEC (the graph's recipe names none) "
                          "or --image FILE, or --show filters")
-    trained = f"weights {weights}" if weights else f"untrained (seed {args.seed}; give --weights W.pt)"
+    trained = (f"run {run.number}'s weights" if run is not None else f"weights {weights}" if weights
+               else f"untrained (seed {args.seed}; give --weights W.pt)")
     picture = inspection(model, inputs, blocks, show, classes=classes, label=label,
                          heading=f"{Path(args.graph).name}, {trained}" + (f": {where}" if where else ""))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,12 @@ import signal
 import sys
 import threading
 
+from ..core.base.files import OverwriteError
 from ..core.checks.messages import describe, is_bug
-from . import check, export, gui, import_model, info, inspect, plan, pretrained, train
+from . import augment, check, export, gui, import_model, info, inspect, plan, pretrained, runs, train
 from .common import BUG_STATUS, fail, fail_once
 
-COMMANDS = (gui, info, check, train, plan, export, inspect, import_model, pretrained)  # in the order `--help` lists them
+COMMANDS = (gui, info, check, train, runs, augment, plan, export, inspect, import_model, pretrained)  # in the order `--help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         return _exit_now(fail_once("terminated (SIGTERM); files being written were left as they were"
                                     if str(e) == "signal 15" else "interrupted"))
+    except OverwriteError as e:  # export, import: a file in the way
+        return fail(f"{e.path} is there already; give --force to replace it")
     except Exception as e:  # noqa: BLE001 - the one place the CLI turns an error into its line
         if is_bug(e) and os.environ.get("NETBUILDER_DEBUG"):
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import fail
+from .common import add_force_option, fail
 from .progress import ProgressLine
 
 
@@ -22,7 +22,7 @@ def register(commands) -> None:
     command.add_argument("--fine-tune", metavar="DIR", help="an image folder (one sub-folder per class): a new head "
                          "for its classes, the body frozen, a recipe that trains on it")
     command.add_argument("--epochs", type=int, default=5, help="with --fine-tune: the recipe's epochs (default 5)")
-    command.add_argument("--force", action="store_true", help="overwrite GRAPH.json and GRAPH.pt if they exist")
+    add_force_option(command)
     command.set_defaults(run=run)
 
 

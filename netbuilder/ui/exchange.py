@@ -67,8 +67,9 @@ class Exchange(QObject):
         def work():  # on the worker thread: compiling a big graph must not hold up the window
             model, weights, which = _choose_weights(graph, trained, named)
             if path.suffix == ".onnx":
-                return export_onnx(graph, path, weights=weights, model=model), which
-            return export_code(graph, path, weights=weights, model=model, save_model_weights=model is not None), which
+                return export_onnx(graph, path, weights=weights, model=model, overwrite=True), which
+            return export_code(graph, path, weights=weights, model=model, save_model_weights=model is not None,
+                               overwrite=True), which
 
         return self._start(work, lambda done: f"{done[0].summary()}; {done[1]}.", "Export failed",
                            f"Exporting {path.name}…")
@@ -114,10 +115,10 @@ class Exchange(QObject):
             if onnx:
                 from ..core.exchange.onnx_import import import_onnx_file
 
-                return import_onnx_file(source, target)
+                return import_onnx_file(source, target, overwrite=True)  # the dialog asked about replacing it
             from ..core.exchange.torch_import import import_torch_file
 
-            return import_torch_file(str(source), target, inputs)
+            return import_torch_file(str(source), target, inputs, overwrite=True)
 
         def done(imported) -> str:
             self.opened.emit(target)

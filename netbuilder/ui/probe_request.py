@@ -2,10 +2,11 @@
 found, ready to paint (Shown). No widgets here; the probing itself is core/inside/probe.py."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..core.base.system import cpu_count
 
 
 @dataclass
@@ -30,7 +31,7 @@ def spare_core():
     import torch
 
     threads = torch.get_num_threads()
-    wanted = max(1, (os.cpu_count() or 1) - 1)
+    wanted = max(1, cpu_count() - 1)
     if wanted < threads:
         torch.set_num_threads(wanted)
     try:

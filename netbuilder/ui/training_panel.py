@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.build.weights import graph_weights, save_state
+from ..core.build.weights import WEIGHTS_SUFFIXES, graph_weights, save_state
 from ..core.checks.messages import describe
 from ..core.training.config import TrainingError
 from .document import Document, torch_loader
@@ -35,6 +35,9 @@ LOCKED = "a training run is using the graph: stop it to change the network (bloc
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+WEIGHTS_FILTERS = "PyTorch weights (*.pt);;safetensors weights (*.safetensors)"
 
 
 class TrainingPanel(SettingsForm, QWidget):
@@ -259,9 +262,12 @@ class TrainingPanel(SettingsForm, QWidget):
     def save_weights(self) -> None:
         if self.trained_state() is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save weights", "weights.pt", "PyTorch weights (*.pt)")
+        path, chosen = QFileDialog.getSaveFileName(self, "Save weights", "weights.pt", WEIGHTS_FILTERS)
         if path:
-            self.save_weights_to(Path(path))
+            path = Path(path)
+            if path.suffix.lower() not in WEIGHTS_SUFFIXES:  # a name without one: the format chosen in the dialog
+                path = path.with_name(path.name + (".safetensors" if "safetensors" in chosen else ".pt"))
+            self.save_weights_to(path)
 
     def save_weights_to(self, path: Path) -> bool:
         try:

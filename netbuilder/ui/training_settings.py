@@ -3,8 +3,6 @@ the memory plan, and the recipe a graph carries. Mixed into TrainingPanel, which
 Pause, Stop), the curves and the results; this half never starts a run."""
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,11 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.base.system import cpu_count
 from ..core.checks.messages import describe
-from ..core.data.augment import AUGMENTATIONS
 from ..core.data.specs import KINDS, DataSpec
 from ..core.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, TrainingError
 from ..core.training.experiment import single_input
+from .augment_view import AugmentationEditor
 from .commands import SetRecipe
 from .samples import SampleGrid, label_of, preview_items, scatter
 from .worker import LoadJob
@@ -88,11 +87,7 @@ class SettingsForm:
         self.gamma = QLineEdit(f"{d.gamma:g}")
         self.gamma.setToolTip("the factor the learning rate is multiplied by at each decay")
         self.val_percent = self._spin(0, 50, 10)
-        self.augment = {name: QCheckBox(name) for name in AUGMENTATIONS}
-        augment_row = QHBoxLayout()
-        augment_row.setSpacing(4)
-        for box in self.augment.values():
-            augment_row.addWidget(box)
+        self.augmentations = AugmentationEditor(self._augment_context, self._show_augment_page)  # ui/augment_view.py
         self.device = self._combo(("auto", "cpu"), "auto")
         self.seed = self._spin(0, 2**31 - 1, d.seed)
         self.early_stopping = self._spin(0, 1000, d.early_stopping)
@@ -115,7 +110,7 @@ class SettingsForm:
                  ("early stop", self.early_stopping, "device", self.device)]
         rows = [(label, widget) for left, left_widget, right, right_widget in pairs
                 for label, widget in ((left, left_widget), (right, right_widget))]
-        rows += [("augment", augment_row), ("seed", self.seed), ("speed", self._speed_options())]
+        rows += [("augment", self.augmentations), ("seed", self.seed), ("speed", self._speed_options())]
         for row, (label, widget) in enumerate(rows, start=2):  # one column: the panel is a narrow dock
             grid.addWidget(QLabel(label), row, 0)
             if isinstance(widget, (QHBoxLayout, QVBoxLayout)):
@@ -380,6 +375,16 @@ class SettingsForm:
         layout.addWidget(body, 1)
         self._replace_preview(page)
 
+    def _augment_context(self) -> tuple:
+        """What the augmentation preview draws from: the graph (a copy), the chosen dataset, the loader."""
+        return self.document.graph.copy(), str(self.spec()), self.datasets.load
+
+    def _show_augment_page(self, page: QWidget) -> None:
+        self.tabs.blockSignals(True)  # showing the tab this way loads no dataset preview over the page
+        self.tabs.setCurrentWidget(self.preview)
+        self.tabs.blockSignals(False)
+        self._replace_preview(page)
+
     def _replace_preview(self, widget: QWidget) -> None:
         layout = self.preview.layout()
         while layout.count():
@@ -399,7 +404,7 @@ class SettingsForm:
 
         config = TrainConfig(
             **self._settings_values(number), device=self.device.currentText(),
-            threads=max(1, (os.cpu_count() or 1) - 1),  # one core stays with the window, so it stays smooth
+            threads=max(1, cpu_count() - 1),  # one core stays with the window, so it stays smooth
             **self._speed_values(), statistics=self.statistics_every)
         config.check()
         return config
@@ -412,7 +417,7 @@ class SettingsForm:
             l1=number(self.l1, "L1"), loss=self.loss.currentText(), schedule=self.schedule.currentText(),
             step_size=self.step_size.value(), gamma=number(self.gamma, "decay factor"),
             weight_decay=number(self.weight_decay, "weight decay"),
-            augment=[name for name, box in self.augment.items() if box.isChecked()],
+            augment=self.augmentations.steps(),
             seed=self.seed.value(), early_stopping=self.early_stopping.value())
 
     # ----- the graph's recipe
@@ -432,8 +437,10 @@ class SettingsForm:
             box.setText(f"{settings[key]:g}")
         self.seed.setValue(int(settings["seed"]))
         self.early_stopping.setValue(int(settings["early_stopping"]))
-        for name, box in self.augment.items():
-            box.setChecked(name in settings["augment"])
+        try:
+            self.augmentations.set_steps(settings["augment"])
+        except ValueError as e:
+            self._show_error(f"the graph's recipe: {describe(e)}")
         self.val_percent.setValue(round(100 * float(recipe.get("val_fraction", 0.1))))
         self.test_fraction = float(recipe.get("test_fraction", 0.2))
         if "data" in recipe:

@@ -6,9 +6,12 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from .errors import NetbuilderError
 
 PACKAGE = Path(__file__).resolve().parents[2]  # the netbuilder package folder
 
@@ -123,6 +126,39 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", errors="backslashreplace"))
+
+
+class OverwriteError(NetbuilderError):
+    """A file that is there already would be replaced, and replacing was not asked for (`overwrite`)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        super().__init__(f"{path} already exists; it was not replaced")
+
+
+def refuse_overwrite(*paths: str | os.PathLike | None, overwrite: bool = False) -> None:
+    """OverwriteError naming the first of `paths` that exists, unless `overwrite` (None entries are skipped).
+    Called before any work, so that a refused export or import leaves every file as it was."""
+    if overwrite:
+        return
+    for path in paths:
+        if path is not None and os.path.lexists(path):
+            raise OverwriteError(path)
+
+
+def user_data_dir() -> Path:
+    """netbuilder's folder in the user's data folder: NETBUILDER_HOME, else the platform's (as platformdirs says:
+    ~/.local/share/netbuilder or $XDG_DATA_HOME/netbuilder, ~/Library/Application Support/netbuilder,
+    %LOCALAPPDATA%\\netbuilder). Downloaded datasets and the runs of unsaved networks live there."""
+    if os.environ.get("NETBUILDER_HOME"):
+        return Path(os.environ["NETBUILDER_HOME"]).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "netbuilder"
 
 
 def list_examples() -> list[tuple[Path, str]]:

@@ -1,4 +1,9 @@
-"""Trained weights on disk: torch.save(state_dict), read back with weights_only=True (never unpickled).
+"""Trained weights on disk, in either of two formats, chosen by the file's suffix:
+- `.pt`: torch.save(state_dict), read back with weights_only=True (never unpickled), behind a check of the zip's
+  declared sizes (a deflate bomb) and of the memory it needs;
+- `.safetensors`: a JSON header and raw bytes (safetensors_files.py): nothing executed, names and shapes read
+  without reading a tensor, the header checked before anything is read.
+Checkpoints (a run's optimizer state and more) stay torch.save files.
 
 A trained model's file holds its weights and, where training normalized an input, that normalization
 (`normalize_<input>_mean` and `normalize_<input>_std`), so that exports take raw inputs.
@@ -16,6 +21,8 @@ import torch
 from ..base.errors import NetbuilderError, first_line, summarize
 from ..base.files import atomic_write, check_regular
 from ..layers.spec import format_shape
+from . import safetensors_files
+from .safetensors_files import SafetensorsError, is_safetensors
 
 _NORMALIZATION = re.compile(r"normalize_(?P<input>\w+)_(?P<which>mean|std)")
 
@@ -30,13 +37,20 @@ def graph_weights(graph, graph_path: str | os.PathLike | None) -> Path | None:
     return Path(graph_path).parent / name if name and graph_path else None
 
 
+WEIGHTS_SUFFIXES = (".pt", ".safetensors")  # what a weights file may be called (the file chooser offers both)
+
+
 def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Write the model's state_dict (on the CPU) atomically."""
+    """Write the model's state_dict (on the CPU) atomically: safetensors for a .safetensors name, else torch.save."""
     save_state(model.state_dict(), path)
 
 
 def save_state(state: dict, path: str | os.PathLike) -> None:
-    atomic_torch_save({k: v.detach().cpu() for k, v in state.items()}, path)
+    state = {k: v.detach().cpu() for k, v in state.items()}
+    if is_safetensors(path):
+        safetensors_files.save_file(state, path)
+    else:
+        atomic_torch_save(state, path)
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
@@ -66,7 +80,7 @@ MAX_UNPACK_RATIO = 100  # torch.save stores tensors uncompressed; a file that in
 def _check_archive(path: str | os.PathLike) -> None:
     """Refuse a zip whose entries declare far more than they hold (a deflate bomb) before torch.load inflates
     them: the sizes are read from the zip's directory, nothing is decompressed."""
-    from ..base.system import available_bytes, format_bytes
+    from ..base.system import format_bytes
 
     if not zipfile.is_zipfile(path):
         return  # torch.load says what it is not
@@ -80,20 +94,51 @@ def _check_archive(path: str | os.PathLike) -> None:
     if declared > 2**24 and declared > MAX_UNPACK_RATIO * max(packed, 1):
         raise WeightsError(f"{path}: declares {format_bytes(declared)} packed into {format_bytes(packed)} "
                            "(a zip bomb?); not read")
-    available = available_bytes()
-    if available is not None and declared > available:
-        raise WeightsError(f"{path}: holds {format_bytes(declared)} of tensors; this machine has "
-                           f"{format_bytes(available)} of memory available")
+    _check_memory(path, declared)
 
 
-def read_tensors(path: str | os.PathLike) -> dict:
-    """Load a file saved with torch.save, allowing only tensors and plain containers."""
+def _check_file(path: str | os.PathLike) -> None:
     try:
         check_regular(path)
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such file") from None
     except OSError as e:
         raise WeightsError(f"{path}: {e.strerror or first_line(e)}") from None
+
+
+def _check_memory(path: str | os.PathLike, needed: int) -> None:
+    from ..base.system import available_bytes, format_bytes
+
+    available = available_bytes()
+    if available is not None and needed > available:
+        raise WeightsError(f"{path}: holds {format_bytes(needed)} of tensors; this machine has "
+                           f"{format_bytes(available)} of memory available")
+
+
+def safetensors_header(path: str | os.PathLike) -> dict[str, safetensors_files.TensorEntry]:
+    """A .safetensors file's tensors (dtype, shape, bytes) from its header alone, checked; WeightsError if not."""
+    _check_file(path)
+    try:
+        return safetensors_files.read_header(path)
+    except SafetensorsError as e:
+        raise WeightsError(f"{path}: not a safetensors file netbuilder can read: {e}") from None
+
+
+def _read_safetensors(path: str | os.PathLike, names: list[str] | None = None) -> dict:
+    header = safetensors_header(path)
+    _check_memory(path, sum(header[n].nbytes for n in (header if names is None else names) if n in header))
+    try:
+        return safetensors_files.read_file(path, names, header)
+    except SafetensorsError as e:
+        raise WeightsError(f"{path}: not a safetensors file netbuilder can read: {e}") from None
+
+
+def read_tensors(path: str | os.PathLike) -> dict:
+    """Load a weights file: a .safetensors file (its header checked first), or a file saved with torch.save,
+    allowing only tensors and plain containers."""
+    if is_safetensors(path):
+        return _read_safetensors(path)
+    _check_file(path)
     _check_archive(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -193,24 +238,39 @@ class PartialLoad:
                 f"{summarize(self.skipped, 4, 'more')}")
 
 
+def read_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """The tensors' names and shapes in a weights file: from a .safetensors file's header alone (no tensor read);
+    a .pt file is read whole."""
+    if is_safetensors(path):
+        return {name: entry.shape for name, entry in safetensors_header(path).items()}
+    return {name: tuple(tensor.shape) for name, tensor in read_state(path).items()}
+
+
 def load_partial(model: torch.nn.Module, path: str | os.PathLike) -> PartialLoad:
     """Load every tensor of a weights file that fits the model (by name and shape); the others start fresh
-    and are named. Transfer learning: a trained body under a new head. WeightsError when nothing fits."""
-    state, _ = split_normalization(read_state(path))
+    and are named. Transfer learning: a trained body under a new head. WeightsError when nothing fits. From a
+    .safetensors file, only the tensors that fit are read (chosen from its header)."""
     own = model.state_dict()
+    if is_safetensors(path):
+        shapes, state = read_shapes(path), None
+    else:
+        state = read_state(path)
+        shapes = {name: tuple(tensor.shape) for name, tensor in state.items()}
+    shapes, _ = split_normalization(shapes)
     result = PartialLoad(str(path))
-    fitting = {}
+    fitting = []
     for key, value in own.items():
-        if key not in state:
+        if key not in shapes:
             result.skipped.append(f"{key}: not in the file")
-        elif tuple(state[key].shape) != tuple(value.shape):
-            result.skipped.append(f"{key}: {format_shape(tuple(state[key].shape))} in the file, "
+        elif shapes[key] != tuple(value.shape):
+            result.skipped.append(f"{key}: {format_shape(shapes[key])} in the file, "
                                   f"{format_shape(tuple(value.shape))} in the graph")
         else:
-            fitting[key] = state[key]
-    check_state(fitting, str(path))
+            fitting.append(key)
     if own and not fitting:
-        raise WeightsError(f"{path}: none of its tensors fit the graph (it holds {summarize(list(state), 3)})")
+        raise WeightsError(f"{path}: none of its tensors fit the graph (it holds {summarize(list(shapes), 3)})")
+    fitting = {k: state[k] for k in fitting} if state is not None else _read_safetensors(path, fitting)
+    check_state(fitting, str(path))
     model.load_state_dict(fitting, strict=False)
     result.loaded = list(fitting)
     return result

@@ -1,47 +1,82 @@
-"""The classic datasets on demand: MNIST, Fashion-MNIST and CIFAR-10, downloaded on first use.
+"""Files fetched over HTTP(S) on first use, checked against their published checksums, kept in a cache: the classic
+datasets (MNIST, Fashion-MNIST, CIFAR-10), and any other file with a published checksum (pretrained weights).
 
-    folder = ensure(REMOTE["mnist"], progress=print)   # the folder holding the four IDX files
+Any file (the general API):
 
-Files come from the datasets' public mirrors (NETBUILDER_DATASET_MIRRORS, a space-separated list of base URLs,
-replaces them: a site's own mirror), go to `<file>.part` while they arrive, and a download that is cut short
-continues where it stopped (an HTTP Range request) on the next try or the next run. Each file is checked against
-its published MD5 checksum before it is used; a file that does not match is deleted and fetched again from the
-next mirror. The cache is the user's data folder (NETBUILDER_DATA, else the platform's: ~/.local/share/netbuilder/
-datasets on Linux); a folder is complete once `.complete` is written there. Offline, one message says which files
-to put where. Nothing is executed from what is downloaded: CIFAR-10's archive is read member by member and only
-its binary batches are written out.
+    file = RemoteFile("resnet18-f37072fd.pth", sha256="f37072fd...", size=46_830_571)   # name, checksum, size
+    path = fetch(file, cache / "resnet18-f37072fd.pth",                                   # its destination
+                 mirrors_from("NETBUILDER_WEIGHTS_MIRRORS", ("https://download.pytorch.org/models/",)),
+                 what="resnet18's ImageNet weights", progress=callback)
+    # cache: any folder (created when missing), e.g. data_home().parent / "weights" beside the datasets'
+    # fetch(..., limits=Limits(deadline_s=...)) or the NETBUILDER_DOWNLOAD_* variables set the limits;
+    # fetch(..., by_hand="...") replaces the message's ending (what to put where when offline)
+
+- A RemoteFile is a name (appended to each mirror's base URL; `urls`, full addresses, are tried first), a checksum
+  (md5= or sha256=, hex), and the size in bytes where known (the cap on what is accepted, the deadline grows with
+  it, and the progress shows it before the server says). fetch(file, destination, mirrors, ...) returns the
+  destination once it holds the file: at once when it is there already (its checksum checked), else downloaded.
+- mirrors_from(VARIABLE, defaults): the mirrors (base URLs), VARIABLE (a space-separated list) replacing the
+  defaults; each must be http:// or https://.
+- One process at a time: fetch holds `<destination>.lock` (ensure: `<dataset folder>/.lock`); a second process
+  waits, its progress saying so (DownloadProgress.waiting), then finds the file there. The operating system
+  releases the lock of a process that dies, so a killed download never blocks the next.
+- The bytes go to `<destination>.part` (written only by the lock's holder), and a transfer cut short continues
+  where it stopped (a Range request) on the next try or the next run; the file appears under its name only once
+  its checksum matches. A file that does not match is deleted and fetched again from the next mirror.
+- Limits (transfer.Limits, from the environment unless given): a connect and a read timeout, an overall deadline
+  per mirror that grows with the size (NETBUILDER_DOWNLOAD_DEADLINE seconds + size / NETBUILDER_DOWNLOAD_MIN_RATE
+  KB/s), a size cap (the size plus a little): a server that trickles is given up on (the `.part` kept for the next
+  try), a server that sends without end is stopped (the `.part` deleted). Every answer (status, headers, the body's
+  length) is checked before use.
+- progress(DownloadProgress) several times a second: bytes so far, the size, how long since the last byte (a stall
+  shows), or how long it has waited for another process. DownloadProgress.describe() says it in one line.
+- Failures raise DownloadError: one line naming the file, the mirror and the problem, and what to put where by hand.
+
+The datasets: ensure(REMOTE["mnist"], progress=...) returns the folder holding its files. Mirrors:
+NETBUILDER_DATASET_MIRRORS replaces the datasets' own. The cache is the user's data folder (NETBUILDER_DATA, else
+the platform's: ~/.local/share/netbuilder/datasets on Linux); a folder is complete once `.complete` is written
+there. Nothing is executed from what is downloaded: CIFAR-10's archive is read member by member and only its
+binary batches are written out.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
+import shutil
 import tarfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from .dataset import DataError
+from ..base.files import atomic_write_text, user_data_dir
+from ..base.locks import LockTimeout, exclusive
+from .transfer import Cut, DownloadError, Limits, Refused, TooSlow, transfer  # noqa: F401 - TooSlow: for callers
 
-CHUNK = 1 << 16
 ATTEMPTS = 3  # tries per mirror and file: a cut connection resumes where it stopped
-TIMEOUT_S = 30
 COMPLETE = ".complete"
-
-
-class DownloadError(DataError):
-    """A dataset that could not be fetched: no connection, a file that does not match its checksum."""
+DATASET_MIRRORS = "NETBUILDER_DATASET_MIRRORS"
 
 
 @dataclass(frozen=True)
 class RemoteFile:
+    """A file to fetch: its name (at each mirror, after the base URL), its published checksum (md5 or sha256, hex),
+    its size in bytes where known, and full addresses to try before the mirrors'."""
+
     name: str
-    md5: str
-    size: int | None = None  # bytes, where published (for the progress before the server says)
+    md5: str = ""
+    size: int | None = None
+    sha256: str = ""
+    urls: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (self.md5 or self.sha256):
+            raise ValueError(f"{self.name}: a RemoteFile needs its md5 or sha256")
+
+    @property
+    def checksum(self) -> tuple[str, str]:
+        """(algorithm, hex digest): sha256 where published, else md5."""
+        return ("sha256", self.sha256.lower()) if self.sha256 else ("md5", self.md5.lower())
 
 
 @dataclass(frozen=True)
@@ -61,33 +96,45 @@ class RemoteDataset:
 
 @dataclass
 class DownloadProgress:
-    dataset: str
+    dataset: str  # what is fetched: a dataset's name, or fetch's `what`
     file: str
     done: int  # bytes of this file so far
     total: int | None  # bytes of this file, when known
     index: int  # which file (1-based) of `files`
     files: int
+    stalled: float = 0.0  # seconds since the last byte arrived
+    waiting: float | None = None  # seconds waited so far for another process fetching the same (None: not waiting)
 
     def describe(self) -> str:
-        size = f"{self.done / 2**20:.1f} of {self.total / 2**20:.1f} MB" if self.total else \
-            f"{self.done / 2**20:.1f} MB"
+        if self.waiting is not None:
+            return (f"{self.dataset}: waiting for another process to finish downloading it "
+                    f"({self.waiting:.0f} s)")
+        scale, unit, digits = next(((s, u, d) for s, u, d in ((2**20, "MB", 1), (2**10, "KB", 0), (1, "bytes", 0))
+                                     if (self.total or self.done) >= s), (1, "bytes", 0))
+        size = f"{self.done / scale:,.{digits}f} of {self.total / scale:,.{digits}f} {unit}" if self.total else \
+            f"{self.done / scale:,.{digits}f} {unit}"
         percent = f" ({self.done / self.total:.0%})" if self.total else ""
-        return f"downloading {self.dataset}: {self.file} ({self.index}/{self.files}), {size}{percent}"
+        stall = f", no data for {self.stalled:.0f} s" if self.stalled >= STALL_SHOWN_S else ""
+        return f"downloading {self.dataset}: {self.file} ({self.index}/{self.files}), {size}{percent}{stall}"
 
+
+STALL_SHOWN_S = Limits.stall_s
 
 _IDX = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz")
 REMOTE: dict[str, RemoteDataset] = {
     "mnist": RemoteDataset(
-        "mnist", tuple(RemoteFile(n, m) for n, m in zip(_IDX, (
+        "mnist", tuple(RemoteFile(n, m, s) for n, m, s in zip(_IDX, (
             "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"))),
+            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+            (9_912_422, 28_881, 1_648_877, 4_542))),
         ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         page="https://ossci-datasets.s3.amazonaws.com/mnist/"),
     "fashion-mnist": RemoteDataset(
-        "fashion-mnist", tuple(RemoteFile(n, m) for n, m in zip(_IDX, (
+        "fashion-mnist", tuple(RemoteFile(n, m, s) for n, m, s in zip(_IDX, (
             "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"))),
+            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+            (26_421_880, 29_515, 4_422_102, 5_148))),
         ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         page="https://github.com/zalandoresearch/fashion-mnist"),
     "cifar10": RemoteDataset(
@@ -99,16 +146,10 @@ REMOTE: dict[str, RemoteDataset] = {
 
 
 def data_home() -> Path:
-    """Where downloaded datasets are kept: NETBUILDER_DATA, else the platform's folder for a user's data."""
+    """Where downloaded datasets are kept: NETBUILDER_DATA, else `datasets` in the user's data folder."""
     if os.environ.get("NETBUILDER_DATA"):
         return Path(os.environ["NETBUILDER_DATA"]).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "netbuilder" / "datasets"
+    return user_data_dir() / "datasets"
 
 
 def cached_folder(remote: RemoteDataset, home: Path | None = None) -> Path | None:
@@ -119,112 +160,170 @@ def cached_folder(remote: RemoteDataset, home: Path | None = None) -> Path | Non
     return None
 
 
+def mirrors_from(variable: str, defaults: Sequence[str]) -> tuple[str, ...]:
+    """Base URLs to fetch from: the environment variable's (a space-separated list) where it is set, else the
+    defaults. Only http:// and https:// addresses are accepted."""
+    override = os.environ.get(variable, "").split()
+    for url in override:
+        if not url.lower().startswith(("http://", "https://")):
+            raise DownloadError(f"{variable}: {url[:80]!r} is not an http:// or https:// address")
+    return tuple(override) if override else tuple(defaults)
+
+
 def mirrors_for(remote: RemoteDataset) -> tuple[str, ...]:
-    override = os.environ.get("NETBUILDER_DATASET_MIRRORS", "").split()
-    return tuple(override) if override else remote.mirrors
+    return mirrors_from(DATASET_MIRRORS, remote.mirrors)
+
+
+def verify(path: Path, file: RemoteFile) -> str | None:
+    """None when `path` holds the file (its checksum matches), else the digest it has. A published checksum may be
+    the digest's first hex digits (torchvision names its weights files after the first 8 of their SHA-256)."""
+    algorithm, expected = file.checksum
+    digest = hashlib.new(algorithm, usedforsecurity=False) if algorithm == "md5" else hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    found = digest.hexdigest()
+    return None if found == expected or (8 <= len(expected) < len(found) and found.startswith(expected)) else found
+
+
+def fetch(file: RemoteFile, destination: str | os.PathLike, mirrors: Sequence[str] = (), *, what: str = "",
+          progress: Callable[[DownloadProgress], None] | None = None, limits: Limits | None = None,
+          by_hand: str = "") -> Path:
+    """The destination, holding the file: there already (checksum checked), or fetched from `file.urls` then each
+    mirror (base URL + file.name) under a lock (a second process waits, then uses the finished file). `what` names
+    it in progress and messages (default: the file's name); `by_hand` ends the message when it cannot be fetched
+    (default: put the file there). DownloadError says why not, in one line."""
+    destination = Path(destination)
+    what = what or file.name
+    limits = limits or Limits.from_environment()
+    report = progress or (lambda p: None)
+    _make_folder(destination.parent, what)
+    waiting = (lambda seconds: report(DownloadProgress(what, file.name, 0, file.size, 1, 1, waiting=seconds)))
+    try:
+        with exclusive(destination.with_name(destination.name + ".lock"), waiting, what=f"downloading {what}",
+                       timeout=_wait_limit(limits, [file], mirrors)):
+            if destination.is_file() and verify(destination, file) is None:
+                return destination
+            _fetch_file(file, destination, [*file.urls, *_urls(mirrors, file)], limits, lambda done, total, stalled:
+                        report(DownloadProgress(what, file.name, done, total, 1, 1, stalled)))
+    except DownloadError as e:
+        folder = destination.parent
+        raise DownloadError(f"cannot download {what} ({e}); " + (
+            by_hand or f"offline, put {file.name} ({(file.urls or tuple(mirrors) or ('?',))[0]}) in {folder}")) \
+            from None
+    except LockTimeout as e:
+        raise DownloadError(str(e)) from None
+    return destination
 
 
 def ensure(remote: RemoteDataset, home: Path | None = None,
-           progress: Callable[[DownloadProgress], None] | None = None) -> Path:
-    """The folder holding the dataset, fetching (and checking) what is missing. DownloadError says why not, and
-    what to put where by hand."""
+           progress: Callable[[DownloadProgress], None] | None = None, limits: Limits | None = None) -> Path:
+    """The folder holding the dataset, fetching (and checking) what is missing, one process at a time.
+    DownloadError says why not, and what to put where by hand."""
     folder = (home or data_home()) / remote.name
     done = cached_folder(remote, home)
     if done is not None:
         return done
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DownloadError(f"cannot create {folder} for {remote.name}: {e.strerror or e}") from None
+    _make_folder(folder, remote.name)
+    limits = limits or Limits.from_environment()
+    mirrors = mirrors_for(remote)
     report = progress or (lambda p: None)
+    count = len(remote.files)
+    try:
+        with exclusive(folder / ".lock", lambda s: report(DownloadProgress(remote.name, "", 0, None, 0, count,
+                                                                          waiting=s)),
+                       what=f"downloading {remote.name}", timeout=_wait_limit(limits, remote.files, mirrors)):
+            done = cached_folder(remote, home)  # another process finished it while this one waited
+            if done is not None:
+                return done
+            _fetch_dataset(remote, folder, mirrors, limits, report)
+    except (Refused, Cut) as e:
+        raise DownloadError(_by_hand(remote, folder=folder, why=str(e))) from None
+    except LockTimeout as e:
+        raise DownloadError(str(e)) from None
+    return folder
+
+
+def _fetch_dataset(remote: RemoteDataset, folder: Path, mirrors: Sequence[str], limits: Limits,
+                   report: Callable[[DownloadProgress], None]) -> None:
     for index, file in enumerate(remote.files, start=1):
         target = folder / file.name
         if remote.extract and all((folder / name).is_file() for name in remote.extract):
             break  # extracted before (the archive was then deleted)
-        if not (target.is_file() and _md5(target) == file.md5):
-            _fetch(remote, file, target, lambda done, total, i=index, f=file: report(
-                DownloadProgress(remote.name, f.name, done, total, i, len(remote.files))))
+        if not (target.is_file() and verify(target, file) is None):
+            _fetch_file(file, target, [*file.urls, *_urls(mirrors, file)], limits,
+                        lambda done, total, stalled, i=index, f=file: report(
+                            DownloadProgress(remote.name, f.name, done, total, i, len(remote.files), stalled)))
         if remote.extract:
             _extract(target, folder, remote.extract)
             target.unlink()
-    (folder / COMPLETE).write_text("\n".join(f"{f.md5}  {f.name}" for f in remote.files) + "\n")
-    return folder
+    atomic_write_text(folder / COMPLETE, "\n".join(f"{f.checksum[1]}  {f.name}" for f in remote.files) + "\n")
 
 
-def _fetch(remote: RemoteDataset, file: RemoteFile, target: Path, progress: Callable[[int, int | None], None]) -> None:
-    """Download one file to target (through target.part), trying each mirror in turn, resuming cut downloads."""
+def _fetch_file(file: RemoteFile, target: Path, urls: list[str], limits: Limits,
+                progress: Callable[[int, int | None, float], None]) -> None:
+    """Download one file to target (through target.part), trying each address in turn, resuming cut transfers.
+    The caller holds the lock. Raises Refused or Cut with the last address's problem."""
     part = target.with_name(target.name + ".part")
-    problems = []
-    for base in mirrors_for(remote):
-        url = base.rstrip("/") + "/" + file.name
-        for _ in range(ATTEMPTS):
+    if part.exists() and file.size is not None and part.stat().st_size > file.size:
+        part.unlink()  # longer than the file: it can never become it
+    problems: list[DownloadError] = []
+    for url in urls:
+        deadline = time.monotonic() + limits.deadline_for(file.size)
+        for attempt in range(ATTEMPTS):
             try:
-                complete = _download(url, part, progress, file.size)
-            except urllib.error.HTTPError as e:
-                problems.append(f"{url}: HTTP {e.code} {e.reason}")
-                break  # this mirror does not have it; the next may
-            except (urllib.error.URLError, OSError, TimeoutError) as e:
-                reason = getattr(e, "reason", None) or e
-                reason = getattr(reason, "strerror", None) or str(reason)
-                problems.append(f"no connection to {urllib.parse.urlsplit(url).netloc}: {reason}")
-                time.sleep(0.2)
-                continue  # a cut connection: try again from where it stopped
+                complete = transfer(url, part, file.size, limits, deadline, progress)
+            except Refused as e:  # this address will not do (TooSlow: the .part stays for the next run)
+                problems.append(e)
+                break
+            except Cut as e:
+                problems.append(e)
+                time.sleep(0.2 * (attempt + 1))
+                continue  # try again from where it stopped
+            except OSError as e:
+                part.unlink(missing_ok=True)
+                raise Refused(f"cannot write {part}: {e.strerror or e}") from None
             if not complete:
-                problems.append(f"{url}: the connection closed early")
+                problems.append(Cut(f"{url}: the connection closed early"))
                 continue
-            digest = _md5(part)
-            if digest == file.md5:
+            digest = verify(part, file)
+            if digest is None:
                 os.replace(part, target)
                 return
             part.unlink()
-            problems.append(f"{url}: the file does not match its checksum (md5 {digest}, expected {file.md5}); "
-                            "it was deleted")
+            algorithm, expected = file.checksum
+            problems.append(Refused(f"{url}: the file does not match its checksum ({algorithm} {digest}, expected "
+                                    f"{expected}); it was deleted"))
             break
-    raise DownloadError(_by_hand(remote, folder=target.parent, why=problems[-1] if problems else "no mirror"))
+    if part.exists() and part.stat().st_size == 0:
+        part.unlink()  # nothing worth continuing
+    if not problems:
+        raise Refused("no address to fetch it from")
+    last = problems[-1]
+    raise (type(last) if isinstance(last, (Cut, Refused)) else Refused)(str(last))
 
 
-def _download(url: str, part: Path, progress: Callable[[int, int | None], None], size: int | None) -> bool:
-    """Append what the server sends to `part` (asking for the rest when part has a start); True when the whole file
-    arrived."""
-    have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "netbuilder", **(
-        {"Range": f"bytes={have}-"} if have else {})})
-    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - http(s) mirrors only
-        if have and response.status != 206:  # the server sends the whole file again
-            have = 0
-        length = response.headers.get("Content-Length")
-        total = have + int(length) if length is not None else size
-        if have and response.status == 206:
-            content_range = response.headers.get("Content-Range", "")
-            if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
-                total = int(content_range.rsplit("/", 1)[1])
-        done, last = have, 0.0
-        with open(part, "ab" if have else "wb") as out:
-            while True:
-                chunk = response.read(CHUNK)
-                if not chunk:
-                    break
-                out.write(chunk)
-                done += len(chunk)
-                now = time.monotonic()
-                if now - last >= 0.1:
-                    progress(done, total)
-                    last = now
-        progress(done, total)
-    return total is None or done >= total
+def _urls(mirrors: Sequence[str], file: RemoteFile) -> list[str]:
+    return [base.rstrip("/") + "/" + file.name for base in mirrors]
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _wait_limit(limits: Limits, files: Sequence[RemoteFile], mirrors: Sequence[str]) -> float:
+    """How long to wait for another process fetching the same: as long as it may take itself, and a minute more."""
+    return 60.0 + sum(limits.deadline_for(f.size) for f in files) * max(1, len(mirrors) + len(files[0].urls))
+
+
+def _make_folder(folder: Path, what: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"cannot create {folder} for {what}: {e.strerror or e}") from None
 
 
 def _extract(archive: Path, folder: Path, members: tuple[str, ...]) -> None:
     """Write the wanted regular files of a .tar.gz into `folder` by their base names (never a path from the
-    archive)."""
+    archive), each through a temporary file of this process."""
+    from ..base.files import atomic_write
+
     wanted = set(members)
     try:
         with tarfile.open(archive, "r:gz") as tar:
@@ -232,20 +331,22 @@ def _extract(archive: Path, folder: Path, members: tuple[str, ...]) -> None:
                 name = member.name.rsplit("/", 1)[-1]
                 if name in wanted and member.isreg():
                     source = tar.extractfile(member)
-                    temporary = folder / (name + ".part")
-                    with source, open(temporary, "wb") as out:
-                        for block in iter(lambda: source.read(1 << 20), b""):
-                            out.write(block)
-                    os.replace(temporary, folder / name)
+
+                    def copy(temporary: str, source=source) -> None:
+                        with source, open(temporary, "wb") as out:
+                            shutil.copyfileobj(source, out, 1 << 20)
+
+                    atomic_write(folder / name, copy)
                     wanted.discard(name)
     except (tarfile.TarError, EOFError, OSError) as e:
-        raise DownloadError(f"{archive}: cannot read the archive ({e})") from None
+        raise Refused(f"{archive}: cannot read the archive ({e})") from None
     required = [name for name in wanted if not name.endswith(".txt")]
     if required:
-        raise DownloadError(f"{archive}: the archive lacks {', '.join(sorted(required))}")
+        raise Refused(f"{archive}: the archive lacks {', '.join(sorted(required))}")
 
 
 def _by_hand(remote: RemoteDataset, folder: Path, why: str) -> str:
     names = ", ".join(f.name for f in remote.files)
     return (f"cannot download {remote.name} ({why}); offline, put {names} ({remote.page or remote.mirrors[0]}) "
             f"in {folder}, or use {remote.name}:DIR")
+

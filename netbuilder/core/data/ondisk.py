@@ -17,7 +17,7 @@ from ..base.errors import brief_text
 from ..base.files import check_regular
 from .dataset import DataError, Dataset
 from .readers import _READ_ERRORS, FASHION_CLASSES, IMAGE_SUFFIXES, _cannot_read, _find, cifar10_files, read_idx
-from .stream import ByteRecords, FloatRows, ImageFiles, LazySamples, cache_folder, raw_copy
+from .stream import ByteRecords, FloatRows, ImageFiles, LazySamples, cache_folder, fill_cache, raw_copy
 
 FLOAT = 4
 
@@ -168,7 +168,6 @@ def open_csv(path: Path, label: str) -> Dataset:
     """A CSV converted once, row by row, into a float32 .npy file that is then memory-mapped (two passes: the labels
     and the count, then the values); labels as read_csv has them (classes, or regression values)."""
     import hashlib
-    import os
 
     check_regular(path)
     stat = path.stat()
@@ -195,9 +194,7 @@ def open_csv(path: Path, label: str) -> Dataset:
     labels = [row[column].strip() for _, row in rows]
     if not labels:
         raise DataError(f"{path}: needs a header row and at least one data row")
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".part.npy")
+    def convert(temporary: str) -> None:
         out = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(len(labels), features))
         rows = data_rows()
         next(rows)
@@ -210,7 +207,8 @@ def open_csv(path: Path, label: str) -> Dataset:
                 raise DataError(f"{path} line {line}: a feature is not a finite number")
         out.flush()
         del out
-        os.replace(temporary, target)
+
+    fill_cache(target, convert)
     try:
         numbers = [float(v) for v in labels]
     except ValueError:

@@ -50,7 +50,9 @@ def memory_budget(device: str | None = None) -> int:
 
 def workers() -> int:
     """Worker processes for streamed data: one core stays with training (and the window)."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    from ..base.system import cpu_count
+
+    return max(1, min(4, cpu_count() - 1))
 
 
 def cache_folder() -> Path:
@@ -306,14 +308,34 @@ def raw_copy(path: Path) -> Path:
         return path
     stat = path.stat()
     key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_folder() / f"{path.stem}.{key}"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".part")
+
+    def decompress(temporary: str) -> None:
         try:
             with gzip.open(path, "rb") as source, open(temporary, "wb") as out:
                 shutil.copyfileobj(source, out, 1 << 20)
         except (OSError, EOFError) as e:
             raise DataError(f"cannot read {path}: {e}") from None
-        os.replace(temporary, target)
+
+    return fill_cache(cache_folder() / f"{path.stem}.{key}", decompress)
+
+
+FILL_WAIT_S = 3600.0  # the longest a process waits for another filling the same cache file
+
+
+def fill_cache(target: Path, write) -> Path:
+    """`target`, written once by `write(temporary path)`: under a lock (a second process wanting the same file waits,
+    then uses it), into a temporary file of this process that is renamed into place when complete (one a killed
+    process left is removed by the next fill). A write that fails leaves nothing behind."""
+    from ..base.files import atomic_write
+    from ..base.locks import LockTimeout, exclusive
+
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive(target.with_name(target.name + ".lock"), timeout=FILL_WAIT_S, what=f"the cache file {target}"):
+            if not target.is_file():
+                atomic_write(target, write)
+    except LockTimeout as e:
+        raise DataError(str(e)) from None
     return target

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..base.files import atomic_write_text
+from ..base.files import atomic_write_text, refuse_overwrite
 from ..build.compile import Traced, trace_graph
 from ..layers import Construct
 from ..model.graph import Graph
@@ -179,11 +179,17 @@ class Source:
 
 
 def to_source(graph: Graph, class_name: str = "Net", title: str | None = None,
-              normalization: dict | None = None) -> str:
+              normalization: dict | None = None, augment=None) -> str:
     """The graph as a Python module defining `class_name(nn.Module)`. Raises CompileError as compile_graph.
     With `normalization` ({Input name: (mean, std)}) the class normalizes its raw inputs with buffers that
-    the trained model's state_dict fills."""
-    return write_source(graph, class_name, title, normalization).text
+    the trained model's state_dict fills. With `augment` (a recipe's steps) it ends with netbuilder's augmentation
+    and AUGMENT, those steps (augment_source.py)."""
+    source = write_source(graph, class_name, title, normalization).text
+    if augment:
+        from .augment_source import augmentation_section
+
+        source += augmentation_section(augment)
+    return source
 
 
 def write_source(graph: Graph, class_name: str = "Net", title: str | None = None,
@@ -284,10 +290,12 @@ class CodeReport:
 
 
 def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLike | None = None,
-                model=None, save_model_weights: bool = False, class_name: str = "Net") -> CodeReport:
+                model=None, save_model_weights: bool = False, class_name: str = "Net",
+                overwrite: bool = False) -> CodeReport:
     """Write the source, after checking that the class, given the compiled graph's state_dict, computes
     the same outputs. With `weights` (a file) or `save_model_weights` (for a trained `model`), the
-    weights are written beside it as a state_dict: model.py -> model.pt."""
+    weights are written beside it as a state_dict: model.py -> model.pt. Files already there (the .py, the
+    .pt) are replaced only with `overwrite` (else OverwriteError, before any work)."""
     import torch
 
     from ..build.weights import save_weights
@@ -295,10 +303,11 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
 
     path = Path(path)
     class_name = class_name if is_identifier(class_name) else "Net"
-    model = model_to_export(graph, weights, model, weight_copies=3)  # the model, the class written, the file
     weights_path = path.with_suffix(".pt") if weights is not None or save_model_weights else None
+    refuse_overwrite(path, weights_path, overwrite=overwrite)
+    model = model_to_export(graph, weights, model, weight_copies=3)  # the model, the class written, the file
     normalization = _normalization_of(model)
-    source = to_source(graph, class_name, normalization=normalization)
+    source = to_source(graph, class_name, normalization=normalization, augment=graph.recipe.get("augment"))
     if weights_path is not None:
         source += "\n\n" + comment(f"The trained weights: model = {class_name}(); model.load_state_dict("
                                      f"torch.load({literal(weights_path.name)}, weights_only=True))") + "\n"

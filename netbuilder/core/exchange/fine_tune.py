@@ -61,8 +61,11 @@ def write_fine_tune(name: str | Pretrained, folder: str | os.PathLike, graph_pat
                     progress: Callable | None = None, force: bool = False, epochs: int = EPOCHS,
                     home: Path | None = None) -> Path:
     """Download (first time), build and write GRAPH.json + GRAPH.pt, ready to train; returns GRAPH.json's path."""
+    from ..base.files import refuse_overwrite
+
     spec = spec_of(name) if isinstance(name, str) else name
     image_classes(folder)  # before a download: a folder that will not do is said at once
+    refuse_overwrite(graph_path, Path(graph_path).with_suffix(".pt"), overwrite=force)
     graph, state = pretrained(spec, progress, home)
     graph, state = fine_tune_graph(spec, graph, state, folder, epochs)
     write_graph(graph, state, graph_path, force)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..base.errors import NetbuilderError, summarize
-from ..base.files import shipped
+from ..base.files import refuse_overwrite, shipped
 from ..layers.spec import format_shape
 from ..model.graph import Graph
 
@@ -118,12 +118,13 @@ PRETRAINED: dict[str, Pretrained] = {
 
 
 def weights_home() -> Path:
-    """Where downloaded weights are kept: NETBUILDER_WEIGHTS, else `weights` beside the datasets' folder."""
-    from ..data.download import data_home
+    """Where downloaded weights are kept: NETBUILDER_WEIGHTS, else `weights` in the user's data folder (beside
+    `datasets`: ~/.local/share/netbuilder/weights on Linux)."""
+    from ..base.files import user_data_dir
 
     if os.environ.get("NETBUILDER_WEIGHTS"):
         return Path(os.environ["NETBUILDER_WEIGHTS"]).expanduser()
-    return data_home().parent / "weights"
+    return user_data_dir() / "weights"
 
 
 def spec_of(name: str) -> Pretrained:
@@ -208,9 +209,7 @@ def write_graph(graph: Graph, state: dict, graph_path: str | os.PathLike, force:
     if graph_path.suffix != ".json":
         raise PretrainedError(f"{graph_path}: the graph is written as a .json file")
     weights_path = graph_path.with_suffix(".pt")
-    existing = [p for p in (graph_path, weights_path) if p.exists()]
-    if existing and not force:
-        raise PretrainedError(f"{existing[0]} exists; give --force to overwrite it, or another name")
+    refuse_overwrite(graph_path, weights_path, overwrite=force)
     graph.meta["weights"] = weights_path.name
     graph_path.parent.mkdir(parents=True, exist_ok=True)
     save_state(state, weights_path)
@@ -222,7 +221,6 @@ def write_graph(graph: Graph, state: dict, graph_path: str | os.PathLike, force:
 
 def write_pretrained(name: str, graph_path: str | os.PathLike, force: bool = False,
                      progress: Callable | None = None) -> tuple[Graph, Path]:
-    if Path(graph_path).exists() and not force:  # before a download of hundreds of MB
-        raise PretrainedError(f"{graph_path} exists; give --force to overwrite it, or another name")
+    refuse_overwrite(graph_path, Path(graph_path).with_suffix(".pt"), overwrite=force)  # before a long download
     graph, state = pretrained(name, progress)
     return graph, write_graph(graph, state, graph_path, force)

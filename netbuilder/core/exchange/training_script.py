@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..base.errors import NetbuilderError
-from ..base.files import atomic_write_text
+from ..base.files import atomic_write_text, refuse_overwrite
 from ..build.compile import loss_blocks
 from ..model.graph import Graph
 from .pysource import docstring, identifier, literal
 
 DATA_LIMIT = 256 * 2**20  # a built-in dataset larger than this as float32 is not written beside the script
 SCRIPT_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "beta1", "weight_decay", "loss", "schedule",
-               "step_size", "gamma", "grad_clip", "seed", "val_fraction", "test_fraction")
+               "step_size", "gamma", "grad_clip", "seed", "val_fraction", "test_fraction", "augment")
 
 
 class TrainingScriptError(NetbuilderError):
@@ -43,8 +43,10 @@ class ScriptReport:
                 f"`torchrun --nproc-per-node N train.py` in {self.folder}")
 
 
-def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: str | None = None) -> ScriptReport:
-    """Write model.py, train.py (and data.pt for a built-in dataset) into `folder`."""
+def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: str | None = None,
+                           overwrite: bool = False) -> ScriptReport:
+    """Write model.py, train.py (and data.pt for a built-in dataset) into `folder`. Files of those names already
+    there are replaced only with `overwrite` (else OverwriteError, before anything is written)."""
     import torch
 
     from ..checks.shapes import infer_shapes
@@ -70,17 +72,21 @@ def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: 
     stats_shape = (shape[0], 1, 1) if len(shape) == 3 else shape if len(shape) == 1 else (1,) * len(shape)
     normalization = {source.name: (torch.zeros(stats_shape), torch.ones(stats_shape))} if normalize else None
     folder = Path(folder)
+    recipe = check_recipe(graph.recipe)
+    spec = DataSpec.parse(recipe["data"]) if "data" in recipe else None
+    writes_data = spec is not None and KINDS[spec.kind].needs is None
+    refuse_overwrite(folder / "model.py", folder / "train.py", folder / "augment.py",
+                     folder / "data.pt" if writes_data else None, overwrite=overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     model_source = to_source(graph, "Net", normalization=normalization)
 
-    recipe = check_recipe(graph.recipe)
     d = TrainConfig()
     defaults = {key: recipe.get(key, getattr(d, key, None)) for key in SCRIPT_KEYS}
     defaults["val_fraction"] = recipe.get("val_fraction", 0.1)
     defaults["test_fraction"] = recipe.get("test_fraction", 0.2)
-    files, data_default = ["model.py", "train.py"], None
-    spec = DataSpec.parse(recipe["data"]) if "data" in recipe else None
-    if spec is not None and KINDS[spec.kind].needs is None:  # generated or shipped in a package: written out
+    defaults["augment"] = _augment_default(recipe.get("augment"), shape, source.params["dtype"])
+    files, data_default = ["model.py", "train.py", "augment.py"], None
+    if writes_data:  # generated or shipped in a package: written out
         data_default = _write_data(spec, shape, folder)
         if data_default:
             files.append(data_default)
@@ -100,8 +106,22 @@ def export_training_script(graph: Graph, folder: str | os.PathLike, graph_path: 
         script = script.replace(key, value)
     compile(script, str(folder / "train.py"), "exec")  # (it must at least be Python)
     atomic_write_text(folder / "model.py", model_source)
+    from .augment_source import transforms_source
+
+    atomic_write_text(folder / "augment.py", transforms_source())
     atomic_write_text(folder / "train.py", script)
     return ScriptReport(folder, files, data_default)
+
+
+def _augment_default(spec, shape: tuple[int, ...], dtype: str) -> str:
+    """The recipe's augmentation as the script's --augment default (`flip,rotate=15`), checked against the input."""
+    from ..data.augment import augment_text, parse_augment
+    from ..data.augment.fields import FieldInfo, plan_fields
+
+    if not spec:
+        return ""
+    plan_fields(parse_augment(spec), {"x": FieldInfo(shape, dtype == "float32")}, {"x"}, {"y"})
+    return augment_text(spec)
 
 
 def _doc(title: str, defaults: dict) -> str:
@@ -110,6 +130,7 @@ def _doc(title: str, defaults: dict) -> str:
             f"    python train.py                        # the graph's recipe: {shown}\n"
             "    torchrun --nproc-per-node 2 train.py   # two processes: Gloo on CPUs, NCCL on GPUs\n"
             "    torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:PORT train.py\n\n"
+            "--augment flip,rotate=15,...: netbuilder's augmentation (augment.py), drawn per batch from --seed.\n"
             "--data: a .pt file of tensors (x, y, and x_test, y_test if it has its own test set), mnist:DIR or\n"
             "fashion-mnist:DIR (the four IDX files), cifar10:DIR (the binary batches) or csv:FILE:label=COLUMN.\n"
             "Each process reads its own shard of every global batch (--batch-size is per process); rank 0 writes\n"
@@ -134,7 +155,9 @@ def _write_data(spec, shape: tuple[int, ...], folder: Path) -> str | None:
                        y_test=source.test.y)
     if data.classes is not None:
         tensors["classes"] = torch.tensor([len(data.classes)])
-    torch.save(tensors, folder / "data.pt")
+    from ..build.weights import atomic_torch_save
+
+    atomic_torch_save(tensors, folder / "data.pt")
     return "data.pt"
 
 
@@ -152,6 +175,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from augment import Augmentation
 from model import Net
 
 DEFAULTS = __DEFAULTS__
@@ -332,7 +356,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     whole = ("epochs", "batch_size", "step_size", "seed")
     for key, value in DEFAULTS.items():
-        kind = int if key in whole else str if key in ("data", "optimizer", "loss", "schedule") else float
+        kind = int if key in whole else str if key in ("data", "optimizer", "loss", "schedule", "augment") else float
         parser.add_argument("--" + key.replace("_", "-"), type=kind, default=value, help=f"default {value}")
     parser.add_argument("--out", default="trained.pt", help="the trained weights (rank 0 writes them)")
     parser.add_argument("--checkpoint", default="checkpoint.pt", help="written after every epoch")
@@ -358,6 +382,7 @@ def main():
     (x, y), (x_val, y_val), (x_test, y_test) = split(x, y, x_test, y_test, a.val_fraction, a.test_fraction, a.seed)
     torch.manual_seed(a.seed)
     model = Net()
+    mean = std = None
     if NORMALIZED_INPUT is not None:  # the model takes raw samples: it normalizes them with these
         mean, std = statistics(x)
         getattr(model, f"normalize_{NORMALIZED_INPUT}_mean").copy_(mean)
@@ -378,20 +403,29 @@ def main():
         start = state["epoch"] + 1
     trained = DistributedDataParallel(model, device_ids=[local] if cuda else None) if distributed else model
     x, y = x.to(device), y.to(device)
+    augmentation = Augmentation(a.augment) if a.augment else None  # on raw samples: noise in normalized units
+    if augmentation is not None and mean is not None:
+        mean, std = mean.to(device), std.to(device)
+    generator = torch.Generator(device=device)
     step = a.batch_size * world
     batches = len(x) // step + (1 if len(x) % step >= world else 0)
     say(f"training on {len(x)} samples, {kind} loss, {a.optimizer} lr {a.lr:g}, {a.epochs} epochs, "
-        f"{world} process{'es' if world > 1 else ''} on {device.type}")
+        f"{world} process{'es' if world > 1 else ''} on {device.type}"
+        + (f", augmented: {a.augment}" if augmentation is not None else ""))
     for epoch in range(start, a.epochs + 1):
         began = time.perf_counter()
         torch.manual_seed(a.seed * 100_003 + epoch)  # the same order in every process, whether resumed or not
         order = torch.randperm(len(x)).to(device)
         losses = torch.zeros(batches, device=device)
+        generator.manual_seed(((a.seed * 1_000_003 + epoch) * 1_009 + rank) % 2**62)  # as netbuilder draws
         for b in range(batches):
             index = order[b * step:(b + 1) * step]
             shard = torch.tensor_split(index, world)[rank]
             share = len(shard) * world / len(index)  # the gradient of the global batch's mean loss
-            loss = loss_of(kind, trained(x[shard]), y[shard])
+            xb = x[shard]
+            if augmentation is not None:
+                xb = augmentation(xb, generator=generator, mean=mean, std=std)
+            loss = loss_of(kind, trained(xb), y[shard])
             optimizer.zero_grad(set_to_none=True)
             (loss * share).backward()
             if a.grad_clip:

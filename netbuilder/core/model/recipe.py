@@ -37,9 +37,10 @@ def check_recipe(recipe: Any) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, kind) or (
                 isinstance(value, float) and not math.isfinite(value)):
             raise RecipeError(f"{key!r} has the wrong kind of value: {str(value)[:40]!r}")
-        if key == "augment" and not all(isinstance(a, str) for a in value):
-            raise RecipeError("'augment' must be a list of names")
-        checked[key] = list(value) if key == "augment" else value
+        if key == "augment" and not all(isinstance(a, str) or (isinstance(a, dict) and isinstance(a.get("name"), str))
+                                        for a in value):
+            raise RecipeError("'augment' must be a list of names (\"rotate=15\") or {\"name\": ...} objects")
+        checked[key] = [dict(a) if isinstance(a, dict) else a for a in value] if key == "augment" else value
     return checked
 
 

@@ -76,7 +76,9 @@ def worth_compiling(remaining_eager_s: float, model: torch.nn.Module, device: to
     exceed twice what compiling is expected to take (while it compiles, the training thread shares the machine)."""
     speedup = EXPECTED_SPEEDUP.get(device.type, 1.3)
     compile_s = expected_compile_seconds(model, device)
-    cores = os.cpu_count() or 1
+    from ..base.system import cpu_count
+
+    cores = cpu_count()
     cost = compile_s * (1.0 if device.type == "cpu" and cores <= 2 else 0.5)
     saved = max(remaining_eager_s - compile_s, 0.0) * (1 - 1 / speedup)
     return saved > 2 * cost

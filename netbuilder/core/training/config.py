@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..base.errors import NetbuilderError
 from ..data import Splits
-from ..data.augment import AUGMENTATIONS
+from ..data.augment import AugmentError, canonical
 from .objective import AUTO_LOSSES
 
 LOSSES = ("auto", *AUTO_LOSSES)
@@ -46,7 +46,7 @@ class TrainConfig:
     gamma: float = 0.5  # step / exponential decay factor; plateau reduction factor
     grad_clip: float = 0.0  # max gradient norm; 0: off
     early_stopping: int = 0  # epochs without a better validation loss before stopping; 0: off
-    augment: list[str] = field(default_factory=list)
+    augment: list = field(default_factory=list)  # ["flip", "rotate=15", ...] (core/data/augment; check() writes it so)
     seed: int = 0
     device: str = "auto"
     bf16: bool = False  # bfloat16 autocast (CUDA with bf16 support)
@@ -92,8 +92,10 @@ class TrainConfig:
         need(0 <= self.threads <= 1024, f"threads must be 0..1024, got {self.threads}")
         need(0 <= self.statistics <= 1_000_000, f"statistics must be 0 (off) or every N batches, got {self.statistics}")
         need(not (self.bf16 and self.fp16), "choose bf16 or fp16, not both")
-        unknown = [a for a in self.augment if a not in AUGMENTATIONS]
-        need(not unknown, f"unknown augmentation {', '.join(map(str, unknown))[:80]}; use {', '.join(AUGMENTATIONS)}")
+        try:
+            self.augment = canonical(self.augment)  # the form the run's settings record, the same however written
+        except AugmentError as e:
+            raise TrainingError(f"augment: {e}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)

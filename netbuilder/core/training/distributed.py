@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass
 
 from ..base.errors import NetbuilderError
+from ..base.system import cpu_count
 
 LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--rdzv-endpoint")
 
@@ -162,7 +163,7 @@ def launch(argv: list[str], nproc_per_node: int, nnodes: int = 1, rdzv_endpoint:
     from torch.distributed.run import get_args_parser, run
 
     command = launch_command(worker_argv(argv), nproc_per_node, nnodes, rdzv_endpoint)
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(nproc_per_node, 1))))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_count() // max(nproc_per_node, 1))))
     for name in list(logging.Logger.manager.loggerDict):  # torchrun's notes on starting and stopping workers
         if name.startswith(("torch.distributed.elastic", "torch.distributed.run", "torch.distributed.launcher")):
             logging.getLogger(name).setLevel(logging.ERROR)

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from ..data import Splits
-from ..data.augment import augment
+from .augmenting import RunAugmentation
 from .block_stats import BlockStatistics
 from .compile_switch import CompileSwitch
 from .config import (
@@ -59,6 +59,11 @@ class Trainer:
         self.loss_name = objective.auto_loss or "objective"
         self.metric_name = objective.metric
         self.terms = {t.name: t for t in objective.terms}
+        self.augmenting = None  # the run's augmentation (augmenting.py); it may give the model clean targets
+        if config.augment:
+            self.augmenting = RunAugmentation(config.augment, self.model, objective.feeds, objective.has_terms, data,
+                                              self.device, config.seed, world.rank if world is not None else 0)
+            self.model = self.augmenting.model
         present = dict(self.model.named_children())  # blocks only inference uses are not in a training model
         objective.frozen = [name for name in objective.frozen if name in present]
         objective.members = {group: [name for name in names if name in present]
@@ -215,6 +220,8 @@ class Trainer:
         """(loss per term, the terms' inputs, the outputs) for a batch of fields. A training step of a full batch
         runs the compiled model once the run has switched to it."""
         args = tuple(batch[f] for _, f in self.objective.feeds)
+        if self.augmenting is not None:
+            args += self.augmenting.extra_args(batch)
         compiled = (training and self.compiling.compiled is not None and not self._observing
                     and len(args[0]) == self.config.batch_size)
         out = (self._ddp if training and self._ddp is not None else self.compiling.compiled if compiled
@@ -394,10 +401,8 @@ class Trainer:
         for b, batch in enumerate(batches):
             if shares:
                 self._share = shares[b]
-            if self.config.augment:
-                for name in ("x", "x2"):
-                    if name in batch:
-                        batch[name] = augment(batch[name], self.config.augment)
+            if self.augmenting is not None:
+                batch = self.augmenting(batch, epoch)
             yield batch
 
     def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ...base.errors import first_line
-from ...base.files import atomic_write_text
+from ...base.files import atomic_write_text, refuse_overwrite
 from ...build.compile import CompileError, compile_graph
 from ...build.weights import apply_state, save_weights
 from ...model.graph import Graph, GraphError
@@ -72,11 +72,13 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     return Imported(graph, state, diff)
 
 
-def import_onnx_file(path: str | os.PathLike, graph_path: str | os.PathLike) -> Imported:
-    """Import and write GRAPH.json with its weights beside it (GRAPH.pt, referenced by the graph's meta)."""
-    imported = import_onnx(path)
+def import_onnx_file(path: str | os.PathLike, graph_path: str | os.PathLike, overwrite: bool = False) -> Imported:
+    """Import and write GRAPH.json with its weights beside it (GRAPH.pt, referenced by the graph's meta). Either
+    file already there is replaced only with `overwrite` (else OverwriteError, before the import)."""
     graph_path = Path(graph_path)
     weights_path = graph_path.with_suffix(".pt")
+    refuse_overwrite(graph_path, weights_path, overwrite=overwrite)
+    imported = import_onnx(path)
     imported.graph.meta["weights"] = weights_path.name
     module = compile_graph(imported.graph)
     apply_state(module, imported.state, str(path))

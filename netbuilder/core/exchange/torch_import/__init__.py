@@ -170,8 +170,13 @@ def _check(graph: Graph, model, reference, batch: int | None, title: str) -> flo
 
 
 def import_torch_file(target: str | os.PathLike, graph_path: str | os.PathLike,
-                      inputs: list[str] | None = None, weights: str | os.PathLike | None = None) -> Imported:
-    """Import and write GRAPH.json with its weights beside it (GRAPH.pt, which the graph's meta names)."""
+                      inputs: list[str] | None = None, weights: str | os.PathLike | None = None,
+                      overwrite: bool = False) -> Imported:
+    """Import and write GRAPH.json with its weights beside it (GRAPH.pt, which the graph's meta names). Either file
+    already there is replaced only with `overwrite` (else OverwriteError, before the import)."""
+    from ...base.files import refuse_overwrite
+
+    refuse_overwrite(graph_path, Path(graph_path).with_suffix(".pt"), overwrite=overwrite)
     imported = import_torch(target, inputs, weights)
     write_imported(imported, graph_path, str(target))
     return imported
