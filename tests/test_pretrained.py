@@ -171,7 +171,7 @@ def test_offline_one_message_says_which_file_to_put_where(server, resnet, tmp_pa
 def test_the_command_refuses_to_overwrite(tmp_path, capsys):
     (tmp_path / "g.json").write_text("mine")
     assert main(["pretrained", "resnet18", "-o", str(tmp_path / "g.json")]) == 1
-    assert "already exists; it was not replaced" in capsys.readouterr().err
+    assert "is there already; give --force to replace it" in capsys.readouterr().err
     assert (tmp_path / "g.json").read_text() == "mine"
 
 

@@ -144,7 +144,7 @@ def test_the_command_line_imports_code_and_pt2_files(tmp_path, pt2, capsys):
     graph = Graph.load(out)
     assert graph.meta["weights"] == "tagger.pt" and "lstm.weight_ih_l0" in read_state(tmp_path / "tagger.pt")
     assert main(["import", f"{CODE}:LSTMTagger", "--input", "int64:1x9", "-o", str(out)]) == 1
-    assert "already exists; it was not replaced" in capsys.readouterr().err
+    assert "is there already; give --force to replace it" in capsys.readouterr().err
     assert main(["import", str(pt2["SmallResNet"]), "-o", str(out), "--force"]) == 0
     assert Graph.load(out).find("fc").type == "Linear"
     assert main(["import", str(pt2["SmallResNet"]), "--input", "1x3x8x8", "-o", str(tmp_path / "r.json")]) == 1

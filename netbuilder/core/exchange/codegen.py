@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import operator
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..base.files import atomic_write_text, refuse_overwrite
@@ -282,11 +282,12 @@ class CodeReport:
     path: Path
     weights_path: Path | None
     max_abs_diff: float
+    notes: list[str] = field(default_factory=list)  # e.g. blocks the weights file does not hold (fresh weights)
 
     def summary(self) -> str:
         weights = f" and its weights to {self.weights_path}" if self.weights_path else ""
         return (f"wrote {self.path}{weights}; the class loads the compiled graph's state_dict and matches its "
-                f"outputs (max difference {self.max_abs_diff:.1e})")
+                f"outputs (max difference {self.max_abs_diff:.1e})" + "".join(f"; {n}" for n in self.notes))
 
 
 def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLike | None = None,
@@ -305,7 +306,8 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     class_name = class_name if is_identifier(class_name) else "Net"
     weights_path = path.with_suffix(".pt") if weights is not None or save_model_weights else None
     refuse_overwrite(path, weights_path, overwrite=overwrite)
-    model = model_to_export(graph, weights, model, weight_copies=3)  # the model, the class written, the file
+    notes: list[str] = []
+    model = model_to_export(graph, weights, model, weight_copies=3, notes=notes)  # the model, the class, the file
     normalization = _normalization_of(model)
     source = to_source(graph, class_name, normalization=normalization, augment=graph.recipe.get("augment"))
     if weights_path is not None:
@@ -323,4 +325,4 @@ def export_code(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     atomic_write_text(path, source)
     if weights_path is not None:
         save_weights(model, weights_path)
-    return CodeReport(path, weights_path, diff)
+    return CodeReport(path, weights_path, diff, notes)
