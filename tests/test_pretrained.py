@@ -24,7 +24,7 @@ from netbuilder.core.exchange.fine_tune import write_fine_tune
 from netbuilder.core.exchange.pretrained import PRETRAINED, PretrainedError, map_weights, pretrained
 from netbuilder.core.model.graph import Graph
 from netbuilder.core.training.experiment import prepare_training, trained_state
-from netbuilder.core.training.trainer import Trainer, TrainConfig
+from netbuilder.core.training.trainer import TrainConfig, Trainer
 
 
 class Server:

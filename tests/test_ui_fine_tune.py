@@ -8,9 +8,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton
 
 import tests.torchvision_like as tv
-from tests.test_pretrained import Server, as_published, image_folder
 from netbuilder.core.exchange.pretrained import PRETRAINED
 from netbuilder.ui.fine_tune import FineTuneDialog
+from tests.test_pretrained import Server, as_published, image_folder
 
 
 @pytest.fixture

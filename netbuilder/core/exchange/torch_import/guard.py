@@ -57,7 +57,7 @@ def read_program(path: Path):
         raise TorchImportError(f"{path.name} is not a torch.export file ({first_line(e)})") from None
     _check_sizes(path, entries)
     names = [e.filename for e in entries]
-    if not any(n.endswith("models/model.json") or n.endswith("/archive_format") for n in names):
+    if not any(n.endswith(("models/model.json", "/archive_format")) for n in names):
         raise TorchImportError(f"{path.name} is not a torch.export file (saved with torch.export.save); torch.save "
                                "files and TorchScript archives cannot be imported: export the model first")
     if any("/data/aotinductor/" in n or n.endswith((".so", ".dll", ".dylib", ".cpp")) for n in names):
@@ -127,7 +127,7 @@ def _payloads(path: Path, archive, config_name: str) -> set[str]:
 
 
 def _check_pickle(path: Path, name: str, data: bytes) -> None:
-    if not data[:2] == b"PK" and not data[:1] == b"\x80":
+    if data[:2] != b"PK" and data[:1] != b"\x80":
         return  # not a pickle (a version number, a byte order)
     try:
         torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

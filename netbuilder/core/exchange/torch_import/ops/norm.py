@@ -7,7 +7,7 @@ from ...onnx_import.refusals import Refusal
 from ..naming import op_name
 from ..values import Param, Val
 from . import handles, reads
-from .common import last_axes, number, optional_weight, shared, tensor_of, weight
+from .common import last_axes, number, optional_weight, shared
 
 
 def _batch_norm(imp, node, x, w, b, mean, var, momentum, eps) -> Val:

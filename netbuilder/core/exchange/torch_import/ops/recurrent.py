@@ -6,8 +6,8 @@ from ..values import Batched, Param, Port, Val
 from . import handles
 from .common import tensor_of
 
-KINDS = {"aten.lstm.input": ("LSTM", 4, None), "aten.gru.input": ("GRU", 3, None),
-         "aten.rnn_tanh.input": ("RNN", 1, "tanh"), "aten.rnn_relu.input": ("RNN", 1, "relu")}
+KINDS = {"aten.lstm.input": ("LSTM", None), "aten.gru.input": ("GRU", None),
+         "aten.rnn_tanh.input": ("RNN", "tanh"), "aten.rnn_relu.input": ("RNN", "relu")}
 
 
 def _names(layers: int, directions: int, bias: bool) -> list[str]:
@@ -23,7 +23,7 @@ def _names(layers: int, directions: int, bias: bool) -> list[str]:
 
 @handles(*KINDS)
 def recurrent(imp, node):
-    layer, gates, nonlinearity = KINDS[node.op]
+    layer, nonlinearity = KINDS[node.op]
     x, states, weights = node.val(0), node.arg(1), list(node.arg(2))
     bias, layers, dropout, train, bidirectional, batch_first = (node.arg(i) for i in range(3, 9))
     if train:
