@@ -6,7 +6,10 @@ Options set the scene: --start (the start page), --layout, --collapse (all group
 --focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
 --fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC),
 --tab Curves|Results|Samples|Data,
---dock Training|Inspector|Analysis|Curves|Code (raise it; Code: the code view, beside the canvas), --help-layer TYPE (the layer reference, saved instead).
+--dock Training|Inspector|Analysis|Curves|Code (raise it; Code: the code view, beside the canvas),
+--help-layer TYPE (the layer reference, saved instead),
+--sweep NAME=VALUES (repeatable: a sweep of a copy of GRAPH is run first, then shown in the Sweep view;
+--sweep-trials N, --sweep-epochs N, --sweep-data SPEC, --prune, --sweep-tab Curves|Parallel Coordinates|Importance).
 """
 from __future__ import annotations
 
@@ -32,6 +35,26 @@ def settle(app, seconds: float = 0.4) -> None:
         time.sleep(0.02)
 
 
+def run_sweep(args) -> str:
+    """Sweep a copy of the graph (in a folder of its own, with its own run store) before the window opens."""
+    import shutil
+
+    from netbuilder.core.model.graph import Graph
+    from netbuilder.core.model.recipe import resolve
+    from netbuilder.core.training.sweep import Sweep, SweepDefinition, parse_param
+
+    folder = Path(tempfile.mkdtemp())
+    copy = folder / Path(args.graph).name
+    shutil.copy(args.graph, copy)
+    graph = Graph.load(copy)
+    settings = resolve({"data": args.sweep_data, "epochs": args.sweep_epochs}, graph.recipe)
+    definition = SweepDefinition([parse_param(text) for text in args.sweep], trials=args.sweep_trials,
+                                 prune=args.prune, seed=0)
+    Sweep(graph, definition, settings, graph_path=copy).run(on_trial=lambda row: print(f"trial {row.number}: "
+                                                                                         f"{row.state}"))
+    return str(copy)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -50,7 +73,15 @@ def main() -> None:
     parser.add_argument("--tab")
     parser.add_argument("--dock")
     parser.add_argument("--help-layer")
+    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=VALUES")
+    parser.add_argument("--sweep-trials", type=int, default=12)
+    parser.add_argument("--sweep-epochs", type=int)
+    parser.add_argument("--sweep-data")
+    parser.add_argument("--prune", action="store_true")
+    parser.add_argument("--sweep-tab", default="Curves")
     args = parser.parse_args()
+    if args.sweep:
+        args.graph = run_sweep(args)
 
     app = QApplication(sys.argv[:1])
     configure(app)
@@ -132,6 +163,16 @@ def main() -> None:
             settle(app)
             if args.focus:
                 window.view.centerOn(*graph.find(args.focus).pos)
+    if args.sweep:
+        view = window.sweeps.view
+        while view.snapshot is None and time.time() < deadline + 600:
+            app.processEvents()
+            time.sleep(0.02)
+        window.sweeps.show()
+        window.resizeDocks([window.sweeps.dock], [int(0.46 * height)], Qt.Orientation.Vertical)
+        view.tabs.setCurrentIndex([view.tabs.tabText(i) for i in range(view.tabs.count())].index(args.sweep_tab))
+        headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+        view.table.sortItems(headers.index(view.snapshot.metric), Qt.SortOrder.AscendingOrder)  # best first
     settle(app, 0.6)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.help_layer:

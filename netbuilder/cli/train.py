@@ -52,7 +52,8 @@ def register(commands) -> None:
     train.add_argument("--test-fraction", type=float, help="unless the dataset has its own test set (default 0.2)")
     train.add_argument("--seed", type=int, help=f"default {d.seed}")
     train.add_argument("--device", choices=DEVICES, help="default auto")
-    train.add_argument("--bf16", action="store_const", const=True, help="bfloat16 autocast (CUDA GPUs that have it)")
+    train.add_argument("--bf16", action="store_const", const=True, help="bfloat16 autocast (CUDA GPUs that have it; CPUs whose cores have AMX or "
+                            "AVX-512 BF16); weights and checkpoints stay float32")
     train.add_argument("--fp16", action="store_const", const=True, help="float16 autocast with loss scaling (CUDA)")
     train.add_argument("--weights", metavar="FILE", help="start from these weights (a state_dict: .pt or "
                        ".safetensors; the tensors that fit the graph); default: the "
@@ -76,8 +77,9 @@ def register(commands) -> None:
     from ..core.training.config import TUNE_MODES
 
     train.add_argument("--tune", choices=TUNE_MODES,
-                       help="auto (the default): channels_last memory for convolutions on CPUs and GPUs, bf16 autocast "
-                            "on GPUs that have it; off: exactly as written, in float32")
+                       help="auto (the default): channels_last memory for convolutions on CPUs and GPUs; bf16 autocast "
+                            "(fp16 on GPUs without bf16) where the first batches measure it faster with the same loss; "
+                            "off: exactly as written, in float32")
     add_distributed_options(train)
     train.set_defaults(run=run)
 

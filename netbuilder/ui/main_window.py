@@ -42,6 +42,7 @@ from .palette import Palette
 from .recovery import INTERVAL_MS, RecoveryFile
 from .start_page import StartPage
 from .summary import ModelSummary, summary_line
+from .sweep_view import SweepDock
 from .window_editing import FRAGMENT_MIME, WindowEditing
 from .window_files import FILE_FILTER, MAX_RECENT, WindowFiles
 
@@ -263,6 +264,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.probe_dock.setWidget(self.probe)
         self.probe.message.connect(self.show_message)
         self.actions_by_name["train"].setEnabled(True)
+        self.sweeps.enable(self.training)
 
     def _running_changed(self, running: bool) -> None:
         a = self.actions_by_name
@@ -393,6 +395,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
             panels.addAction(dock.toggleViewAction())
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
+        self.sweeps = SweepDock(self, train, panels)  # Train > Sweep…, the Sweep dock (ui/sweep_view.py)
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["help_layer"], a["shortcuts"], a["start_page"]])
         help_menu.addSeparator()
@@ -513,9 +516,9 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
                           "layer's reference. Ctrl+/: the keyboard shortcuts.")
 
     def closeEvent(self, event) -> None:
-        if self.training is not None and self.training.is_running:
+        if (self.training is not None and self.training.is_running) or self.sweeps.view.is_running:
             buttons = QMessageBox.StandardButton
-            answer = QMessageBox.question(self, "Training is running", "Stop the training run and quit?",
+            answer = QMessageBox.question(self, "Training is running", "Stop the training (and the sweep) and quit?",
                                           buttons.Yes | buttons.No, buttons.No)
             if answer != buttons.Yes:
                 event.ignore()
@@ -523,6 +526,7 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         if self.maybe_save():
             if self.training is not None:
                 self.training.wait()
+            self.sweeps.view.wait()
             self.exchange.wait()
             self.code_view.wait()
             self.fine_tuning.wait()

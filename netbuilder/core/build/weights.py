@@ -313,3 +313,29 @@ def fit_state(graph, state: dict | None) -> torch.nn.Module | None:
         return None
     model.load_state_dict({k: full[k].detach().cpu() for k in model.state_dict()})
     return model
+
+
+def compiled_with(graph, state: dict, source: str) -> torch.nn.Module:
+    """The graph compiled for inference holding `state` (which must fit it exactly: WeightsError names what does
+    not), without first filling weights that `state` replaces at once: the blocks are made on the meta device and
+    given the state's tensors themselves (an imported model's hundreds of megabytes are not initialized at random
+    and then overwritten). A block whose module keeps tensors of its own outside its state (non-persistent
+    buffers) is built as usual instead."""
+    from .compile import compile_graph
+
+    try:
+        with torch.device("meta"):
+            model = compile_graph(graph)
+    except (NotImplementedError, RuntimeError):  # an initialization the meta device cannot run
+        model = None
+    if model is None or any(module._non_persistent_buffers_set for module in model.modules()):
+        model = compile_graph(graph)
+        apply_state(model, state, source)
+        return model
+    weights = split_normalization(state)[0]
+    problems = _problems(model.state_dict(), weights)
+    if problems:
+        raise WeightsError(f"{source}: the weights do not fit the graph: {summarize(problems)}")
+    check_state(weights, source)
+    model.load_state_dict(weights, assign=True)
+    return model

@@ -21,8 +21,13 @@ from ..base.files import atomic_write, refuse_overwrite
 from ..build.compile import compile_graph
 from ..build.weights import check_finite, load_for_inference, read_state, split_normalization
 from ..checks.memory import check_fits
+from ..checks.shapes import infer_shapes
 from ..model.graph import Graph
+<<<<<<< HEAD
 from . import agreement
+=======
+from .onnx_equivalents import ADAPTIVE, exportable
+>>>>>>> main
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
@@ -135,9 +140,14 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     example = sample_inputs(graph, model, batch=2)
     dynamic = {name: {0: "batch"} for name in placeholders + outputs}
 
+    # adaptive pooling whose windows differ in size is written as an exact equivalent (onnx_equivalents.py)
+    report = infer_shapes(graph)
+    sizes = {n.name: report.nodes[n.id].inputs[0] for n in graph.nodes
+             if n.type in ADAPTIVE and n.id in report.nodes and report.nodes[n.id].inputs}
+
     def write(tmp: str) -> None:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), exportable(model, sizes):
                 for category, message in EXPECTED_WARNINGS:
                     warnings.filterwarnings("ignore", message, category)
                 torch.onnx.export(model, tuple(example), tmp, input_names=placeholders, output_names=outputs,

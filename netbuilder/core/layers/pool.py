@@ -32,17 +32,6 @@ def _pool_summary(n: int):
     return summary
 
 
-def _adaptive_check(p: dict, shapes: list) -> str | None:
-    """Uneven windows (an output size that does not divide the input's) train in PyTorch but cannot be
-    exported to ONNX; every block here must export."""
-    size = list(p["output_size"]) if isinstance(p["output_size"], (list, tuple)) else [p["output_size"]] * 2
-    height, width = shapes[0][1:]
-    if height % size[0] or width % size[1]:
-        return (f"output size {format_shape(tuple(size))} must divide the input's {height}x{width} "
-                "(ONNX export needs windows of one size)")
-    return None
-
-
 def _upsample_check(p: dict, shapes: list) -> str | None:
     height, width = shapes[0][1:]
     out = (math.floor(height * p["scale_factor"]), math.floor(width * p["scale_factor"]))
@@ -94,12 +83,32 @@ LAYERS = [
         "AdaptiveAvgPool2d", "pool", "Averages an image down to a fixed output size, whatever the input size.",
         params=(Ints("output_size", 1, 2, 1, 4096, help="height and width of the output"),),
         build=lambda p, s: module("AdaptiveAvgPool2d", p["output_size"]),
-        summary=lambda p: f"to {format_value(p['output_size'], 2)}", check=_adaptive_check,
+        summary=lambda p: f"to {format_value(p['output_size'], 2)}",
         ranks=(3,), rank_words="channels x height x width", prefix="avgpool",
         cases=(case((3, 16, 16), (3, 1, 1)),
-               case((16, 12, 12), (16, 6, 6), output_size=[6, 6])),
+               case((16, 12, 12), (16, 6, 6), output_size=[6, 6]),
+               case((8, 1, 1), (8, 6, 6), output_size=[6, 6]),  # AlexNet on a small image: each cell repeated
+               case((4, 5, 7), (4, 3, 2), output_size=[3, 2]),  # windows of different sizes, overlapping
+               case((2, 5, 2), (2, 3, 4), output_size=[3, 4])),  # uneven windows down, repeated cells across
         doc=("Averages each channel down to output_size whatever the input's size, choosing its windows "
-             "to fit: AlexNet and VGG pool to 6x6 and 7x7 this way before their dense layers."),
+             "to fit: AlexNet and VGG pool to 6x6 and 7x7 this way before their dense layers. Any output size "
+             "trains; an output larger than the input repeats its cells (a 1x1 map becomes 6x6). The ONNX "
+             "export writes windows of different sizes as an exact equivalent."),
+    ),
+    LayerSpec(
+        "AdaptiveMaxPool2d", "pool", "Keeps the largest value of each window, sized to give a fixed output size.",
+        params=(Ints("output_size", 1, 2, 1, 4096, help="height and width of the output"),),
+        build=lambda p, s: module("AdaptiveMaxPool2d", p["output_size"]),
+        summary=lambda p: f"to {format_value(p['output_size'], 2)}",
+        ranks=(3,), rank_words="channels x height x width", prefix="maxpool",
+        cases=(case((3, 16, 16), (3, 1, 1)),
+               case((16, 12, 12), (16, 6, 6), output_size=[6, 6]),
+               case((8, 1, 1), (8, 7, 7), output_size=[7, 7]),
+               case((4, 5, 7), (4, 3, 2), output_size=[3, 2]),
+               case((2, 6, 2), (2, 3, 4), output_size=[3, 4])),  # windows of 2 down, repeated cells across
+        doc=("Keeps the largest value of each channel's windows, chosen to give output_size whatever the input's "
+             "size (output 1: the global maximum). Any output size trains; the ONNX export writes windows of "
+             "different sizes as an exact equivalent. No weights."),
     ),
     LayerSpec(
         "GlobalAvgPool2d", "pool",

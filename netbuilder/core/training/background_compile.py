@@ -203,9 +203,9 @@ class BackgroundCompile:
             return function(state, *call_args)
 
         try:
-            with _unchanged(model, self.device), self.autocast():
+            with unchanged(model, self.device), self.autocast():
                 expected = _leaves(model(*args))
-            with _unchanged(model, self.device), self.autocast():
+            with unchanged(model, self.device), self.autocast():
                 got = _leaves(compiled_forward(*args))
         except Exception as e:  # noqa: BLE001 - a compiled model that cannot run this batch is not used
             self.problem = _short(e)
@@ -236,7 +236,7 @@ def _quiet_torch_logs():
             logger.setLevel(level)
 
 
-class _unchanged:
+class unchanged:
     """Run a forward that leaves no trace: torch's random state and the model's buffers are put back."""
 
     def __init__(self, model: torch.nn.Module, device: torch.device) -> None:

@@ -32,6 +32,9 @@ def save_checkpoint(trainer: Trainer, path: str | Path, epoch: int) -> None:
         "history": trainer.history, "batch_losses": trainer.batch_losses, "config": trainer.config.to_dict(),
         "processes": trainer.world.size if trainer.world is not None else 1,
         "block_statistics": trainer.statistics.epochs if trainer.statistics is not None else [],
+        # the precision the run trains in (tuning.py: measured, or asked for), and fp16's gradient scaler
+        "precision": trainer.precision.mode if trainer.precision.settled else None,
+        "scaler": trainer.scaler.state_dict() if trainer.scaler is not None else None,
     }
     atomic_torch_save(state, path)
 
@@ -94,6 +97,9 @@ def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
         if trainer.statistics is not None:
             trainer.statistics.epochs = list(state.get("block_statistics", []))
         trainer.start_epoch = int(state["epoch"]) + 1
+        trainer.precision.resume(state.get("precision"))
+        if trainer.scaler is not None and state.get("scaler"):
+            trainer.scaler.load_state_dict(state["scaler"])
     except TrainingError:
         raise
     except WeightsError as e:

@@ -38,6 +38,8 @@ class CompileSwitch:
         args = tuple(batch[f] for _, f in run.objective.feeds)
         if len(args[0]) != run.config.batch_size:
             return  # compiled for full batches only: a short last batch neither starts nor checks it
+        if not run.precision.settled:
+            return  # compiled under the run's autocast: once the precision is chosen (tuning.py)
         job = self.job
         if job is None:
             done, total = run._progress

@@ -49,11 +49,11 @@ class TrainConfig:
     augment: list = field(default_factory=list)  # ["flip", "rotate=15", ...] (core/data/augment; check() writes it so)
     seed: int = 0
     device: str = "auto"
-    bf16: bool = False  # bfloat16 autocast (CUDA with bf16 support)
+    bf16: bool = False  # bfloat16 autocast (CUDA GPUs with bf16, CPUs whose cores have AMX or AVX-512 BF16)
     fp16: bool = False  # float16 autocast with loss scaling (CUDA)
     threads: int = 0  # CPU threads for torch while training; 0: torch's default (all cores)
     compile: str = "auto"  # background torch.compile (core/background_compile.py): auto (when it pays), always, off
-    tune: str = "auto"  # auto: channels_last for convolutions (CPU, CUDA), bf16 autocast on CUDA GPUs that have it
+    tune: str = "auto"  # auto: channels_last for convolutions; bf16 (or fp16) autocast where measured faster (tuning.py)
     report_interval: float = 0.1  # seconds between batch reports
     statistics: int = 0  # per-block statistics (activations, gradients, updates): observe a step every N batches; 0: off
 
@@ -191,15 +191,6 @@ def pick_device(name: str) -> torch.device:
     if name not in available:
         raise TrainingError(f"device {name} is not available on this machine (use auto or cpu)")
     return torch.device(name)
-
-
-def check_precision(config: TrainConfig, device: torch.device) -> None:
-    """bf16 and fp16 run where they can, or are refused: never silently ignored."""
-    if config.bf16 and not (device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        raise TrainingError(f"bf16 needs a CUDA GPU that supports bfloat16; this run is on {device.type}: "
-                            "leave bf16 off")
-    if config.fp16 and device.type != "cuda":
-        raise TrainingError(f"fp16 needs a CUDA GPU; this run is on {device.type}: leave fp16 off")
 
 
 def warm_up() -> None:

@@ -191,6 +191,7 @@ def metrics_document(trainer: Trainer, result: TrainResult, spec, graph_path: st
         "format": "netbuilder.metrics", "graph": graph_path, "data": str(spec), "status": result.status,
         "message": result.message, "loss": trainer.loss_name, "objective": trainer.objective.describe(),
         "metric": result.metric_name, "device": str(trainer.device), "config": trainer.config.to_dict(),
+        "precision": trainer.precision.mode, "run_notes": trainer.notes,  # what tuning chose (tuning.py), and why
         "samples": {"train": len(splits.train), "val": len(splits.val) if splits.val else 0,
                     "test": len(splits.test)},
         "input_shape": format_shape(splits.train.sample_shape), "notes": splits.notes,

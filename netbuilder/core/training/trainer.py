@@ -7,10 +7,9 @@ records each batch's losses on the device, and synchronizes only when it reports
 from __future__ import annotations
 
 import copy
+import functools
 import math
-import threading
 import time
-from concurrent.futures import Future
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -25,30 +24,34 @@ from .config import (
     BatchReport,
     EpochReport,
     TrainConfig,
-    TrainingError,
     TrainResult,
-    check_precision,
     choose_auto_loss,
     make_optimizer,
     make_scheduler,
     pick_device,
 )
+from .control import RunControl
 from .objective import Objective, auto_loss_value, predicted_classes, score
+from .tuning import Precision, Probe, check_precision, choose_layout
 
 
-class Trainer:
+class Trainer(RunControl):
+    """Trains a model on splits of a dataset as a TrainConfig says. `probe`: what tuning learns of the machine (its
+    CPU's flags, the timer of its trial steps: tuning.py); None: the machine itself."""
+
     def __init__(self, model: torch.nn.Module, data: Splits, config: TrainConfig, *,
                  objective: Objective | None = None,
                  on_batch: Callable[[BatchReport], None] | None = None,
                  on_epoch: Callable[[EpochReport], None] | None = None,
-                 on_log: Callable[[str], None] | None = None, world=None) -> None:
+                 on_log: Callable[[str], None] | None = None, world=None, probe: Probe | None = None) -> None:
+        super().__init__()
         config.check()
         self.config, self.data = config, data
         self.on_batch, self.on_epoch = on_batch or (lambda r: None), on_epoch or (lambda r: None)
         self.on_log = on_log or (lambda s: None)
         self.world = world  # a distributed.World in a multi-process run (core/distributed.py), else None
         self.device = world.device if world is not None else pick_device(config.device)
-        check_precision(config, self.device)
+        check_precision(config, self.device, (probe or Probe()).cpuinfo)
         self.model = model.to(self.device)
         if objective is None:  # a compiled graph without loss blocks, trained on the samples and labels
             objective = Objective([], [("x", "x")], members={"all": [n for n, _ in model.named_children()]})
@@ -72,7 +75,8 @@ class Trainer:
             for p in self.model.get_submodule(name).parameters():
                 p.requires_grad_(False)
         self._group_params: dict[str, list[torch.nn.Parameter]] = {}
-        self.tuning = self._tune()  # what was chosen for this device (channels_last, bf16 autocast), in words
+        self.tuning = choose_layout(self.model, self.device, config)  # channels_last where it gains, in words
+        self.precision = Precision(self, probe)  # float32, bf16 or fp16 autocast: asked for, or measured (tuning.py)
         self._ddp = None  # the model wrapped in DistributedDataParallel, in a multi-process run
         if world is not None:
             from torch.nn.parallel import DistributedDataParallel
@@ -84,14 +88,11 @@ class Trainer:
         self.optimizers = {group: make_optimizer(self._parameters(group), config) for group in objective.steps}
         self.optimizer = next(iter(self.optimizers.values()))
         self.schedulers = {group: make_scheduler(opt, config) for group, opt in self.optimizers.items()}
-        self.scaler = torch.amp.GradScaler("cuda") if config.fp16 else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision.scaled else None
         self.history: list[dict] = []
         self.batch_losses: list[float] = []
         self.start_epoch = 1
         self.early = {"best": math.inf, "waited": 0, "state": None}  # early stopping, kept in checkpoints
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
         used = {field for _, field in objective.feeds} | (set() if objective.has_terms else {"y"})
         from ..data.stream import BatchLoader, is_lazy
 
@@ -106,10 +107,6 @@ class Trainer:
         self.compiling = CompileSwitch(self)  # background torch.compile and the switch to it (compile_switch.py)
         # per-block statistics (block_stats.py), and work other threads ask of this one (request)
         self.statistics = BlockStatistics(self.model, config.statistics) if config.statistics else None
-        self._requests: list[tuple[Callable[[], object], Future]] = []
-        self._requests_lock = threading.Lock()
-        self._requests_closed = False
-        self._wake = threading.Event()
         self._observing = False  # a step the statistics observe runs eagerly (hooks do not fire in compiled code)
 
     def _parameters(self, group: str) -> list[torch.nn.Parameter]:
@@ -138,83 +135,11 @@ class Trainer:
         for name in self.objective.frozen:
             self.model.get_submodule(name).eval()
 
-    # ----- control (any thread)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-        self._wake.set()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-        self._wake.set()
-
-    def request(self, work: Callable[[], object]) -> Future:
-        """Have work() run on the training thread, between two batches (at once while paused), and get its
-        result (or its exception) in a Future: the editor probes a paused run's model this way, without
-        blocking and without two threads using the model at once. Work asked after the run has ended fails
-        with TrainingError; work left when it ends is done then."""
-        future: Future = Future()
-        with self._requests_lock:
-            if self._requests_closed:
-                future.set_exception(TrainingError("the training run has ended"))
-                return future
-            self._requests.append((work, future))
-        self._wake.set()
-        return future
-
-    def _serve_requests(self) -> None:
-        while True:
-            with self._requests_lock:
-                if not self._requests:
-                    return
-                work, future = self._requests.pop(0)
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(work())
-                except BaseException as e:  # noqa: BLE001 - the asker gets it, as the Future's exception
-                    future.set_exception(e)
-
-    def _wait_paused(self) -> None:
-        """While paused: do what is asked (requests) until resumed or stopped."""
-        self._serve_requests()
-        while not self._running.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            self._serve_requests()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
     # ----- the objective on a batch
 
     def _autocast(self):
-        bf16 = self.config.bf16 or self._auto_bf16
-        dtype = torch.bfloat16 if bf16 else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype, enabled=bf16 or self.config.fp16)
-
-    def _tune(self) -> list[str]:
-        """Speed-ups that train the same network to rounding, where the device gains from them (config.tune):
-        channels_last memory for networks with 2-D convolutions on the CPU (oneDNN: the lecture's convnet trains
-        ~1.4x faster on a 2-core AMD EPYC, bench/bench_train.py) and on CUDA GPUs (tensor cores); bf16 autocast on
-        CUDA GPUs with bfloat16 math unless fp16 is asked for. (On CPUs, bf16 stays a choice: --bf16.)"""
-        self._auto_bf16 = False
-        if self.config.tune == "off":
-            return []
-        chosen = []
-        convolutions = any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
-        fast_layout = self.device.type == "cuda" or (self.device.type == "cpu" and torch.backends.mkldnn.is_available())
-        if convolutions and fast_layout:
-            self.model.to(memory_format=torch.channels_last)
-            chosen.append("channels_last memory format")
-        if self.device.type == "cuda" and torch.cuda.is_bf16_supported() and not (self.config.bf16 or self.config.fp16):
-            self._auto_bf16 = True
-            chosen.append("bf16 autocast")
-        return chosen
+        """The autocast context of the run's precision (of the step being timed, during the precision trial)."""
+        return self.precision.autocast()
 
     def _forward(self, batch: dict[str, torch.Tensor], training: bool = False) -> tuple[dict[str, torch.Tensor], dict, object]:
         """(loss per term, the terms' inputs, the outputs) for a batch of fields. A training step of a full batch
@@ -312,9 +237,7 @@ class Trainer:
         try:
             return self._train(checkpoint)
         finally:
-            with self._requests_lock:
-                self._requests_closed = True
-            self._serve_requests()
+            self._close_requests()
             if torch.get_num_threads() != threads:  # setting it rebuilds torch's thread pool: only when needed
                 torch.set_num_threads(threads)
 
@@ -327,8 +250,11 @@ class Trainer:
         good_state = copy.deepcopy(self.model.state_dict())
         status, message = "finished", f"trained {c.epochs} epochs"
         self._run_start = time.perf_counter()
-        if self.tuning and not self.notes:
-            self._note(f"tuned for {self.device.type}: {', '.join(self.tuning)} (tune off: as written, in float32)")
+        self.precision.plan()
+        chosen = [*self.tuning, *filter(None, [self.precision.describe()])]
+        tuned = f"tuned for {self.device.type}: {'; '.join(chosen)} (tune off: as written, in float32)"
+        if chosen and tuned not in self.notes:
+            self._note(tuned)
         self._train_mode()
         for epoch in range(self.start_epoch, c.epochs + 1):
             outcome = self._train_epoch(epoch)
@@ -465,7 +391,8 @@ class Trainer:
                 self.statistics.begin(self.scaler.get_scale() if self.scaler is not None else 1.0)
                 self._observing = True
             try:
-                loss, values, terms = self._step(batch)
+                loss, values, terms = self._step(batch) if self.precision.settled else \
+                    self.precision.step(b, batch, functools.partial(self._step, batch))
             finally:
                 if observed:
                     self._observing = False

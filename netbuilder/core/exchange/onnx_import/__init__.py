@@ -1,13 +1,14 @@
 """Import an ONNX model as an editable graph of registry blocks, with its weights.
 
     reading.py    the file, checked: opset, inputs, batch size
+    wire.py       its weights read apart from its structure, once (torch and onnxruntime share them)
     patterns.py   operators written out in pieces (GELU, layer norm, SiLU, ...) put back together
     folding.py    constant folding (the shape arithmetic exporters leave) at the model's opset
     views.py      tensors that are Reshapes and Transposes of a block's output, without blocks of their own
     importer.py   the walk: each node through its operator family's handler in ops/
     refusals.py   what cannot be imported, once per root cause
     simplify.py   tidying the result (an RNN's last step as a param)
-    parity.py     the imported graph against onnxruntime on the original file
+    parity.py     the imported graph against onnxruntime on the original file (one forward pass each)
 
 Nothing is written unless every node has a block and the result matches onnxruntime.
 """
@@ -22,8 +23,8 @@ import torch
 
 from ...base.errors import first_line
 from ...base.files import atomic_write_text, refuse_overwrite
-from ...build.compile import CompileError, compile_graph
-from ...build.weights import apply_state, save_weights
+from ...build.compile import CompileError
+from ...build.weights import compiled_with, save_weights
 from ...model.graph import Graph, GraphError
 from ...model.groups import add_groups, groups_from_scopes
 from ...model.layout import apply_layout
@@ -62,12 +63,11 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     apply_layout(graph)
     add_groups(graph, groups_from_scopes({i: s for i, s in importer.scopes.items() if i in graph}))
     try:
-        module = compile_graph(graph)
-        apply_state(module, state, file.path.name)
+        module = compiled_with(graph, state, file.path.name)  # the state's tensors themselves, not a copy
     except (CompileError, ValueError) as e:
         raise OnnxImportError(f"{file.path.name}: the imported graph does not work: {e}") from None
     try:
-        diff = parity.check(file.path, graph, module, [spec.name for spec in file.inputs], file.fixed_batch)
+        diff = parity.check(file, graph, module)
     except onnx_guard.runtime_errors() as e:  # a model onnxruntime cannot load or run
         raise OnnxImportError(f"{file.path.name}: onnxruntime cannot run it ({first_line(e)[:200]})") from None
     return Imported(graph, state, diff)
@@ -81,9 +81,7 @@ def import_onnx_file(path: str | os.PathLike, graph_path: str | os.PathLike, ove
     refuse_overwrite(graph_path, weights_path, overwrite=overwrite)
     imported = import_onnx(path)
     imported.graph.meta["weights"] = weights_path.name
-    module = compile_graph(imported.graph)
-    apply_state(module, imported.state, str(path))
-    save_weights(module, weights_path)
+    save_weights(compiled_with(imported.graph, imported.state, str(path)), weights_path)
     atomic_write_text(graph_path, json.dumps(imported.graph.to_dict(), indent=1) + "\n")
     return imported
 

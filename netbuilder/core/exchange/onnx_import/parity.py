@@ -23,15 +23,14 @@ def compare(got: list, expected, file: str = "the model") -> float:
     return result.worst
 
 
-def check(path, graph: Graph, module: torch.nn.Module, names: list[str], batch: int | None) -> float:
-    """names: the file's inputs, in the order of the graph's Input blocks."""
-    import onnxruntime
-
+def check(file, graph: Graph, module: torch.nn.Module) -> float:
+    """The imported graph (compiled: `module`) against onnxruntime running the file (reading.ModelFile), whose
+    inputs are in the order of the graph's Input blocks."""
     from ..onnx_export import sample_inputs
 
     module.eval()
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    inputs = sample_inputs(graph, module, batch=batch or 2, seed=3)
-    got = session.run(None, dict(zip(names, (t.numpy() for t in inputs))))
+    session = file.session()
+    inputs = sample_inputs(graph, module, batch=file.fixed_batch or 2, seed=3)
+    got = session.run(None, {spec.name: t.numpy() for spec, t in zip(file.inputs, inputs)})
     with torch.no_grad():
-        return compare(got, module(*inputs), path.name)
+        return compare(got, module(*inputs), file.path.name)

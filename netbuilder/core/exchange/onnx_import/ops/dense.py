@@ -25,7 +25,9 @@ def gemm(imp, node):
     view, weight = node.view(), node.const(1)
     if weight is None or node.attr("transA", 0) or view.rank != 2:
         raise Refusal("only x @ W^T + b with a constant W has a block")
-    weight = (weight if node.attr("transB", 0) else weight.T) * float(node.attr("alpha", 1.0))
+    weight = weight if node.attr("transB", 0) else weight.T
+    if float(node.attr("alpha", 1.0)) != 1.0:  # (a copy only where it changes something: weights are big)
+        weight = weight * float(node.attr("alpha", 1.0))
     bias = node.const(2)
     if node.input(2) is not None and bias is None:
         raise Refusal("its bias C is not a constant")

@@ -80,6 +80,14 @@ def global_average_pool(imp, node):
     return imp.view_of(imp.add("AdaptiveAvgPool2d", {"output_size": 1}, [port], node))
 
 
+@handles("GlobalMaxPool")
+def global_max_pool(imp, node):
+    port = imp.block(node.view(), node)
+    if len(imp.shape_of(port)) != 3:
+        raise Refusal("only the global maximum of an image (channels x height x width) has a block")
+    return imp.view_of(imp.add("AdaptiveMaxPool2d", {"output_size": 1}, [port], node))
+
+
 @handles("ReduceMean", attrs={"axes", "keepdims", "noop_with_empty_axes"}, inputs=2)
 def reduce_mean(imp, node):
     """Over height and width of an image: a global average pool; over other axes: a Mean block."""
