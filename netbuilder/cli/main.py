@@ -10,17 +10,11 @@ import threading
 
 from ..core.base.files import OverwriteError
 from ..core.checks.messages import describe, is_bug
-<<<<<<< HEAD
-from . import augment, check, export, gui, import_model, info, inspect, plan, pretrained, runs, train
+from . import augment, check, export, gui, import_model, info, inspect, plan, pretrained, runs, sweep, train
 from .common import BUG_STATUS, fail, fail_once
 
-COMMANDS = (gui, info, check, train, runs, augment, plan, export, inspect, import_model, pretrained)  # in the order `--help` lists them
-=======
-from . import augment, check, export, gui, import_model, info, inspect, plan, runs, sweep, train
-from .common import BUG_STATUS, fail, fail_once
-
-COMMANDS = (gui, info, check, train, runs, sweep, augment, plan, export, inspect, import_model)  # in the order `--help` lists them
->>>>>>> main
+COMMANDS = (gui, info, check, train, runs, sweep, augment, plan, export, inspect, import_model,
+            pretrained)  # in the order `--help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

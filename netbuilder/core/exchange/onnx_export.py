@@ -23,11 +23,8 @@ from ..build.weights import check_finite, load_for_inference, read_state, split_
 from ..checks.memory import check_fits
 from ..checks.shapes import infer_shapes
 from ..model.graph import Graph
-<<<<<<< HEAD
 from . import agreement
-=======
 from .onnx_equivalents import ADAPTIVE, exportable
->>>>>>> main
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4

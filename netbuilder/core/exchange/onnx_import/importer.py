@@ -107,12 +107,9 @@ class Importer:
         self.shapes: dict[str, object] = {}  # node id -> NodeShapes
         self.weight_users: dict[str, tuple[str, str]] = {}  # initializer -> (ONNX node, block id) holding it
         self.scopes: dict[str, str] = {}  # block id -> the exporter's name of its node (its module scope)
-<<<<<<< HEAD
         self.later: list[tuple[str, str, str]] = []  # (owner, block, node): sharing decided after the walk
         self.aliases: dict[str, str] = {}  # an Identity's output -> the initializer it passes on
-=======
         self._read = {id(array) for array in file.weights.values()}  # the initializers read apart (wire.py)
->>>>>>> main
 
     @property
     def batch(self) -> int:
@@ -150,7 +147,6 @@ class Importer:
                 self.weight_users.setdefault(shares, (node.label if node is not None else "?", created.id))
         return Port(created.id, next(iter(info.outputs), "out"))
 
-<<<<<<< HEAD
     def share_later(self) -> None:
         """Blocks made from the same initializer as an earlier block, but with other settings while they were made
         (a MatMul's bias added by the next node): shared now if they became the same, refused if not."""
@@ -167,14 +163,13 @@ class Importer:
             for key in own:
                 del self.state[f"{block.name}.{key}"]
             self.graph.set_setting(block.id, "shares", owner.id)
-=======
+
     def _tensor(self, value, dtype) -> torch.Tensor:
         """A weight as a tensor of its own; an initializer as read from the file (wire.py: an array of its own,
         aligned) is used as it is, not copied: the import never changes an array in place."""
         if id(value) in self._read and value.dtype == dtype and value.flags.c_contiguous:
             return torch.from_numpy(value)
         return torch.from_numpy(np.array(value, dtype=dtype, copy=True))
->>>>>>> main
 
     def _owner(self, initializer: str, node: OnnxNode | None, layer: str, weights: dict):
         """The block that already holds this initializer's weights, when this node uses the same ones; None
@@ -334,17 +329,11 @@ class Importer:
 
         graph = self.file.model.graph
         for init in graph.initializer:
-<<<<<<< HEAD
-            from onnx import numpy_helper
-
-            self.values[init.name] = numpy_helper.to_array(init)
+            self.values[init.name] = self.file.initializer(init)
         for proto in graph.node:  # weights passed on by Identity nodes keep their initializer's name for sharing
             if proto.op_type == "Identity" and proto.input and (proto.input[0] in self.values or
                                                                  proto.input[0] in self.aliases):
                 self.aliases[proto.output[0]] = self.aliases.get(proto.input[0], proto.input[0])
-=======
-            self.values[init.name] = self.file.initializer(init)
->>>>>>> main
         for spec in self.file.inputs:
             # the file's model takes its inputs as they come: training it further must not normalize them again
             node = self.graph.add_node("Input", {"shape": spec.shape, "dtype": spec.dtype, "normalize": "none"},
