@@ -53,6 +53,7 @@ class CodeView(QWidget):
         self.job: _Job | None = None
         self.apply_job: _Job | None = None
         self._selected: list[str] = []
+        self._base: tuple[str, object] | None = None  # (generated code, its import): what an edit is measured from
         self.editor = CodeEditor()
         self.editor.setPlaceholderText("The network's PyTorch code appears here once PyTorch has loaded…")
         self.editor.textChanged.connect(self._text_changed)
@@ -186,11 +187,12 @@ class CodeView(QWidget):
         from ..core.exchange.torch_import import import_code
 
         base_text, edited_text, shapes = self.source.text, self.editor.toPlainText(), self.source.inputs
+        known = self._base[1] if self._base is not None and self._base[0] == base_text else None
 
         def work():
             edited = import_code(edited_text, _class_name(edited_text), shapes).graph
-            base = import_code(base_text, _class_name(base_text), shapes).graph
-            return base, edited
+            base = known if known is not None else import_code(base_text, _class_name(base_text), shapes).graph
+            return base_text, base, edited
 
         self.apply_job = _Job(work, self)
         self.apply_job.done.connect(self._apply_imported)
@@ -204,7 +206,8 @@ class CodeView(QWidget):
     def _apply_imported(self, graphs) -> None:
         from ..core.exchange.code_edit import apply_code_edit
 
-        base, edited = graphs
+        base_text, base, edited = graphs
+        self._base = (base_text, base)  # a second edit of the same code needs only the edited text imported
         graph = self.document.graph
         result = []
         command = RecordedEdit(graph, "Edit the code", lambda g: result.append(apply_code_edit(g, base, edited)))
