@@ -111,3 +111,14 @@ def test_code_that_only_says_its_inputs_in_comments_needs_no_input_option(tmp_pa
     path.write_text(to_source(Graph.load(EXAMPLES["lenet5"])))
     graph = import_torch(f"{path}:Net").graph
     assert graph.find("x").params["shape"] == [1, 32, 32]
+
+
+def test_a_trained_model_s_input_normalization_comes_back_with_it(tmp_path):
+    graph = Graph.load(EXAMPLES["lenet5"])
+    mean, std = torch.full((1, 1, 1), 0.3), torch.full((1, 1, 1), 2.0)
+    save_state(compile_graph(graph, normalization={"x": (mean, std)}).state_dict(), tmp_path / "trained.pt")
+    report = export_code(graph, tmp_path / "model.py", weights=tmp_path / "trained.pt")
+    assert "        x = x - self.normalize_x_mean\n        x = x / self.normalize_x_std\n" in report.path.read_text()
+    imported = import_torch(f"{report.path}:Net", weights=report.weights_path)
+    assert imported.graph.find("x").params["normalize"] == "zscore"  # a setting of the Input, not two blocks
+    assert torch.equal(imported.state["normalize_x_mean"], mean) and torch.equal(imported.state["normalize_x_std"], std)

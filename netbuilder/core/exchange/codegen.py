@@ -90,10 +90,6 @@ class _Names:
                 self.taken.add(name)
                 return name
 
-    def reuse(self, name: str) -> None:
-        """A name whose value is read no more may be given again (an Input normalized in place)."""
-        self.taken.discard(name)
-
 
 def forward_source(traced: Traced) -> list[tuple[str, str | None]]:
     """The body of forward(), one statement per step, from the fx graph: (line, the block it belongs to)."""
@@ -104,6 +100,7 @@ def forward_source(traced: Traced) -> list[tuple[str, str | None]]:
     var: dict[fx.Node, str] = {}
     inline: dict[fx.Node, str] = {}
     ends = set(traced.outputs)  # Output blocks name no value of their own: the block feeding them does
+    inputs = set(traced.normalized)
     outputs = {node: name for name, node in traced.block_nodes.items() if name not in ends}
     lines: list[tuple[str, str | None]] = []
 
@@ -153,12 +150,10 @@ def forward_source(traced: Traced) -> list[tuple[str, str | None]]:
         if node not in outputs and cheap and len(node.users) == 1 and next(iter(node.users)).op != "output":
             inline[node] = text  # x.shape[0] and the like read best inside the statement that uses them
             continue
-        if node in outputs:
-            name = outputs[node]
-            for source in node.all_input_nodes:  # an Input normalized in place keeps its name
-                if var.get(source) == name and len(source.users) == 1:
-                    names.reuse(name)
-            var[node] = names.fresh(name)
+        if block in inputs:  # an Input normalized in place: x = x - self.normalize_x_mean; x = x / ...
+            var[node] = block
+        elif node in outputs:
+            var[node] = names.fresh(outputs[node])
         else:
             var[node] = names.step(block)
         lines.append((f"{var[node]} = {text}", block))
