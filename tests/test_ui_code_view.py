@@ -112,7 +112,7 @@ def test_code_that_cannot_be_imported_is_refused_with_its_line(window, qtbot):
 def test_file_import_takes_code_and_pt2_files(window, qtbot, tmp_path, answer):
     code = Path(__file__).parent / "torch_models.py"
     seen = answer(QMessageBox.StandardButton.Ok)
-    assert window.exchange.import_to(Path(f"{code}:LSTMTagger"), tmp_path / "tagger.json", ["int64:1x9"])
+    assert window.exchange.import_to(Path(f"{code}:LSTMTagger"), tmp_path / "tagger.json", inputs=["int64:1x9"])
     qtbot.waitUntil(lambda: len(seen) > 0, timeout=120_000)
     assert seen[0].startswith("Imported torch_models.py:LSTMTagger: 5 blocks") and "the model's own outputs" in seen[0]
     qtbot.waitUntil(lambda: window.document.path == tmp_path / "tagger.json", timeout=10_000)
