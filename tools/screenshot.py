@@ -7,7 +7,7 @@ Options set the scene: --start (the start page), --layout, --collapse (all group
 --focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
 --fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC; --statistics N
 observes a step every N batches), --tab Curves|Results|Samples|Data,
---dock Training|Inspector|Analysis|Curves|Inside|Runs (raise it), --inside NAME[,NAME] (the Inside view of these
+--dock Training|Inspector|Analysis|Curves|Inside|Runs|Code (raise it; Code: the code view beside the canvas), --inside NAME[,NAME] (the Inside view of these
 blocks; --inside-mode maps|filters|saliency, --sample N: the test sample, --tile PIXELS: the tiles' size,
 --colour-by STATISTIC: the blocks tinted by a training statistic, e.g. grad_std), --enlarge Curves|Inside (that
 panel takes the whole window), --help-layer TYPE (the layer reference, saved instead),
@@ -234,9 +234,21 @@ def main() -> None:
                 app.processEvents()
     if args.dock:
         dock = {"Training": window.training_dock, "Inspector": window.inspector_dock, "Inside": window.probe_dock,
-                "Analysis": window.analysis_dock, "Curves": window.curves_dock, "Runs": window.runs_dock}[args.dock]
+                "Analysis": window.analysis_dock, "Curves": window.curves_dock, "Runs": window.runs_dock,
+                "Code": window.code_dock}[args.dock]
         dock.show()
         dock.raise_()
+        if args.dock == "Code":  # its code is worked out on a thread; the selected block's lines marked
+            window.palette_dock.hide()  # room for the code beside the canvas, as a person makes it
+            window.resizeDocks([window.code_dock], [int(width * 0.4)], Qt.Orientation.Horizontal)
+            while window.code_view.source is None and time.time() < deadline:
+                app.processEvents()
+                time.sleep(0.02)
+            if args.select:
+                window.show_block(graph.find(args.select).id)
+            settle(app)
+            if args.focus:
+                window.view.centerOn(*graph.find(args.focus).pos)
     if args.fit:
         window.view.fit_to_view()  # again: the panels may have taken room since
     if args.inside:

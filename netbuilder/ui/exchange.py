@@ -1,5 +1,5 @@
-"""File > Export (ONNX, PyTorch code, a training script) and File > Import ONNX: run in the background, report in
-a message box. No file is replaced without asking.
+"""File > Export (ONNX, PyTorch code, a training script) and File > Import (ONNX, a torch.export .pt2 file, PyTorch
+code): run in the background, report in a message box. No file is replaced without asking.
 
 Exports use the weights in view (the last run's, a run chosen in the Runs panel, a file loaded with File > Load
 Weights) when they fit the graph as it is now, else the weights the graph names (an imported model's), else freshly
@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QWidget,
+)
 
 from ..core.base.errors import NetbuilderError
 from ..core.model.recipe import KEYS as RECIPE_KEYS
@@ -121,13 +131,27 @@ class Exchange(QObject):
         return answer == buttons.Yes
 
     def import_dialog(self) -> None:
-        source, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX model", start_in(), "ONNX models (*.onnx)")
+        source, _ = QFileDialog.getOpenFileName(
+            self.window, "Import a model", start_in(), "Models (*.onnx *.pt2 *.py);;ONNX models (*.onnx);;"
+            "torch.export files (*.pt2);;PyTorch code (*.py)")
         if chosen(source):
             self.import_source(Path(source), ask=True)
 
     def import_source(self, source: Path, ask: bool = False) -> bool:
-        """Import an ONNX file as SOURCE.json beside it; asks where instead when `ask` or when that file exists."""
-        target = source.with_suffix(".json")
+        """Import a model as SOURCE.json beside it; asks where instead when `ask` or when that file exists. Code
+        (a .py file) first asks which class or function makes the network and the shapes of its inputs."""
+        inputs = None
+        if source.suffix.lower() == ".py":
+            answer = CodeImportDialog.ask(source, self.window)
+            if answer is None:
+                return False
+            name, inputs = answer
+            target = source.with_name(f"{source.stem}_{name}.json")
+            source = Path(f"{source}:{name}")
+            return self._ask_target(source, target, ask, inputs)
+        return self._ask_target(source, source.with_suffix(".json"), ask, inputs)
+
+    def _ask_target(self, source: Path, target: Path, ask: bool, inputs) -> bool:
         if ask or target.exists():
             picked, _ = QFileDialog.getSaveFileName(self.window, "Save the imported graph as", str(target),
                                                     "netbuilder graphs (*.json)",
@@ -135,24 +159,34 @@ class Exchange(QObject):
             if not chosen(picked):
                 return False
             target = Path(picked).with_suffix(".json")
-        return self.import_to(source, target)
+        return self.import_to(source, target, inputs=inputs)
 
-    def import_to(self, source: Path, target: Path, overwrite: bool = False) -> bool:
+    def import_to(self, source: Path, target: Path, overwrite: bool = False, inputs: list[str] | None = None) -> bool:
         """Import in the background into TARGET.json (+ TARGET.pt), then open it; files already there are replaced
-        only when the user says so (or `overwrite`)."""
+        only when the user says so (or `overwrite`). SOURCE is an .onnx or .pt2 file, or FILE.py:NAME with `inputs`
+        (their shapes, the batch first: "1x3x32x32", "int64:1x12")."""
         if self.busy:
             return False
         if not overwrite and not self.confirm_replace([target, target.with_suffix(".pt")]):
             return False
-        from ..core.exchange.onnx_import import import_onnx_file
+        onnx = str(source).lower().endswith(".onnx")
+
+        def work():
+            if onnx:
+                from ..core.exchange.onnx_import import import_onnx_file
+
+                return import_onnx_file(source, target, overwrite=True)  # the dialog asked about replacing it
+            from ..core.exchange.torch_import import import_torch_file
+
+            return import_torch_file(str(source), target, inputs, overwrite=True)
 
         def done(imported) -> str:
             self.opened.emit(target)
+            against = "onnxruntime" if onnx else "the model's own outputs"
             return (f"Imported {source.name}: {len(imported.graph)} blocks, saved as {target.name} with its weights "
-                    f"in {target.with_suffix('.pt').name}; matches onnxruntime to {imported.max_abs_diff:.1e}.")
+                    f"in {target.with_suffix('.pt').name}; matches {against} to {imported.max_abs_diff:.1e}.")
 
-        return self._start(lambda: import_onnx_file(source, target, overwrite=True), done, "Import failed",
-                           f"Importing {source.name}…")
+        return self._start(work, done, "Import failed", f"Importing {source.name}…")
 
     def _start(self, work, describe, failure_title: str, busy_text: str) -> bool:
         from .worker import LoadJob
@@ -184,3 +218,57 @@ def _choose_weights(graph, trained: dict | None, named: Path | None, words: str 
     if named is not None and named.exists():
         return None, named, f"with the weights in {named.name}"
     return None, None, "with freshly initialized weights (train first to export trained ones)"
+
+
+class CodeImportDialog(QDialog):
+    """Which class (or function) of a .py file makes the network, and the shapes of its inputs. The file is read,
+    not run, to offer its classes: importing it runs it."""
+
+    def __init__(self, path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Import {path.name}")
+        names, shapes = _code_outline(path)
+        self.name = QComboBox()
+        self.name.setEditable(True)
+        self.name.addItems(names)
+        self.inputs = QLineEdit(", ".join(shapes))
+        self.inputs.setPlaceholderText("1x3x224x224, int64:1x12")
+        form = QFormLayout(self)
+        note = QLabel(f"Importing runs {path.name} (your code) to build the network, then exports it with "
+                      "torch.export on inputs of these shapes.")
+        note.setWordWrap(True)
+        form.addRow(note)
+        form.addRow("Class or function:", self.name)
+        form.addRow("Input shapes (batch first):", self.inputs)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def choice(self) -> tuple[str, list[str]]:
+        shapes = [s.strip() for s in self.inputs.text().replace(";", ",").split(",") if s.strip()]
+        return self.name.currentText().strip(), shapes
+
+    @classmethod
+    def ask(cls, path: Path, parent: QWidget | None = None) -> tuple[str, list[str]] | None:
+        dialog = cls(path, parent)
+        return dialog.choice() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+def _code_outline(path: Path) -> tuple[list[str], list[str]]:
+    """The classes of a .py file that derive from a Module (read, not run), the last first, and the input shapes
+    netbuilder's own code notes in its comments."""
+    import ast
+
+    from ..core.exchange.torch_import.naming import conventions
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return [], []
+    names = [node.name for node in tree.body if isinstance(node, ast.ClassDef)
+             and any("Module" in ast.unparse(base) for base in node.bases)]
+    shapes = ["x".join(["1", *map(str, p["shape"])]) if p["dtype"] == "float32"
+              else "int64:" + "x".join(["1", *map(str, p["shape"])]) for p in conventions(text).inputs.values()]
+    return list(reversed(names)), shapes

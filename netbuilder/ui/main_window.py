@@ -25,12 +25,14 @@ from PySide6.QtWidgets import (
 from ..core.base.files import list_examples
 from . import style
 from .analysis_panel import AnalysisPanel
+from .code_view import CodeView
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .collector import GuiCollector
 from .context_menus import build_menu
 from .document import Document, torch_loader
 from .exchange import Exchange
+from .fine_tune import FineTuning
 from .help_view import LayerHelp, ShortcutList
 from .inspector import Inspector
 from .message_bar import MessageBar
@@ -75,6 +77,7 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         self.recovery = RecoveryFile(recovery_directory)
         self.training = None  # the TrainingPanel, built once torch has loaded
         self.exchange = Exchange(self.document, None, self)
+        self.fine_tuning = FineTuning(self)  # the start page's "fine-tune a pretrained network on your images"
         self.summary_dialog: ModelSummary | None = None
         self.layer_help: LayerHelp | None = None
         self.shortcut_list: ShortcutList | None = None
@@ -107,6 +110,11 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         self.probe = None  # the ProbeView, built once torch has loaded
         self.probe_dock = self._dock("Inside", self._waiting("Feature maps, filters and saliency appear once PyTorch "
                                                              "has loaded…"), None, titled=False)
+        # the network as PyTorch code, both ways (issue 23): beside the canvas, shown from View > PyTorch Code
+        self.code_view = CodeView(self.document)
+        self.code_dock = self._dock("Code", self.code_view, area.LeftDockWidgetArea)
+        self.splitDockWidget(self.palette_dock, self.code_dock, Qt.Orientation.Horizontal)  # a column by the canvas
+        self.code_dock.hide()
         self._init_runs()  # the Runs panel (issue 19): every run kept in the document's store (window_runs.py)
 
         self.summary_label = QLabel()
@@ -128,6 +136,8 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         self.document.lock_changed.connect(self._check_problem)
         self.exchange.message.connect(self.show_message)
         self.exchange.opened.connect(self._imported)
+        self.fine_tuning.message.connect(self.show_message)
+        self.fine_tuning.ready.connect(lambda path: self.open_path(path) and self.start_training())
         self.scene.message.connect(self.show_problem)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.toggle_group_requested.connect(self.toggle_group)
@@ -140,6 +150,8 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         self.view.layer_dropped.connect(self.add_layer)
         self.palette.add_requested.connect(self._add_from_palette)
         self.analysis.block_chosen.connect(self.show_block)
+        self.code_view.block_chosen.connect(self.show_block)
+        self.code_view.message.connect(self.show_message)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(INTERVAL_MS)
@@ -220,8 +232,9 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
                                         tip="Export to ONNX, checked with onnxruntime"),
             "export_code": self._action("&PyTorch Code…", lambda: self.exchange.export_dialog("code"),
                                         tip="Export a readable nn.Module class"),
-            "import_onnx": self._action("&Import ONNX Model…", self.import_dialog,
-                                        tip="Turn an ONNX model into an editable graph with its weights"),
+            "import_onnx": self._action("&Import Model…", self.import_dialog,
+                                        tip="Turn an ONNX model, a torch.export file or PyTorch code into an editable "
+                                            "graph with its weights"),
             "quit": self._action("&Quit", self.close, K.Quit),
             "cut": self._action("Cu&t", self.cut, K.Cut),
             "copy": self._action("&Copy", self.copy, K.Copy),
@@ -307,9 +320,15 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
         view.addSeparator()
         view.addActions([a["summary"], a["analysis"]])
         view.addAction(a["enlarge"])
+        code = a["code"] = self.code_dock.toggleViewAction()
+        code.setText("PyTorch &Code")
+        code.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        code.setStatusTip("The network as PyTorch code: edit it and Apply to change the network")
+        self.addAction(code)
+        view.addAction(code)
         panels = view.addMenu("&Panels")
         for dock in (self.palette_dock, self.inspector_dock, self.training_dock, self.probe_dock, self.curves_dock,
-                     self.analysis_dock):
+                     self.analysis_dock, self.code_dock):
             panels.addAction(dock.toggleViewAction())
         self._add_run_actions(file_menu, export_menu, panels)
         train = bar.addMenu("&Train")
@@ -397,12 +416,13 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
     def _selection_changed(self) -> None:
         if not shiboken6.isValid(self.scene):
             return  # the scene is being destroyed with the window and is dropping its items
+        ids = self.scene.selected_node_ids()
+        self.code_view.show_selection(ids)
         groups = self.scene.selected_groups()
         loose = [item for item in self.scene.selectedItems() if hasattr(item, "node_id")]
         if len(groups) == 1 and not loose:
             self.inspector.show_group(groups[0])
             return
-        ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
 
     def show_summary(self) -> None:
@@ -475,6 +495,8 @@ class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWind
                 self.runs_closed()
             self.sweeps.view.wait()
             self.exchange.wait()
+            self.code_view.wait()
+            self.fine_tuning.wait()
             if self.start_page is not None:
                 self.start_page.wait()
             self.recovery.discard()

@@ -1,5 +1,5 @@
 """The start page: a blank network, every example as a card (a picture of its graph, its parameter count and
-one line about it), Open, Import ONNX, and the recent files. It shows before PyTorch has loaded; parameter
+one line about it), Open, Import a model, fine-tune a pretrained network on your images, and the recent files. It shows before PyTorch has loaded; parameter
 counts fill in once it has (worked out on a thread)."""
 from __future__ import annotations
 
@@ -181,6 +181,7 @@ class StartPage(QScrollArea):
     new_requested = Signal()
     open_requested = Signal()
     import_requested = Signal()
+    fine_tune_requested = Signal()
     example_chosen = Signal(object)  # a Path
     recent_chosen = Signal(object)  # a Path
 
@@ -214,7 +215,11 @@ class StartPage(QScrollArea):
         side.addWidget(start)
         for text, tip, signal in (("New blank network", "An empty canvas (Ctrl+N)", self.new_requested),
                                   ("Open…", "A graph you saved (Ctrl+O)", self.open_requested),
-                                  ("Import ONNX model…", "An ONNX file as an editable graph", self.import_requested)):
+                                  ("Import a model…", "An ONNX file, a torch.export file or PyTorch code as an "
+                                   "editable graph", self.import_requested),
+                                  ("Fine-tune a pretrained network on your images…", "AlexNet, VGG16, ResNet-18 or "
+                                   "GoogLeNet with its ImageNet weights, taught the classes of your image folder",
+                                   self.fine_tune_requested)):
             button = QPushButton(text)
             button.setObjectName("startAction")
             button.setToolTip(tip)

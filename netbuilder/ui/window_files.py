@@ -1,4 +1,4 @@
-"""The window's files: New, Open (an .onnx file is offered for import), examples, Save, recent files,
+"""The window's files: New, Open (an .onnx or .pt2 file is offered for import), examples, Save, recent files,
 autosave and recovery. A part of MainWindow (a mixin), kept in its own module to stay readable."""
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from ..core.model.graph import Graph, GraphError
 from .folders import chosen, start_in
 from .recovery import left_behind
 
-FILE_FILTER = "netbuilder graphs (*.json);;ONNX models, to import (*.onnx);;All files (*)"
+FILE_FILTER = ("netbuilder graphs (*.json);;ONNX models, to import (*.onnx);;torch.export files, to import (*.pt2);;"
+               "All files (*)")
 MAX_RECENT = 8
 
 
@@ -60,7 +61,7 @@ class WindowFiles:
         """Open a graph file (an ONNX model is offered for import instead). A file that fails to load leaves the
         current document untouched."""
         path = Path(path)
-        if path.suffix.lower() == ".onnx":
+        if path.suffix.lower() in (".onnx", ".pt2"):
             return self.offer_import(path)
         if self._training_blocks() or (ask and not self.maybe_save()):
             return False
@@ -83,9 +84,10 @@ class WindowFiles:
 
     def offer_import(self, path: Path) -> bool:
         buttons = QMessageBox.StandardButton
+        kind = "an ONNX model" if path.suffix.lower() == ".onnx" else "a torch.export file"
         answer = QMessageBox.question(
-            self, "An ONNX model",
-            f"{path.name} is an ONNX model, not a netbuilder graph. Import it as an editable graph (saved beside "
+            self, f"{kind[0].upper()}{kind[1:]}",
+            f"{path.name} is {kind}, not a netbuilder graph. Import it as an editable graph (saved beside "
             f"it as {path.with_suffix('.json').name}, with its weights)?", buttons.Yes | buttons.No, buttons.Yes)
         return answer == buttons.Yes and self.exchange.import_source(path)
 

@@ -186,6 +186,7 @@ class WindowLayout:
         page.new_requested.connect(self.new_document)
         page.open_requested.connect(self.open_dialog)
         page.import_requested.connect(self.import_dialog)
+        page.fine_tune_requested.connect(self.fine_tuning.ask)  # "fine-tune a pretrained network on your images"
         page.example_chosen.connect(self.open_example)
         page.recent_chosen.connect(lambda path: self.open_path(path))
         return page
