@@ -29,14 +29,16 @@ def chain():
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    """The real main window, isolated from the user's settings and recovery files, with shapes loaded."""
+def window(qtbot, tmp_path, monkeypatch):
+    """The real main window, isolated from the user's settings, recovery files and data folder (where the runs of
+    unsaved networks are kept), with shapes loaded."""
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from netbuilder.ui.app import configure
     from netbuilder.ui.main_window import MainWindow
 
+    monkeypatch.setenv("NETBUILDER_HOME", str(tmp_path / "home"))
     configure(QApplication.instance())
     QApplication.instance().setOrganizationName("netbuilder-tests")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)

@@ -93,13 +93,16 @@ def test_the_code_reads_like_hand_written_pytorch():
     source = to_source(Graph.load(EXAMPLES / "mnist_convnet.json"))
     assert "        self.conv1 = nn.Conv2d(1, 32, kernel_size=5)\n" in source
     assert "        self.fc1 = nn.Linear(256, 200)\n" in source
-    assert "        x = self.conv1(x)\n        x = self.pool1(x)\n" in source
-    assert source.rstrip().endswith("return x")
+    # every tensor is named after the block that computes it (not input1, input2, ...)
+    assert "        conv1 = self.conv1(x)\n        pool1 = self.pool1(conv1)\n" in source
+    assert source.rstrip().endswith("return fc2  # outputs: logits")
     resnet = to_source(Graph.load(EXAMPLES / "resnet18.json"))
-    assert "        x = out + x\n" in resnet
+    assert "        layer1_0_add = layer1_0_bn2 + maxpool\n" in resnet
     assert "nn.Conv2d(64, 64, kernel_size=3, padding=1, bias=False)" in resnet
+    assert "        # group layer1.0: layer1_0_conv1, layer1_0_bn1," in resnet  # what plain PyTorch cannot say
     googlenet = to_source(Graph.load(EXAMPLES / "googlenet.json"))
-    assert "x = torch.cat([out, out2, out3, x], dim=1)" in googlenet
+    assert ("inception3a = torch.cat([inception3a_b1_relu, inception3a_b2b_relu, inception3a_b3b_relu, "
+            "inception3a_b4_relu], dim=1)") in googlenet
 
 
 def test_an_export_that_cannot_be_verified_writes_nothing(tmp_path):

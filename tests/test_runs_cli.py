@@ -182,3 +182,18 @@ def test_a_run_killed_with_sigkill_is_listed_as_killed_and_the_others_are_intact
     assert folder_digest(next((tmp_path / "xor.runs").glob("001-*"))) == intact
     assert main(["export", str(graph_path), "--run", "2", "-o", str(tmp_path / "k.onnx")]) == 1
     assert "run 2 (killed) has no weights.pt" in capsys.readouterr().err
+
+
+def test_a_shipped_example_keeps_its_runs_in_the_users_data_folder_not_beside_it(tmp_path, monkeypatch, capsys):
+    """The examples folder is the program's (inside the installed package, or the checkout's examples/): training
+    an example by its shipped path puts the run where the editor keeps that example's runs."""
+    monkeypatch.setenv("NETBUILDER_HOME", str(tmp_path / "home"))
+    example = EXAMPLES / "mlp_xor.json"
+    assert main(["train", str(example), "--epochs", "1"]) == 0
+    assert not (EXAMPLES / "mlp_xor.runs").exists()
+    store = tmp_path / "home" / "unsaved" / "example-mlp_xor.runs"
+    assert [p.name[:3] for p in store.iterdir() if p.name[:3].isdigit()] == ["001"]
+    capsys.readouterr()
+    assert main(["runs", str(example), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [run["id"] for run in listed] == [1] and listed[0]["path"].startswith(str(store))

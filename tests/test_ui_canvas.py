@@ -124,7 +124,7 @@ def test_the_inspector_refuses_a_bad_value_and_says_why(window, qtbot):
     editor.widget.setText("5x0")
     editor.widget.editingFinished.emit()
     assert conv.params["kernel_size"] == 5
-    assert editor.error.isVisible() and editor.error.text() == "'kernel_size' must be between 1 and 256, got 0"
+    assert editor.error.isVisible() and editor.error.text() == "'kernel size' must be between 1 and 256, got 0"
     editor.widget.setText("3x5")
     editor.widget.editingFinished.emit()
     assert conv.params["kernel_size"] == [3, 5] and not editor.error.isVisible()

@@ -46,6 +46,8 @@ def test_import_opens_an_editable_graph_with_its_weights(window, qtbot, tmp_path
     assert seen[0].startswith("Imported resnet.onnx: 70 blocks")
     qtbot.waitUntil(lambda: window.document.path == tmp_path / "resnet.json", timeout=10_000)
     assert len(window.scene.blocks) == 70 and window.document.graph.meta["weights"] == "resnet.pt"
+    qtbot.waitUntil(lambda: window.training.in_view is not None, timeout=60_000)  # the Inside view and exports use them
+    assert window.training.in_view.words == "resnet.pt (the weights the graph names)"
 
 
 def test_a_failed_import_says_why_and_keeps_the_document(window, qtbot, tmp_path, answer):

@@ -18,8 +18,8 @@ def test_an_example_brings_its_recipe_and_trains_with_one_click(window, qtbot):
     run = panel.plots.runs[-1]
     assert set(run.terms) == {"d_real", "d_fake", "g_loss"}
     assert all(len(values) == 3 for values in run.term_values.values())
-    assert panel.generated.pixmap() is not None and not panel.generated.pixmap().isNull()
-    assert "Generated from new noise" in panel.generated_caption.text()
+    assert panel.made.picture.image is not None and not panel.made.picture.image.isNull()
+    assert "Generated from new noise" in panel.made.caption.text()
     assert "test loss" in panel.results.summary.text()
 
 

@@ -1,18 +1,28 @@
-"""Save a screenshot of the editor, as a person would see it (run under Xvfb on a machine without a screen).
+"""Save a screenshot of the editor, as a person would see it (offscreen, or under Xvfb to see the real thing).
 
-    xvfb-run -a -s "-screen 0 1366x768x24" python tools/screenshot.py OUT.png [GRAPH] [--size 1366x768] [options]
+    QT_QPA_PLATFORM=offscreen python tools/screenshot.py OUT.png [GRAPH] [--size 1366x768] [options]
+    xvfb-run -a -s "-screen 0 1366x768x24" python tools/screenshot.py OUT.png [GRAPH] [options]
 
 Options set the scene: --start (the start page), --layout, --collapse (all groups), --fit, --select NAME,
 --focus NAME, --remove NAME (take a block out, wiring around it: makes a problem for the Analysis panel),
---fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC),
---tab Curves|Results|Samples|Data,
---dock Training|Inspector|Analysis|Curves (raise it), --help-layer TYPE (the layer reference, saved instead),
+--fix (apply the first finding's fix), --train EPOCHS (the recipe's dataset, or --data SPEC; --statistics N
+observes a step every N batches), --tab Curves|Results|Samples|Data,
+--dock Training|Inspector|Analysis|Curves|Inside|Runs|Code (raise it; Code: the code view beside the canvas), --inside NAME[,NAME] (the Inside view of these
+blocks; --inside-mode maps|filters|saliency, --sample N: the test sample, --tile PIXELS: the tiles' size,
+--colour-by STATISTIC: the blocks tinted by a training statistic, e.g. grad_std), --enlarge Curves|Inside (that
+panel takes the whole window), --help-layer TYPE (the layer reference, saved instead),
 --sweep NAME=VALUES (repeatable: a sweep of a copy of GRAPH is run first, then shown in the Sweep view;
 --sweep-trials N, --sweep-epochs N, --sweep-data SPEC, --prune, --sweep-tab Curves|Parallel Coordinates|Importance).
+--compare CHANGES (with --train: train once, make the changes, train again and compare the two runs; CHANGES is
+comma-separated, BLOCK.PARAM=VALUE for a block's parameter or SETTING=VALUE for a training setting: lr, epochs,
+batch_size; the graph is trained as a copy in a temporary folder, so its runs are kept there).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -34,10 +44,63 @@ def settle(app, seconds: float = 0.4) -> None:
         time.sleep(0.02)
 
 
+def train(app, window, deadline: float) -> None:
+    window.start_training()
+    while window.training.is_running and time.time() < deadline + 600:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def change(window, changes: str) -> None:
+    """Make the changes --compare names: BLOCK.PARAM=VALUE through the undoable commands, SETTING=VALUE in the
+    training panel."""
+    from netbuilder.ui.commands import SetParam
+
+    graph, panel = window.document.graph, window.training
+    for item in filter(None, (part.strip() for part in changes.split(","))):
+        key, text = item.split("=", 1)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if "." in key:
+            block, param = key.split(".", 1)
+            window.document.push(SetParam(graph, graph.find(block).id, param, value))
+        elif key in ("epochs", "batch_size"):
+            getattr(panel, key).setValue(int(value))
+        else:
+            getattr(panel, key).setText(str(value))
+
+
+def probed(app, probe, timeout: float = 180) -> None:
+    """Wait until the Inside view has shown what it was asked."""
+    end = time.time() + timeout
+    while time.time() < end and (probe._job is not None or probe._waiting or probe._refresh_timer.isActive()):
+        settle(app, 0.05)
+    settle(app, 0.3)
+
+
+def look_inside(app, window, args) -> None:
+    """The Inside view of some blocks: raised, its mode, sample, tile size and statistic colours set."""
+    probe, graph = window.probe, window.document.graph
+    window.probe_dock.show()
+    window.probe_dock.raise_()
+    if args.tile:
+        probe.zoom.setValue(args.tile)
+    if args.colour_by:
+        probe.colour_by.setCurrentIndex(probe.colour_by.findData(args.colour_by))
+    probe.set_mode(args.inside_mode)
+    window.scene.select_nodes([graph.find(name.strip()).id for name in args.inside.split(",")])
+    probed(app, probe)
+    if args.sample is not None:
+        probe.index.setValue(args.sample)
+        probed(app, probe)
+        probe.index.setValue(args.sample)  # the sample range is known once the test split is read
+        probed(app, probe)
+
+
 def run_sweep(args) -> str:
     """Sweep a copy of the graph (in a folder of its own, with its own run store) before the window opens."""
-    import shutil
-
     from netbuilder.core.model.graph import Graph
     from netbuilder.core.model.recipe import resolve
     from netbuilder.core.training.sweep import Sweep, SweepDefinition, parse_param
@@ -69,9 +132,17 @@ def main() -> None:
     parser.add_argument("--fix", action="store_true")
     parser.add_argument("--train", type=int, metavar="EPOCHS")
     parser.add_argument("--data", help="the dataset to train on (default: the graph's recipe's)")
+    parser.add_argument("--statistics", type=int, metavar="N", help="observe a training step every N batches")
     parser.add_argument("--tab")
     parser.add_argument("--dock")
+    parser.add_argument("--inside", help="blocks to look inside (comma-separated names)")
+    parser.add_argument("--inside-mode", choices=("maps", "filters", "saliency"), default="maps")
+    parser.add_argument("--sample", type=int, help="the test sample Inside shows")
+    parser.add_argument("--tile", type=int, help="the size of Inside's tiles, in pixels")
+    parser.add_argument("--colour-by", help="tint the blocks by a training statistic (grad_std, act_std, ...)")
+    parser.add_argument("--enlarge", choices=("Curves", "Inside"))
     parser.add_argument("--help-layer")
+    parser.add_argument("--compare", metavar="CHANGES")
     parser.add_argument("--sweep", action="append", default=[], metavar="NAME=VALUES")
     parser.add_argument("--sweep-trials", type=int, default=12)
     parser.add_argument("--sweep-epochs", type=int)
@@ -81,6 +152,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.sweep:
         args.graph = run_sweep(args)
+    from netbuilder.core.data.download import data_home
+
+    os.environ.setdefault("NETBUILDER_DATA", str(data_home()))  # the datasets downloaded already, still found
+    os.environ["NETBUILDER_HOME"] = tempfile.mkdtemp()  # no runs of earlier sessions shown: an example's own
+    if args.compare and args.graph:  # its runs in a folder of their own
+        folder = Path(tempfile.mkdtemp())
+        args.graph = str(shutil.copy(args.graph, folder / Path(args.graph).name))
 
     app = QApplication(sys.argv[:1])
     configure(app)
@@ -134,11 +212,19 @@ def main() -> None:
     if args.train:
         if args.data:
             window.training.select_dataset(args.data)
+        if args.statistics is not None:
+            window.training.statistics_every = args.statistics
         window.training.epochs.setValue(args.train)
-        window.start_training()
-        while window.training.is_running and time.time() < deadline + 600:
-            app.processEvents()
-            time.sleep(0.01)
+        train(app, window, deadline)
+        if args.compare:
+            change(window, args.compare)
+            train(app, window, deadline)
+            settle(app)
+            window.runs_panel.select([run.number for run in window.runs_panel.listed[-2:]])
+            window.runs_panel.compare_selected()
+            window.runs_dock.show()
+            window.runs_dock.raise_()
+            settle(app)
     if args.tab:
         window.curves_dock.raise_()
         tabs = window.training.tabs
@@ -147,10 +233,31 @@ def main() -> None:
             while window.training._preview_job is not None and window.training._preview_job.isRunning():
                 app.processEvents()
     if args.dock:
-        dock = {"Training": window.training_dock, "Inspector": window.inspector_dock,
-                "Analysis": window.analysis_dock, "Curves": window.curves_dock}[args.dock]
+        dock = {"Training": window.training_dock, "Inspector": window.inspector_dock, "Inside": window.probe_dock,
+                "Analysis": window.analysis_dock, "Curves": window.curves_dock, "Runs": window.runs_dock,
+                "Code": window.code_dock}[args.dock]
         dock.show()
         dock.raise_()
+        if args.dock == "Code":  # its code is worked out on a thread; the selected block's lines marked
+            window.palette_dock.hide()  # room for the code beside the canvas, as a person makes it
+            window.resizeDocks([window.code_dock], [int(width * 0.4)], Qt.Orientation.Horizontal)
+            while window.code_view.source is None and time.time() < deadline:
+                app.processEvents()
+                time.sleep(0.02)
+            if args.select:
+                window.show_block(graph.find(args.select).id)
+            settle(app)
+            if args.focus:
+                window.view.centerOn(*graph.find(args.focus).pos)
+    if args.fit:
+        window.view.fit_to_view()  # again: the panels may have taken room since
+    if args.inside:
+        look_inside(app, window, args)
+    if args.enlarge:
+        window.enlarge_panel(window.curves_dock if args.enlarge == "Curves" else window.probe_dock)
+        settle(app)
+        if args.inside:
+            probed(app, window.probe)
     if args.sweep:
         view = window.sweeps.view
         while view.snapshot is None and time.time() < deadline + 600:

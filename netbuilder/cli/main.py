@@ -10,10 +10,11 @@ import threading
 from ..core.base.errors import first_line
 from ..core.base.files import OverwriteError
 from ..core.checks.messages import describe, is_bug
-from . import augment, check, export, gui, import_model, info, inspect, plan, runs, sweep, train
+from . import augment, check, export, gui, import_model, info, inspect, plan, pretrained, runs, sweep, train
 from .common import BUG_STATUS, Parser, fail, fail_once, to_launcher
 
-COMMANDS = (gui, info, check, train, runs, sweep, augment, plan, export, inspect, import_model)  # in the order `--help` lists them
+COMMANDS = (gui, info, check, train, runs, sweep, augment, plan, export, inspect, import_model,
+            pretrained)  # in the order `--help` lists them
 
 
 def build_parser() -> Parser:

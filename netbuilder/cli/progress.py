@@ -71,7 +71,8 @@ class ProgressLine:
         train = f"  train {r.train_metric:.4f}" if r.train_metric is not None else ""
         val = f"  val loss {r.val_loss:.4f}" if r.val_loss is not None else ""
         val += f"  val {r.val_metric:.4f}" if r.val_metric is not None else ""
-        terms = "".join(f"  {name} {value:.4f}" for name, value in r.losses.items()) if len(r.losses) > 1 else ""
+        parts = r.weighted_losses()  # as they count in the objective (weight x loss)
+        terms = "".join(f"  {name} {value:.4f}" for name, value in parts.items()) if len(parts) > 1 else ""
         line = f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.4f}{terms}{train}{val}  {r.seconds:.1f} s"
         self.epochs = r.epochs
         if self.tty:  # written through tqdm, which takes the bar away meanwhile

@@ -22,7 +22,6 @@ from . import style
 from .commands import RecordedEdit
 from .document import Document
 
-SYMBOLS = {"error": "⛔", "warning": "⚠", "info": "ℹ"}
 FINDING_ROLE = Qt.ItemDataRole.UserRole
 ROW_HEIGHT = 30  # room for a Fix button
 
@@ -50,6 +49,7 @@ class AnalysisPanel(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self.tree.itemClicked.connect(self._clicked)
+        self.tree.setMinimumHeight(36)  # the bottom panel can be made small
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         layout.setSpacing(4)
@@ -72,7 +72,8 @@ class AnalysisPanel(QWidget):
             self.summary.setText(" · ".join(parts) + self._data_words()
                                  + "  — click a row to show its block; Fix applies the remedy (undoable).")
         for finding in self.findings:
-            item = QTreeWidgetItem([f"{SYMBOLS[finding.severity]}  {finding.block or '(graph)'}", finding.message, ""])
+            item = QTreeWidgetItem([finding.block or "(graph)", finding.message, ""])
+            item.setIcon(0, style.severity_icon(finding.severity))  # drawn: a font may lack the signs
             item.setData(0, FINDING_ROLE, finding)
             item.setForeground(0, QColor(style.SEVERITY_COLOURS[finding.severity]))
             item.setToolTip(1, f"<p>{html.escape(finding.message)}</p>")
@@ -83,7 +84,7 @@ class AnalysisPanel(QWidget):
         metrics = self.tree.fontMetrics()
         widest = max((metrics.horizontalAdvance(self.tree.topLevelItem(i).text(0))
                       for i in range(self.tree.topLevelItemCount())), default=0)
-        self.tree.setColumnWidth(0, max(90, widest + 36))
+        self.tree.setColumnWidth(0, max(90, widest + 44))
 
     def _data_words(self) -> str:
         source = self.document.data_source
@@ -97,6 +98,7 @@ class AnalysisPanel(QWidget):
         button.setObjectName("fixButton")
         button.setToolTip("Apply this fix (Ctrl+Z takes it back)")
         button.clicked.connect(lambda: self.apply_fix(finding))
+        button.setMinimumWidth(button.sizeHint().width())  # the whole fix, never cut
         row.addWidget(button)
         return box
 

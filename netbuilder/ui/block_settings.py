@@ -16,12 +16,11 @@ from .document import Document
 
 
 class BlockSettings(QWidget):
-    def __init__(self, document: Document, node: Node) -> None:
+    def __init__(self, document: Document, node: Node, heading: QWidget | None = None) -> None:
         super().__init__()
-        self.document, self.node = document, node
+        self.document, self.node, self.heading = document, node, heading
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        has_weights = node.spec.build is not None
         self.frozen = QCheckBox("never updated by training")
         self.frozen.setToolTip("frozen: training leaves this block's weights (and BatchNorm statistics) exactly "
                                "as they are, e.g. a pretrained body under a new head")
@@ -39,13 +38,29 @@ class BlockSettings(QWidget):
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         self.error.hide()
-        if has_weights:
-            form.addRow("frozen", self.frozen)
-            form.addRow("weights of", self.shares)
-            form.addRow("initialize", self.init)
+        form.addRow("frozen", self.frozen)
+        form.addRow("weights of", self.shares)
+        form.addRow("initialize", self.init)
         form.addRow("", self.error)
+        self.has_weights = True
         document.setting_changed.connect(self._changed)
+        document.report_changed.connect(self._show_rows)
         self.show_settings()
+        self._show_rows()
+
+    def _show_rows(self, *_args) -> None:
+        """The section only for a block with weights to freeze, share or start (a ReLU or a pooling has none);
+        settings already made stay in view, to be taken back."""
+        node, report = self.node, self.document.report
+        info = report.nodes.get(node.id) if report is not None else None
+        self.has_weights = (node.spec.build is not None and (info is None or info.params > 0)) or node.frozen \
+            or node.shares is not None or node.init != "default"
+        layout = self.layout()
+        for row in range(3):
+            layout.setRowVisible(row, self.has_weights)
+        self.setVisible(self.has_weights or self.error.isVisibleTo(self))
+        if self.heading is not None:
+            self.heading.setVisible(self.has_weights)
 
     def show_settings(self) -> None:
         node, graph = self.node, self.document.graph

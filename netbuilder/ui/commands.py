@@ -21,6 +21,7 @@ _SET_PARAM_ID = 1
 
 class GraphCommand(QUndoCommand):
     changes_model = True  # False for edits that leave the network itself as it is (moving blocks)
+    view_only = False  # True for folding and unfolding groups: undoable, but the document is not "modified" by it
 
     def __init__(self, graph: Graph, text: str) -> None:
         super().__init__(text)

@@ -78,6 +78,7 @@ class Document(QObject):
     report_changed = Signal(object)  # a fresh ShapeReport
     findings_changed = Signal(object)  # the analysis of the graph (list of core.analysis.Finding), after each report
     path_changed = Signal()
+    modified_changed = Signal(bool)  # whether there are changes to save (folding groups is not one)
     lock_changed = Signal(bool)
     message = Signal(str)  # a refused edit, for the status bar
 
@@ -86,11 +87,15 @@ class Document(QObject):
         self.graph = Graph()
         self.path: Path | None = None
         self.display_name = "untitled"
+        self.suggested_name: str | None = None  # what Save As proposes for an unsaved copy (an example's file name)
         self.report: ShapeReport | None = None
         self.findings: list[Finding] = []
         self.data_source = None  # the dataset training would use (core.data Source), once it has been read
         self.batch_size: int | None = None
         self.undo_stack = QUndoStack(self)
+        self._modified = False
+        self.undo_stack.indexChanged.connect(self._check_modified)
+        self.undo_stack.cleanChanged.connect(self._check_modified)
         self.locked_reason: str | None = None  # set while a training run uses the graph
         self.refusal: str | None = None  # why the last edit pushed was refused (without the block's name)
         self._relays = [(name, getattr(self, name).emit) for name in GRAPH_EVENTS]
@@ -110,12 +115,30 @@ class Document(QObject):
         self._follow(self.graph, True)
         self.path = path
         self.display_name = display_name or (path.name if path else "untitled")
+        self.suggested_name = None
         self.undo_stack.clear()
         self.report = None
         self.findings = []
+        self.data_source = None  # the dataset the last graph was checked against: the new one's is read anew
         self.replaced.emit()
         self.path_changed.emit()
         self.schedule_refresh()
+
+    def is_modified(self) -> bool:
+        """Changes made since the document was opened or saved, other than folding and unfolding groups (a way
+        of looking at it: closing does not ask about them)."""
+        stack = self.undo_stack
+        clean, now = stack.cleanIndex(), stack.index()
+        if clean < 0:
+            return True  # the saved state is gone from the history
+        low, high = min(clean, now), max(clean, now)
+        return any(not getattr(stack.command(i), "view_only", False) for i in range(low, high))
+
+    def _check_modified(self, *_args) -> None:
+        modified = self.is_modified()
+        if modified != self._modified:
+            self._modified = modified
+            self.modified_changed.emit(modified)
 
     def _follow(self, graph: Graph, on: bool) -> None:
         for name, relay in self._relays:
@@ -174,8 +197,8 @@ class Document(QObject):
     # ----- analysis
 
     def set_data_context(self, source, batch_size: int | None) -> None:
-        """The dataset (a loaded core.data Source) and batch size training would use: the analysis checks the
-        graph against them too."""
+        """The dataset (a loaded core.data Source, or None) and batch size training would use: the analysis checks
+        the graph against them too."""
         self.data_source, self.batch_size = source, batch_size
         self.analyze()
 

@@ -129,7 +129,8 @@ class ShortcutList(QDialog):
     def __init__(self, actions, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts — netbuilder")
-        self.resize(560, 560)
+        self.setModal(False)  # read beside the canvas while working
+        self.resize(460, 560)
         rows = shortcut_rows(actions) + CANVAS_GESTURES
         self.table = QTableWidget(len(rows), 2)
         self.table.setHorizontalHeaderLabels(["action", "keys"])

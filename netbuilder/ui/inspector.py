@@ -182,6 +182,8 @@ class ParamEditor:
         self._set_error(None if applied else document.refusal)
 
     def _set_error(self, message: str | None) -> None:
+        if message:  # the parameter as its label names it: "kernel size", not "kernel_size"
+            message = re.sub(rf"\b{re.escape(self.param.name)}\b", self.param.name.replace("_", " "), message)
         self.error.setText(message or "")
         self.error.setVisible(bool(message))
         self.widget.setProperty("invalid", bool(message))
@@ -316,7 +318,7 @@ class Inspector(QScrollArea):
         training = QLabel("Training")
         training.setObjectName("section")
         layout.addWidget(training)
-        self.settings = BlockSettings(self.document, self.node)
+        self.settings = BlockSettings(self.document, self.node, training)  # hidden for blocks without weights
         layout.addWidget(self.settings)
 
         section = QLabel("Shapes")

@@ -10,16 +10,14 @@ from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QSizePolicy,
     QStackedWidget,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,29 +25,44 @@ from PySide6.QtWidgets import (
 from ..core.base.files import list_examples
 from . import style
 from .analysis_panel import AnalysisPanel
+from .code_view import CodeView
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .collector import GuiCollector
 from .context_menus import build_menu
 from .document import Document, torch_loader
 from .exchange import Exchange
+from .fine_tune import FineTuning
 from .help_view import LayerHelp, ShortcutList
 from .inspector import Inspector
 from .message_bar import MessageBar
 from .palette import Palette
 from .recovery import INTERVAL_MS, RecoveryFile
-from .start_page import StartPage
 from .summary import ModelSummary, summary_line
 from .sweep_view import SweepDock
 from .window_editing import FRAGMENT_MIME, WindowEditing
 from .window_files import FILE_FILTER, MAX_RECENT, WindowFiles
+from .window_layout import WindowLayout, enlarge_button
+from .window_runs import WindowRuns
 
 __all__ = ["FILE_FILTER", "FRAGMENT_MIME", "MAX_RECENT", "MainWindow"]
 
-DEFAULT_SIZE = (1360, 900)  # on a screen that cannot tell (offscreen); else the available screen, up to 1600x1000
+def about_text() -> str:
+    """What About says: the version of netbuilder, and of the libraries it stands on (those already loaded)."""
+    import sys
+
+    from PySide6 import __version__ as pyside
+
+    from .. import __version__
+
+    torch = sys.modules.get("torch")
+    stands_on = f"PySide6 {pyside}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
+    return (f"<b>netbuilder {__version__}</b><br>Build neural networks by drawing them: see every shape as you "
+            "build, train with live plots, export to ONNX and PyTorch.<br><br>F1 on a block: its layer's reference. "
+            f"Ctrl+/: the keyboard shortcuts.<br><br><small>{stands_on}; Python {sys.version.split()[0]}</small>")
 
 
-class MainWindow(WindowFiles, WindowEditing, QMainWindow):
+class MainWindow(WindowFiles, WindowEditing, WindowLayout, WindowRuns, QMainWindow):
     def __init__(self, recovery_directory: Path | None = None, offer_recovery: bool = True) -> None:
         super().__init__()
         self.document = Document(self)
@@ -60,14 +73,17 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.inspector = Inspector(self.document)
         self.analysis = AnalysisPanel(self.document)
         self.message_bar = MessageBar()
-        self.start_page: StartPage | None = None  # made when first shown (it reads and draws every example)
+        self.start_page = None  # made when first shown (it reads and draws every example)
         self.recovery = RecoveryFile(recovery_directory)
         self.training = None  # the TrainingPanel, built once torch has loaded
         self.exchange = Exchange(self.document, None, self)
+        self.fine_tuning = FineTuning(self)  # the start page's "fine-tune a pretrained network on your images"
         self.summary_dialog: ModelSummary | None = None
         self.layer_help: LayerHelp | None = None
+        self.shortcut_list: ShortcutList | None = None
         self._paste_count = 0
-        self._dock_state = None
+        self._problem_gone = None  # how to tell that the problem over the canvas is gone (None: it is read)
+        self._init_layout()
 
         self.collector = GuiCollector(self)  # garbage is collected on this thread, never on a worker's
         self.setWindowIcon(style.icon("netbuilder"))
@@ -82,9 +98,6 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.setCentralWidget(self.stack)
 
         area = Qt.DockWidgetArea
-        self.setTabPosition(area.AllDockWidgetAreas, QTabWidget.TabPosition.North)  # before any dock is tabbed
-        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
-                            | QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.GroupedDragging)
         self.palette_dock = self._dock("Layers", self.palette, area.LeftDockWidgetArea)
         # docks in tabs are named by their tabs: a title bar too would only take room (set before tabbing them)
         self.inspector_dock = self._dock("Inspector", self.inspector, area.RightDockWidgetArea, titled=False)
@@ -97,7 +110,12 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.probe = None  # the ProbeView, built once torch has loaded
         self.probe_dock = self._dock("Inside", self._waiting("Feature maps, filters and saliency appear once PyTorch "
                                                              "has loaded…"), None, titled=False)
-        self._docks_tabbed = False  # Training and Curves join their tabs when the window first shows
+        # the network as PyTorch code, both ways (issue 23): beside the canvas, shown from View > PyTorch Code
+        self.code_view = CodeView(self.document)
+        self.code_dock = self._dock("Code", self.code_view, area.LeftDockWidgetArea)
+        self.splitDockWidget(self.palette_dock, self.code_dock, Qt.Orientation.Horizontal)  # a column by the canvas
+        self.code_dock.hide()
+        self._init_runs()  # the Runs panel (issue 19): every run kept in the document's store (window_runs.py)
 
         self.summary_label = QLabel()
         self.summary_label.setObjectName("summary")
@@ -112,14 +130,19 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self._make_actions()
         self._fit_screen()
 
-        self.document.message.connect(self.show_problem)
+        self.document.message.connect(self._refused)
+        self.document.replaced.connect(self._network_replaced)
+        self.document.report_changed.connect(self._check_problem)
+        self.document.lock_changed.connect(self._check_problem)
         self.exchange.message.connect(self.show_message)
-        self.exchange.opened.connect(lambda path: self.open_path(path))
+        self.exchange.opened.connect(self._imported)
+        self.fine_tuning.message.connect(self.show_message)
+        self.fine_tuning.ready.connect(lambda path: self.open_path(path) and self.start_training())
         self.scene.message.connect(self.show_problem)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.toggle_group_requested.connect(self.toggle_group)
         self.view.context_menu_requested.connect(self._context_menu)
-        self.document.undo_stack.cleanChanged.connect(self._update_title)
+        self.document.modified_changed.connect(self._update_title)
         self.document.path_changed.connect(self._update_title)
         self.document.report_changed.connect(self._update_summary)
         self.document.replaced.connect(self._update_summary)
@@ -127,6 +150,8 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.view.layer_dropped.connect(self.add_layer)
         self.palette.add_requested.connect(self._add_from_palette)
         self.analysis.block_chosen.connect(self.show_block)
+        self.code_view.block_chosen.connect(self.show_block)
+        self.code_view.message.connect(self.show_message)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start(INTERVAL_MS)
@@ -139,94 +164,6 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self._update_summary()
         if offer_recovery:
             QTimer.singleShot(0, self.offer_recovery)
-
-    # ----- docks, sizes, the start page
-
-    def _dock(self, title: str, widget, area, titled: bool = True) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        if not titled:
-            dock.setTitleBarWidget(QWidget())
-        dock.setObjectName(title)
-        dock.setWidget(widget)
-        features = QDockWidget.DockWidgetFeature
-        dock.setFeatures(features.DockWidgetMovable | features.DockWidgetClosable | features.DockWidgetFloatable)
-        if area is not None:  # else it is tabbed with another
-            self.addDockWidget(area, dock)
-        return dock
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._docks_tabbed:
-            # Tabbed once shown: Qt 6 leaves a stray tab bar over the window when two dock areas are tabbed
-            # before it is first laid out.
-            self._docks_tabbed = True
-            self.tabifyDockWidget(self.inspector_dock, self.training_dock)
-            self.tabifyDockWidget(self.training_dock, self.probe_dock)
-            self.tabifyDockWidget(self.analysis_dock, self.curves_dock)
-            self.inspector_dock.raise_()
-            self.analysis_dock.raise_()
-            self._size_docks()
-
-    @staticmethod
-    def _waiting(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setObjectName("help")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setWordWrap(True)
-        return label
-
-    def _fit_screen(self) -> None:
-        """Take the screen (up to 1600x1000); give the canvas most of it: narrow side columns, and the curves
-        and analysis a quarter of the height at the bottom (all of them resizable)."""
-        screen = QGuiApplication.primaryScreen()
-        room = screen.availableGeometry() if screen is not None else None
-        if room is None or room.width() < 1024 or room.height() < 640:
-            width, height = DEFAULT_SIZE
-        else:
-            width, height = min(1600, room.width()), min(1000, room.height())
-        self.resize(width, height)
-        self._size_docks()
-
-    def _size_docks(self) -> None:
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.analysis_dock], [max(140, int(self.height() * 0.21))], Qt.Orientation.Vertical)
-
-    def _make_start_page(self) -> StartPage:
-        page = self.start_page = StartPage()
-        self.stack.addWidget(page)
-        page.new_requested.connect(self.new_document)
-        page.open_requested.connect(self.open_dialog)
-        page.import_requested.connect(self.exchange.import_dialog)
-        page.example_chosen.connect(self.open_example)
-        page.recent_chosen.connect(lambda path: self.open_path(path))
-        return page
-
-    def show_start_page(self) -> None:
-        """The start page fills the window (docks and toolbar put away until a graph is chosen)."""
-        if self.start_page is None:
-            self._make_start_page()
-        if self.stack.currentWidget() is self.start_page:
-            return
-        self.start_page.show_recent(self.recent_files())
-        if torch_loader().ready:
-            self.start_page.count_parameters()
-        self._dock_state = self.saveState()
-        for dock in self.findChildren(QDockWidget):
-            dock.hide()
-        self.toolbar.hide()
-        self.summary_label.hide()
-        self.stack.setCurrentWidget(self.start_page)
-        self.setWindowTitle("Start — netbuilder")
-
-    def show_canvas(self) -> None:
-        if self.start_page is None or self.stack.currentWidget() is not self.start_page:
-            return
-        self.stack.setCurrentWidget(self.stack.widget(0))
-        self.toolbar.show()
-        self.summary_label.show()
-        if self._dock_state is not None:
-            self.restoreState(self._dock_state)
-        self._update_title()
 
     # ----- the training panel, once torch is here
 
@@ -243,13 +180,22 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.curves_dock.setWidget(self.training.tabs)
         self.training.message.connect(self.show_message)
         self.training.running_changed.connect(self._running_changed)
+        self.training.error_cleared.connect(self._check_problem)
+        self.training.wants_view.connect(self.show_results)
         self.training.progress.valueChanged.connect(self.progress.setValue)
-        self.document.replaced.connect(self.training.plots.clear)  # another network: the curves were its
         from .probe_view import ProbeView  # imports torch too
 
         self.probe = ProbeView(self.document, self.scene, self.training)
         self.probe_dock.setWidget(self.probe)
         self.probe.message.connect(self.show_message)
+        if self._docks_tabbed and not self._layout_restored and self.enlarged is None \
+                and self.training_dock.width() < self.training.settings_width():
+            self._size_docks()  # the right column as wide as the settings need (no sideways scrolling)
+        for dock, place in ((self.curves_dock, self.training.add_corner), (self.probe_dock, self.probe.add_corner)):
+            button = enlarge_button()
+            button.clicked.connect(lambda _on, d=dock: self.enlarge_panel(d))
+            place(button)
+        self._runs_ready()
         self.actions_by_name["train"].setEnabled(True)
         self.sweeps.enable(self.training)
 
@@ -286,8 +232,9 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
                                         tip="Export to ONNX, checked with onnxruntime"),
             "export_code": self._action("&PyTorch Code…", lambda: self.exchange.export_dialog("code"),
                                         tip="Export a readable nn.Module class"),
-            "import_onnx": self._action("&Import ONNX Model…", self.exchange.import_dialog,
-                                        tip="Turn an ONNX model into an editable graph with its weights"),
+            "import_onnx": self._action("&Import Model…", self.import_dialog,
+                                        tip="Turn an ONNX model, a torch.export file or PyTorch code into an editable "
+                                            "graph with its weights"),
             "quit": self._action("&Quit", self.close, K.Quit),
             "cut": self._action("Cu&t", self.cut, K.Cut),
             "copy": self._action("&Copy", self.copy, K.Copy),
@@ -318,6 +265,9 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
                                        "What the selected layer does, its parameters and shapes"),
             "shortcuts": self._action("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/"),
             "about": self._action("&About netbuilder", self.about),
+            "enlarge": self._action("&Enlarge Panel", lambda: self.enlarge_panel(), "Ctrl+Shift+M", "enlarge",
+                                    "Give the panel with the pictures (curves and results, or Inside) the whole "
+                                    "window; again, or Esc, to put it back"),
         }
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(K.Undo)
@@ -369,10 +319,18 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         view.addActions([grid, snap])
         view.addSeparator()
         view.addActions([a["summary"], a["analysis"]])
+        view.addAction(a["enlarge"])
+        code = a["code"] = self.code_dock.toggleViewAction()
+        code.setText("PyTorch &Code")
+        code.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        code.setStatusTip("The network as PyTorch code: edit it and Apply to change the network")
+        self.addAction(code)
+        view.addAction(code)
         panels = view.addMenu("&Panels")
         for dock in (self.palette_dock, self.inspector_dock, self.training_dock, self.probe_dock, self.curves_dock,
-                     self.analysis_dock):
+                     self.analysis_dock, self.code_dock):
             panels.addAction(dock.toggleViewAction())
+        self._add_run_actions(file_menu, export_menu, panels)
         train = bar.addMenu("&Train")
         train.addActions([a["train"], a["stop"]])
         self.sweeps = SweepDock(self, train, panels)  # Train > Sweep…, the Sweep dock (ui/sweep_view.py)
@@ -404,16 +362,36 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
-    def show_problem(self, text: str) -> None:
-        """A refusal or a failure: in the status bar, and in full over the canvas until it is read."""
+    def show_problem(self, text: str, gone=None) -> None:
+        """A refusal or a failure: in the status bar, and in full over the canvas until it is read, or until
+        `gone()` says its cause is no more (checked as the graph changes)."""
         self.show_message(text)
         self.message_bar.show_message(text, "error")
+        self._problem_gone = gone
+
+    def _refused(self, text: str) -> None:
+        """An edit the document refused; refused because a run uses the graph: said until the run ends."""
+        locked = text == self.document.locked_reason
+        self.show_problem(text, (lambda: self.document.locked_reason is None) if locked else None)
+
+    def _check_problem(self, *_args) -> None:
+        if self._problem_gone is not None and self._problem_gone():
+            self._problem_gone = None
+            self.message_bar.hide()
+            self.statusBar().clearMessage()
+
+    def _network_replaced(self) -> None:
+        """Another network: no message about the previous one stays (its results views reset themselves)."""
+        self._problem_gone = None
+        self.message_bar.hide()
+        self.statusBar().clearMessage()
+        self.progress.hide()
 
     def _update_title(self) -> None:
         if self.start_page is not None and self.stack.currentWidget() is self.start_page:
             return
         self.setWindowTitle(f"{self.document.display_name}[*] — netbuilder")
-        self.setWindowModified(not self.document.undo_stack.isClean())
+        self.setWindowModified(self.document.is_modified())
 
     def _update_summary(self) -> None:
         report = self.document.report
@@ -438,12 +416,13 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
     def _selection_changed(self) -> None:
         if not shiboken6.isValid(self.scene):
             return  # the scene is being destroyed with the window and is dropping its items
+        ids = self.scene.selected_node_ids()
+        self.code_view.show_selection(ids)
         groups = self.scene.selected_groups()
         loose = [item for item in self.scene.selectedItems() if hasattr(item, "node_id")]
         if len(groups) == 1 and not loose:
             self.inspector.show_group(groups[0])
             return
-        ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
 
     def show_summary(self) -> None:
@@ -469,47 +448,59 @@ class MainWindow(WindowFiles, WindowEditing, QMainWindow):
         self.layer_help.raise_()
 
     def show_shortcuts(self) -> None:
-        ShortcutList(self.actions_by_name.values(), self).exec()
+        """The shortcut list beside the canvas, not over it (the network stays in view while it is read)."""
+        if self.shortcut_list is None:
+            self.shortcut_list = ShortcutList(self.actions_by_name.values(), self)
+        dialog = self.shortcut_list
+        frame = self.frameGeometry()
+        height = min(dialog.height(), frame.height() - 80)
+        dialog.resize(dialog.width(), height)
+        dialog.move(frame.right() - dialog.width() - 16, frame.top() + 70)  # over the right-hand panel
+        dialog.show()
+        dialog.raise_()
 
     def start_training(self) -> None:
         if self.training is None:
             return
-        self.show_canvas()
-        self.curves_dock.show()
-        self.curves_dock.raise_()
-        if self.curves_dock.height() < 0.38 * self.height():  # room for the curves while they are watched
-            self.resizeDocks([self.curves_dock], [int(0.4 * self.height())], Qt.Orientation.Vertical)
+        self.show_results()  # room for the curves while they are watched
         if not self.training.start():
             self.training_dock.show()
             self.training_dock.raise_()
-            self.show_problem(self.training.error.text())
+            self.show_problem(self.training.error.text(), lambda: not self.training.error.isVisibleTo(self.training))
+
+    def show_results(self) -> None:
+        """Bring the bottom panel (curves, results, samples, data) into view, with room for its pictures."""
+        if self.enlarged is not None and self.enlarged is not self.curves_dock:
+            self.restore_panels()
+        self.show_canvas()
+        self.curves_dock.show()
+        self.curves_dock.raise_()
+        if self.enlarged is None and self.curves_dock.height() < 0.38 * self.height():
+            self.resizeDocks([self.curves_dock], [int(0.4 * self.height())], Qt.Orientation.Vertical)
 
     def stop_training(self) -> None:
         if self.training is not None:
             self.training.stop()
 
     def about(self) -> None:
-        QMessageBox.about(self, "About netbuilder",
-                          "<b>netbuilder</b><br>Build neural networks by drawing them: see every shape as you "
-                          "build, train with live plots, export to ONNX and PyTorch.<br><br>F1 on a block: its "
-                          "layer's reference. Ctrl+/: the keyboard shortcuts.")
+        QMessageBox.about(self, "About netbuilder", about_text())
 
     def closeEvent(self, event) -> None:
-        if (self.training is not None and self.training.is_running) or self.sweeps.view.is_running:
-            buttons = QMessageBox.StandardButton
-            answer = QMessageBox.question(self, "Training is running", "Stop the training (and the sweep) and quit?",
-                                          buttons.Yes | buttons.No, buttons.No)
-            if answer != buttons.Yes:
-                event.ignore()
-                return
+        if not self.confirm_stop_run():  # stop it (and a sweep) and keep it (window_runs.py), or cancel
+            event.ignore()
+            return
         if self.maybe_save():
             if self.training is not None:
                 self.training.wait()
+                self.runs_closed()
             self.sweeps.view.wait()
             self.exchange.wait()
+            self.code_view.wait()
+            self.fine_tuning.wait()
             if self.start_page is not None:
                 self.start_page.wait()
             self.recovery.discard()
+            self.save_layout()
             self.collector.stop()
             event.accept()
         else:

@@ -1,8 +1,11 @@
 """Live training curves (pyqtgraph): batch loss raw and smoothed; per-epoch loss and accuracy (or MSE).
 
 Long runs stay smooth: curves draw only what is in view, downsampled to the screen's resolution.
-Earlier runs stay on the plots, faded, to compare with; Clear removes them (and so does opening another
-graph). Legends sit above the curves, never on them; epochs are counted in whole numbers.
+Earlier runs stay on the plots, faded, to compare with; Clear removes them (and opening another graph resets
+the plots: curves, titles and ranges). Legends sit above the curves, never on them, and name only curves that
+have data; epochs are counted in whole numbers. With several loss blocks, each block's part of the loss is drawn
+as it counts in the objective (weight x loss), so the parts add up to the loss; "raw parts" shows the blocks'
+own values instead.
 """
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ def _plot(title: str, x_label: str, whole_x: bool = False) -> pg.PlotWidget:
     top.hide()
     plot.layout.addItem(legend, 1, 1)
     plot.legend = legend  # curves given a name join it
-    widget.setMinimumHeight(120)
+    widget.setMinimumSize(80, 48)  # the bottom panel can be made small; the plots shrink with it
     return widget
 
 
@@ -98,17 +101,33 @@ class RunCurves:
         for item in (self.raw, self.avg):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
-
         self.terms: dict[str, object] = {}  # per loss block: its epoch curve
-        self.term_values: dict[str, list[float]] = {}
+        self.term_values: dict[str, list[float]] = {}  # raw, per epoch
+        self.weights: dict[str, float] = {}
+        self.names = {item: item.name() for item in self.items()}  # each curve joins its legend once it has data
+        for widget in (plots.epoch_loss, plots.metric):
+            for item in self.curves.values():
+                widget.plotItem.legend.removeItem(item)
+        self.in_legend = {self.raw, self.avg}
 
-    def add_terms(self, plots: TrainingPlots, names: list[str]) -> None:
+    def add_terms(self, plots: TrainingPlots, names: list[str], weights: dict[str, float] | None = None) -> None:
         """A curve per loss block on the epoch loss plot (made before the run starts: never mid-run)."""
         for i, name in enumerate(names):
             colour = TERM_COLOURS[i % len(TERM_COLOURS)]
-            self.terms[name] = plots.epoch_loss.plot(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
-                                                     name=name)
+            self.terms[name] = plots.epoch_loss.plot(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
+            self.names[self.terms[name]] = name
             self.term_values[name] = []
+            self.weights[name] = (weights or {}).get(name, 1.0)
+
+    def term_curve(self, name: str, raw: bool) -> np.ndarray:
+        """A loss block's values per epoch: as they count in the objective (weight x loss), or its own."""
+        values = np.asarray(self.term_values[name], dtype=float)
+        return values if raw else values * self.weights.get(name, 1.0)
+
+    def show_in_legend(self, plots: TrainingPlots, item, widget) -> None:
+        if item not in self.in_legend:
+            self.in_legend.add(item)
+            widget.plotItem.legend.addItem(item, self.names[item])
 
     def items(self) -> list:
         return [self.raw, self.avg, *self.curves.values(), *self.terms.values()]
@@ -119,6 +138,7 @@ class RunCurves:
         for widget in (plots.loss, plots.epoch_loss, plots.metric):
             for item in self.items():
                 widget.plotItem.legend.removeItem(item)
+        self.in_legend = set(self.items())  # none joins a legend again
         for item in self.items()[1:]:
             colour = pg.mkColor(item.opts["pen"].color())
             colour.setAlpha(70)
@@ -126,16 +146,22 @@ class RunCurves:
             item.setSymbol(None)
 
 
+TITLES = {"loss": "Batch loss, per batch", "epoch_loss": "Loss per epoch", "metric": "Accuracy per epoch"}
+PARTS_TITLE = "Loss per epoch and its parts"
+RAW_PARTS_TITLE = "Loss per epoch; loss blocks' raw values"
+
+
 class TrainingPlots(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.loss = _plot("Batch loss, per batch", "batch", whole_x=True)
-        self.epoch_loss = _plot("Loss per epoch", "epoch", whole_x=True)
-        self.metric = _plot("Accuracy per epoch", "epoch", whole_x=True)
+        self.loss = _plot(TITLES["loss"], "batch", whole_x=True)
+        self.epoch_loss = _plot(TITLES["epoch_loss"], "epoch", whole_x=True)
+        self.metric = _plot(TITLES["metric"], "epoch", whole_x=True)
+        self.raw_parts = False  # the loss blocks' own values instead of their parts of the objective
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.loss, self.epoch_loss, self.metric):
-            layout.addWidget(widget)
+            layout.addWidget(widget, 1)  # the same width each, whatever each one drew before
         self.runs: list[RunCurves] = []
         self._epoch_redraw = QTimer(self)
         self._epoch_redraw.setSingleShot(True)
@@ -153,12 +179,24 @@ class TrainingPlots(QWidget):
         self.runs.append(RunCurves(self, len(self.runs) + 1))
 
     def set_metric(self, metric_name: str | None) -> None:
+        """The metric's plot, named for the run's metric; without one (a generator), the plot makes room for the
+        losses."""
         self.metric.setTitle({"accuracy": "Accuracy per epoch", "mse": "Mean squared error per epoch"}.get(
             metric_name, "No metric for this objective (see the losses)"))
+        self.metric.setVisible(metric_name is not None)
 
-    def set_terms(self, names: list[str]) -> None:
+    def set_terms(self, names: list[str], weights: dict[str, float] | None = None) -> None:
         if self.current is not None:
-            self.current.add_terms(self, names)
+            self.current.add_terms(self, names, weights)
+        if names:
+            self.epoch_loss.setTitle(RAW_PARTS_TITLE if self.raw_parts else PARTS_TITLE)
+
+    def set_raw_parts(self, raw: bool) -> None:
+        """Draw the loss blocks' own values (True) or their weighted parts of the objective (False)."""
+        self.raw_parts = raw
+        if self.current is not None and self.current.terms:
+            self.epoch_loss.setTitle(RAW_PARTS_TITLE if raw else PARTS_TITLE)
+        self._draw_epochs()
 
     def add_batches(self, report: BatchReport) -> None:
         run = self.current
@@ -191,14 +229,77 @@ class TrainingPlots(QWidget):
             values = np.asarray(run.epochs[key], dtype=float)
             if not np.isnan(values).all():
                 curve.setData(epochs, values, connect="finite")
+                run.show_in_legend(self, curve, self.epoch_loss if key.endswith("loss") else self.metric)
         for name, curve in run.terms.items():
-            curve.setData(epochs, np.asarray(run.term_values[name], dtype=float), connect="finite")
+            curve.setData(epochs, run.term_curve(name, self.raw_parts), connect="finite")
+            run.show_in_legend(self, curve, self.epoch_loss)
 
     def clear(self) -> None:
+        """Take every run's curves off the plots."""
+        self._epoch_redraw.stop()
         for widget in (self.loss, self.epoch_loss, self.metric):
             widget.clear()
             widget.plotItem.legend.clear()
+            widget.plotItem.enableAutoRange()  # the next run's curves set the ranges, not the last one's
         self.runs = []
+
+    def reset(self) -> None:
+        """As before any run (another network): no curves, the first titles, ranges that follow the data."""
+        self.clear()
+        for name, title in TITLES.items():
+            widget = getattr(self, name)
+            widget.setTitle(title)
+            widget.show()
+            widget.plotItem.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # no axes of the last run's
+            widget.plotItem.enableAutoRange()
+
+    # ----- runs read back from the store (runs_panel, compare_view)
+
+    def show_history(self, epochs: list[dict], batch_losses: list[float], metric: str | None) -> None:
+        """A run's curves as they were drawn when it ended (from its curves.json), alone on the plots."""
+        from types import SimpleNamespace
+
+        self.reset()
+        self.set_metric(metric)
+        self.start_run()
+        last = epochs[-1] if epochs else {}
+        terms = list(last.get("losses") or {})
+        self.set_terms(terms if len(terms) > 1 else [], last.get("loss_weights") or {})
+        self.add_batches(SimpleNamespace(losses=[v for v in batch_losses if v is not None]))
+        for epoch in epochs:
+            self.add_epoch(SimpleNamespace(**{k: epoch.get(k) for k in ("epoch", "train_loss", "val_loss",
+                                                                        "train_metric", "val_metric")},
+                                           losses=epoch.get("losses") or {}))
+        self._epoch_redraw.stop()
+        self._draw_epochs()
+
+    def show_compare(self, runs: list[tuple[str, str, dict, str | None]]) -> None:
+        """Runs overlaid, each in its own colour with its name in the legends: (name, colour, curves, metric) with
+        curves as Run.curves() gives them. The smoothed batch loss; per epoch the validation loss and metric
+        (solid) and the training ones (dashed, unnamed), or the training ones where a run has no validation."""
+        self.reset()
+        metrics = {metric for _, _, _, metric in runs if metric}
+        self.set_metric(next(iter(metrics)) if len(metrics) == 1 else None)  # one metric, or none to compare
+        self.epoch_loss.setTitle("Loss per epoch (dashed: training)")
+        for name, colour, curves, _metric in runs:
+            losses = np.asarray([v if v is not None else np.nan for v in curves.get("batch_losses", [])], float)
+            smoother = Smoother()
+            smooth = np.asarray([smoother.add(v) for v in losses if np.isfinite(v)], float)
+            curve = self.loss.plot(np.arange(1, len(smooth) + 1, dtype=float), smooth, pen=pg.mkPen(colour, width=2),
+                                   name=name)
+            curve.setDownsampling(auto=True, method="peak")
+            epochs = curves.get("epochs") or []
+            x = np.asarray([e.get("epoch", i + 1) for i, e in enumerate(epochs)], float)
+            for widget, key in ((self.epoch_loss, "loss"), (self.metric, "metric")):
+                values = {part: np.asarray([e.get(f"{part}_{key}") if e.get(f"{part}_{key}") is not None else np.nan
+                                            for e in epochs], float) for part in ("train", "val")}
+                main = "val" if len(x) and not np.isnan(values["val"]).all() else "train"
+                if main == "val" and not np.isnan(values["train"]).all():
+                    widget.plot(x, values["train"], pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
+                                connect="finite")
+                if len(x) and not np.isnan(values[main]).all():
+                    widget.plot(x, values[main], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
+                                symbolBrush=colour, connect="finite", name=name)
 
     def export_png(self, path: str) -> bool:
         """All three plots side by side as one PNG (pyqtgraph's SVG export is broken under Qt 6.12)."""

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QLabel
 
+from .folders import chosen, start_in
 from .probe_request import Shown
 from .tiles import BarChart, TileGrid, to_qimage
 from .worker import LoadJob
@@ -15,6 +16,34 @@ from .worker import LoadJob
 
 class PictureStrip:
     """Painting what a probe found into the view's scroll area (ProbeView's half that shows)."""
+
+    def reset(self) -> None:
+        """Another network: nothing of the previous one's is shown or kept (blocks, pictures, samples, models,
+        statistics and their colours, messages)."""
+        self._revision += 1
+        self._asked += 1  # an answer still on its way belongs to the previous network
+        self.blocks = []
+        self.record = None
+        self._samples = None
+        self._models = {}
+        self._live = None
+        self.index.setRange(0, 0)
+        self.error.hide()
+        self.error.setText("")
+        self.clear()
+        self.colour_blocks()
+        self.schedule()
+
+    def clear(self) -> None:
+        """Show nothing (the blocks shown are gone: another graph, or deleted)."""
+        self.shown = None
+        self._show_sections([])
+        self.top_row.hide()
+        self.input_picture.clear()
+        self.prediction.clear()
+        self.prediction_caption.setText("")
+        self.weights.setText("")
+        self.save_button.setEnabled(False)
 
     def _zoom(self, size: int) -> None:
         self.tile_size = size
@@ -39,7 +68,7 @@ class PictureStrip:
                 view = BarChart(140)
                 view.show_bars(section)
             for widget in (caption, view):
-                self.body.insertWidget(len(self.section_widgets), widget)
+                self.body.insertWidget(len(self.section_widgets) + 1, widget)  # after the input and prediction
                 self.section_widgets.append(widget)
 
     def _show(self, shown: Shown) -> None:
@@ -76,9 +105,9 @@ class PictureStrip:
         shown = self.shown
         if shown is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save the picture", f"{shown.blocks[0]}-{shown.mode}.png",
+        path, _ = QFileDialog.getSaveFileName(self, "Save the picture", start_in(f"{shown.blocks[0]}-{shown.mode}.png"),
                                               "PNG images (*.png)")
-        if path:
+        if chosen(path):
             self.save_png(Path(path))
 
     def save_png(self, path: Path) -> None:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from ..core.checks.messages import describe
 from ..core.training.block_stats import STATISTICS, statistics_warnings
 from .document import Document
+from .folders import chosen, start_in
 from .probe_request import ProbeRequest, Shown, spare_core
 from .probe_strip import PictureStrip
 from .statistics_colours import LOG_SCALED, VIRIDIS, statistic_colours, viridis
@@ -72,8 +73,9 @@ class ProbeView(PictureStrip, QWidget):
         self._build()
         scene.selectionChanged.connect(self._selection_changed)
         document.report_changed.connect(self._graph_changed)
-        document.replaced.connect(self._graph_changed)
+        document.replaced.connect(self.reset)
         training.running_changed.connect(self._running_changed)
+        training.weights_changed.connect(self._running_changed)  # other weights in view: probe them
         self._answered.connect(self._live_answer)
 
     # ----- widgets
@@ -136,6 +138,7 @@ class ProbeView(PictureStrip, QWidget):
         body = QWidget()
         self.body = QVBoxLayout(body)
         self.body.setContentsMargins(0, 0, 0, 0)
+        self.body.addWidget(self.top_row)  # the input and the prediction scroll with the pictures
         self.body.addStretch()
         self.grids: list[TileGrid] = []  # the sections shown, with their captions
         self.section_widgets: list[QWidget] = []
@@ -191,14 +194,14 @@ class ProbeView(PictureStrip, QWidget):
         colour_row.addWidget(QLabel("Colour blocks by"))
         colour_row.addWidget(self.colour_by, 1)
 
+        self.modes_row = modes
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.target)
-        layout.addWidget(self.weights)
-        layout.addLayout(modes)
+        layout.addLayout(modes)  # first: the buttons stay where they are whatever the texts below say
         layout.addLayout(sample_row)
         layout.addWidget(self.pad_box)
-        layout.addWidget(self.top_row)
+        layout.addWidget(self.target)
+        layout.addWidget(self.weights)
         layout.addWidget(self.error)
         layout.addWidget(self.scroll, 1)
         layout.addLayout(tools)
@@ -207,6 +210,10 @@ class ProbeView(PictureStrip, QWidget):
         layout.addLayout(legend_row)
         layout.addWidget(self.warnings)
         self._source_changed()
+
+    def add_corner(self, widget) -> None:
+        """A button of the window's (enlarge) at the end of the buttons' row."""
+        self.modes_row.addWidget(widget)
 
     # ----- what to probe
 
@@ -230,9 +237,9 @@ class ProbeView(PictureStrip, QWidget):
         self.schedule()
 
     def _open_picture(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "A picture to probe with", str(self.picture_path or Path.cwd()),
+        path, _ = QFileDialog.getOpenFileName(self, "A picture to probe with", start_in(),
                                               "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)")
-        if path:
+        if chosen(path):
             self.set_picture(Path(path))
 
     def set_picture(self, path: Path) -> None:
@@ -271,18 +278,7 @@ class ProbeView(PictureStrip, QWidget):
             self.clear()
         self.schedule()
 
-    def clear(self) -> None:
-        """Show nothing (the blocks shown are gone: another graph, or deleted)."""
-        self.shown = None
-        self._show_sections([])
-        self.top_row.hide()
-        self.input_picture.clear()
-        self.prediction.clear()
-        self.prediction_caption.setText("")
-        self.weights.setText("")
-        self.save_button.setEnabled(False)
-
-    def _running_changed(self, running: bool) -> None:
+    def _running_changed(self, running: bool = False) -> None:
         worker = self.training.worker
         if running and worker is not None:
             self.record = None
@@ -360,6 +356,7 @@ class ProbeView(PictureStrip, QWidget):
             return True
         key = (kind, id(source) if kind == "trained" else source, self._revision)
         models = self._models
+        whose = self.training.in_view.words if kind == "trained" and self.training.in_view else "the last run"
 
         def work():
             from ..core.build.weights import WeightsError
@@ -370,9 +367,9 @@ class ProbeView(PictureStrip, QWidget):
                 models.clear()
                 if kind == "trained":
                     try:
-                        models[key] = (trained_model(graph, source), "the last run's")
+                        models[key] = (trained_model(graph, source), f"those of {whose}")
                     except WeightsError:
-                        words = "fresh (the last run's do not fit the graph as it is now)"
+                        words = f"fresh (those of {whose} do not fit the graph as it is now)"
                         models[key] = (fresh_model(graph, 0), words)
                 else:
                     words = f"fresh: untrained, as a run with seed {source} starts"
@@ -388,12 +385,19 @@ class ProbeView(PictureStrip, QWidget):
 
     def _start_job(self, work) -> None:
         self._job = LoadJob(work)
+        self._job.asked = self._asked  # an answer to an older request (another network's) is dropped
         self._job.done.connect(self._job_done)
         self._job.failed.connect(self._job_failed)
         self._job.finished.connect(self._job_finished)
         self._job.start()
 
+    def _stale(self) -> bool:
+        """Whether the job that answers asked before the view was reset (another network)."""
+        return getattr(self.sender(), "asked", self._asked) != self._asked
+
     def _job_done(self, result) -> None:
+        if self._stale():
+            return
         if isinstance(result, tuple) and result[0] == "samples":
             self._samples = result[1:]
             count = len(self._samples[1])
@@ -405,7 +409,8 @@ class ProbeView(PictureStrip, QWidget):
         self._show(result)
 
     def _job_failed(self, message: str) -> None:
-        self._show_error(message)
+        if not self._stale():
+            self._show_error(message)
 
     def _job_finished(self) -> None:
         self._job = None

@@ -1,13 +1,13 @@
-"""Pictures of samples: a grid of thumbnails with captions (dataset preview, test predictions), and a
-scatter plot for 2-D point datasets."""
+"""Pictures of samples: a grid of thumbnails with captions (dataset preview, test predictions), a scatter plot
+for 2-D point datasets, and what a generator or an autoencoder makes (scaled to the room it is given)."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.data import Dataset
 from . import style
@@ -77,8 +77,96 @@ class SampleGrid(QWidget):
         painter.end()
 
 
+class ScaledPicture(QWidget):
+    """A picture drawn as large as its room allows, keeping its proportions (pixels stay crisp squares when it is
+    enlarged). It asks for no room of its own: a large picture never makes the window grow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image: QImage | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_image(self, image: QImage | None) -> None:
+        self.image = image
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return self.image.size() if self.image is not None else QSize(160, 120)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(32, 32)
+
+    def drawn_rect(self) -> QRect:
+        """Where the picture is drawn, in the widget."""
+        if self.image is None or self.image.isNull():
+            return QRect()
+        size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2, size.width(),
+                     size.height())
+
+    def paintEvent(self, event) -> None:
+        if self.image is None:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                              self.drawn_rect().width() < self.image.width())  # enlarged: crisp pixels
+        painter.drawImage(self.drawn_rect(), self.image)
+        painter.end()
+
+
+class MadeSamples(QWidget):
+    """What the network makes while it trains (generated samples, reconstructions), with its caption, its legend
+    and the epoch it was made at."""
+
+    HINT = "A generator's samples, or an autoencoder's reconstructions, appear here while it trains."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.picture = ScaledPicture()
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.hint = QLabel(self.HINT)
+        self.hint.setObjectName("help")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.hint, 1)
+        layout.addWidget(self.picture, 1)
+        layout.addWidget(self.caption)
+        self.clear()
+
+    def clear(self) -> None:
+        """Nothing made yet (another network, or a new run)."""
+        self.picture.set_image(None)
+        self.picture.hide()
+        self.caption.setText("")
+        self.hint.show()
+
+    def show_picture(self, image: QImage, caption: str, legend=(), epoch: tuple[int, int] | None = None) -> None:
+        """legend: (words, colour) pairs; epoch: (epoch, of epochs)."""
+        self.picture.set_image(image)
+        self.picture.show()
+        self.hint.hide()
+        words = caption.split(" (")[0] if legend else caption  # the legend says what the colours are
+        when = f" after epoch {epoch[0]} of {epoch[1]}" if epoch else ""
+        keys = "".join(f"&nbsp;&nbsp;<span style='color:{colour}'>●</span>&nbsp;{name}" for name, colour in legend)
+        self.caption.setText(f"{words}{when}{keys}")
+
+    def show_saved(self, image: QImage, caption: str) -> None:
+        """A picture shown before, with its caption as it was written then (a run read back from its folder)."""
+        self.picture.set_image(image)
+        self.picture.show()
+        self.hint.hide()
+        self.caption.setText(caption)
+
+
 def label_of(dataset: Dataset, value: torch.Tensor) -> str:
     if dataset.classes is not None:
+        if value.numel() > 1:  # a sequence of classes (tokens)
+            names = [dataset.classes[int(v)] for v in value.reshape(-1)[:8]]
+            return " ".join(names) + (" …" if value.numel() > 8 else "")
         return dataset.classes[int(value)]
     return ", ".join(f"{float(v):.3g}" for v in value.reshape(-1)[:3])
 

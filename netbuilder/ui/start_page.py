@@ -1,5 +1,5 @@
 """The start page: a blank network, every example as a card (a picture of its graph, its parameter count and
-one line about it), Open, Import ONNX, and the recent files. It shows before PyTorch has loaded; parameter
+one line about it), Open, Import a model, fine-tune a pretrained network on your images, and the recent files. It shows before PyTorch has loaded; parameter
 counts fill in once it has (worked out on a thread)."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from ..core.model.graph import Graph, GraphError
 from ..core.model.groups import box_position, set_all_collapsed
 from . import style
 
-THUMB = QSize(206, 124)
+THUMB = QSize(206, 112)
 CARD_WIDTH, CARD_HEIGHT = 230, 274
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -102,6 +102,42 @@ class ParamCounter(QThread):
                 continue
 
 
+class ShortText(QLabel):
+    """Wrapped text that ends with "…" where its room ends, never cut through a line (the card's tooltip has
+    all of it)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.full = text
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+
+    def fitted(self, width: int, height: int) -> str:
+        """The longest start of the text (whole words, then "…") that wraps into width x height."""
+        metrics = self.fontMetrics()
+        flags = Qt.TextFlag.TextWordWrap
+
+        def fits(text: str) -> bool:
+            return metrics.boundingRect(0, 0, width, 10_000, flags, text).height() <= height
+
+        if fits(self.full):
+            return self.full
+        words = self.full.split()
+        low, high = 0, len(words)
+        while low < high:  # the most words that fit with the ellipsis
+            middle = (low + high + 1) // 2
+            if fits(" ".join(words[:middle]) + " …"):
+                low = middle
+            else:
+                high = middle - 1
+        return " ".join(words[:low]).rstrip(",;:") + " …" if low else ""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.setText(self.fitted(self.width(), self.height()))
+
+
 class Card(QFrame):
     """One example: click to open it."""
 
@@ -116,24 +152,22 @@ class Card(QFrame):
         self.picture = QLabel()
         self.picture.setPixmap(thumbnail(graph))
         self.picture.setObjectName("thumbnail")
-        title = QLabel(graph.meta.get("title", path.stem))
-        title.setObjectName("cardTitle")
-        title.setWordWrap(True)
+        self.picture.setFixedSize(THUMB)  # the picture whole, on every card at the same place
+        self.title = QLabel(graph.meta.get("title", path.stem))
+        self.title.setObjectName("cardTitle")
+        self.title.setWordWrap(True)
         self.params = QLabel("… parameters")
         self.params.setObjectName("cardParams")
-        about = QLabel(first_sentence(graph.meta.get("description", "")))
-        about.setObjectName("help")
-        about.setWordWrap(True)
-        about.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        self.setToolTip(f"<b>{title.text()}</b><br>{graph.meta.get('description', '')}<br><i>{path.name}</i>")
+        self.about = ShortText(first_sentence(graph.meta.get("description", "")))
+        self.about.setObjectName("help")
+        self.setToolTip(f"<b>{self.title.text()}</b><br>{graph.meta.get('description', '')}<br><i>{path.name}</i>")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(4)
         layout.addWidget(self.picture)
-        layout.addWidget(title)
+        layout.addWidget(self.title)
         layout.addWidget(self.params)
-        layout.addWidget(about)
-        layout.addStretch()
+        layout.addWidget(self.about, 1)  # what room is left: the words that fit, then "…"
 
     def set_params(self, count: int) -> None:
         self.params.setText(f"{count:,} parameters")
@@ -147,6 +181,7 @@ class StartPage(QScrollArea):
     new_requested = Signal()
     open_requested = Signal()
     import_requested = Signal()
+    fine_tune_requested = Signal()
     example_chosen = Signal(object)  # a Path
     recent_chosen = Signal(object)  # a Path
 
@@ -180,7 +215,11 @@ class StartPage(QScrollArea):
         side.addWidget(start)
         for text, tip, signal in (("New blank network", "An empty canvas (Ctrl+N)", self.new_requested),
                                   ("Open…", "A graph you saved (Ctrl+O)", self.open_requested),
-                                  ("Import ONNX model…", "An ONNX file as an editable graph", self.import_requested)):
+                                  ("Import a model…", "An ONNX file, a torch.export file or PyTorch code as an "
+                                   "editable graph", self.import_requested),
+                                  ("Fine-tune a pretrained network on your images…", "AlexNet, VGG16, ResNet-18 or "
+                                   "GoogLeNet with its ImageNet weights, taught the classes of your image folder",
+                                   self.fine_tune_requested)):
             button = QPushButton(text)
             button.setObjectName("startAction")
             button.setToolTip(tip)
@@ -196,6 +235,11 @@ class StartPage(QScrollArea):
         self.recent.itemClicked.connect(lambda item: self.recent_chosen.emit(Path(item.data(PATH_ROLE))))
         self.recent.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.recent.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.no_recent = QLabel("None yet: the graphs you open or save appear here.")
+        self.no_recent.setObjectName("help")
+        self.no_recent.setWordWrap(True)
+        self.no_recent.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        side.addWidget(self.no_recent)
         side.addWidget(self.recent, 1)
         sidebar = QWidget()
         sidebar.setFixedWidth(250)
@@ -231,10 +275,7 @@ class StartPage(QScrollArea):
             item.setData(PATH_ROLE, path)
             item.setToolTip(path)
             self.recent.addItem(item)
-        if not paths:
-            item = QListWidgetItem("(none yet: the graphs you open or save appear here)")
-            item.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.recent.addItem(item)
+        self.no_recent.setVisible(not paths)  # said in full, not elided in a list
 
     def count_parameters(self) -> None:
         """Fill in the parameter counts (needs torch: call once it has loaded, while the page shows)."""

@@ -1,7 +1,8 @@
 """Colours, fonts and resources shared by the widgets."""
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QIcon
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
 from ..core.base.files import shipped
 
@@ -48,3 +49,29 @@ def icon(name: str) -> QIcon:
 
 def style_sheet() -> str:
     return (RESOURCES / "style.qss").read_text(encoding="utf-8")
+
+
+def severity_icon(severity: str, size: int = 16) -> QIcon:
+    """An error (a red disc), a warning (an amber triangle) or advice (a blue disc), drawn rather than taken from a
+    font, which may not have the sign."""
+    pixmap = QPixmap(size * 2, size * 2)  # drawn at twice the size: crisp on high-density screens
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(SEVERITY_COLOURS[severity])
+    s = size * 2
+    if severity == "warning":
+        painter.drawPolygon([QPointF(s / 2, 2), QPointF(s - 2, s - 3), QPointF(2, s - 3)])
+    else:
+        painter.drawEllipse(QRectF(2, 2, s - 4, s - 4))
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(int(s * 0.6))
+    painter.setFont(font)
+    painter.setPen(QColor("white"))
+    painter.drawText(QRectF(0, s * 0.08 if severity == "warning" else 0, s, s), Qt.AlignmentFlag.AlignCenter,
+                     "i" if severity == "info" else "!")
+    painter.end()
+    pixmap.setDevicePixelRatio(2)
+    return QIcon(pixmap)

@@ -41,9 +41,13 @@ def _redacted(storage: str | None) -> str | None:
 
 
 def document_store(document):
-    """The run store of the open document (None for an unsaved network without an id for its runs)."""
+    """The run store of the open document: the one its runs go to (document_runs.py: beside it, an example's under
+    its name, an unsaved network's in the user's data folder); None for an unsaved network without an id."""
     from ..core.training.runs import RunStore
 
+    runs = getattr(document, "runs", None)
+    if runs is not None:
+        return runs.store
     if document.path is not None:
         return RunStore.beside(document.path)
     document_id = getattr(document, "document_id", None)

@@ -391,8 +391,16 @@ class SettingsForm:
         while layout.count():
             old = layout.takeAt(0).widget()
             if old is not None:
+                old.hide()
+                old.setParent(None)  # gone now, not when the event loop next deletes it
                 old.deleteLater()
-        layout.addWidget(widget)
+        scroll = QScrollArea()  # a small panel scrolls the preview; it never sets the panel's size
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumSize(60, 36)
+        scroll.setWidget(widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
 
     # ----- running
 

@@ -18,6 +18,12 @@ FRAGMENT_MIME = "application/x-netbuilder-fragment"
 PASTE_GAP = 60.0  # between the originals and what is pasted beside them
 
 
+def _folding(command: RecordedEdit) -> RecordedEdit:
+    """Folding or unfolding groups: undoable, but no change to save."""
+    command.view_only = True
+    return command
+
+
 class WindowEditing:
     """Needs: document, scene, view, show_message."""
 
@@ -187,15 +193,17 @@ class WindowEditing:
     def toggle_group(self, group_id: str) -> None:
         group = self.document.graph.group(group_id)
         collapse = not group.collapsed
-        self.document.push(RecordedEdit(self.document.graph, f"{'Collapse' if collapse else 'Expand'} {group.name}",
-                                        lambda g: groups.set_collapsed(g, group_id, collapse), changes_model=False))
+        self.document.push(_folding(RecordedEdit(
+            self.document.graph, f"{'Collapse' if collapse else 'Expand'} {group.name}",
+            lambda g: groups.set_collapsed(g, group_id, collapse), changes_model=False)))
 
     def set_all_collapsed(self, collapsed: bool) -> None:
         graph = self.document.graph
         if not graph.groups or all(g.collapsed == collapsed for g in graph.groups):
             return
-        self.document.push(RecordedEdit(graph, "Collapse all groups" if collapsed else "Expand all groups",
-                                        lambda g: groups.set_all_collapsed(g, collapsed), changes_model=False))
+        self.document.push(_folding(RecordedEdit(graph, "Collapse all groups" if collapsed else "Expand all groups",
+                                                 lambda g: groups.set_all_collapsed(g, collapsed),
+                                                 changes_model=False)))
         self.view.fit_to_view()
 
     def rename_group(self, group_id: str) -> None:

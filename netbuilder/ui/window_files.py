@@ -1,4 +1,4 @@
-"""The window's files: New, Open (an .onnx file is offered for import), examples, Save, recent files,
+"""The window's files: New, Open (an .onnx or .pt2 file is offered for import), examples, Save, recent files,
 autosave and recovery. A part of MainWindow (a mixin), kept in its own module to stay readable."""
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.model.graph import Graph, GraphError
+from .folders import chosen, start_in
 from .recovery import left_behind
 
-FILE_FILTER = "netbuilder graphs (*.json);;ONNX models, to import (*.onnx);;All files (*)"
+FILE_FILTER = ("netbuilder graphs (*.json);;ONNX models, to import (*.onnx);;torch.export files, to import (*.pt2);;"
+               "All files (*)")
 MAX_RECENT = 8
 
 
@@ -25,13 +27,19 @@ class WindowFiles:
         return False
 
     def maybe_save(self) -> bool:
-        """Ask before unsaved changes are lost. True: go ahead (saved or discarded); False: cancelled."""
-        if self.document.undo_stack.isClean():
+        """Ask before unsaved changes are lost (or the runs of a network never saved would stay behind). True: go
+        ahead (saved or discarded); False: cancelled."""
+        runs = self.unsaved_runs()
+        if not self.document.is_modified() and not runs:
             return True
         buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to {self.document.display_name}?",
-            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        text = f"Save the changes to {self.document.display_name}?" if self.document.is_modified() else \
+            f"Save {self.document.display_name}?"
+        if runs:
+            text += (f" Its {runs} training run{'s' if runs != 1 else ''} move beside it when it is saved (else they "
+                     f"stay in {self.document_runs.store.path}).")
+        answer = QMessageBox.question(self, "Unsaved changes", text, buttons.Save | buttons.Discard | buttons.Cancel,
+                                      buttons.Save)
         if answer == buttons.Save:
             return self.save()
         return answer == buttons.Discard
@@ -44,16 +52,16 @@ class WindowFiles:
     def open_dialog(self) -> None:
         if self._training_blocks() or not self.maybe_save():
             return
-        start = str(self.document.path.parent) if self.document.path else str(Path.cwd())
+        start = start_in(fallback=self.document.path.parent if self.document.path else None)
         path, _ = QFileDialog.getOpenFileName(self, "Open graph", start, FILE_FILTER)
-        if path:
+        if chosen(path):
             self.open_path(Path(path), ask=False)
 
     def open_path(self, path: Path, ask: bool = True) -> bool:
         """Open a graph file (an ONNX model is offered for import instead). A file that fails to load leaves the
         current document untouched."""
         path = Path(path)
-        if path.suffix.lower() == ".onnx":
+        if path.suffix.lower() in (".onnx", ".pt2"):
             return self.offer_import(path)
         if self._training_blocks() or (ask and not self.maybe_save()):
             return False
@@ -62,11 +70,24 @@ class WindowFiles:
         self._remember(path)
         return True
 
+    def import_dialog(self) -> None:
+        """File > Import ONNX Model: unsaved changes are dealt with first, then the file is chosen."""
+        if self._training_blocks() or not self.maybe_save():
+            return
+        self._import_asked_at = self.document.undo_stack.index()  # the imported graph opens without asking again
+        self.exchange.import_dialog()
+
+    def _imported(self, path: Path) -> None:
+        """An import wrote its graph: open it (asking about unsaved changes only if edits came since asking)."""
+        asked_at, self._import_asked_at = getattr(self, "_import_asked_at", None), None
+        self.open_path(path, ask=asked_at != self.document.undo_stack.index())
+
     def offer_import(self, path: Path) -> bool:
         buttons = QMessageBox.StandardButton
+        kind = "an ONNX model" if path.suffix.lower() == ".onnx" else "a torch.export file"
         answer = QMessageBox.question(
-            self, "An ONNX model",
-            f"{path.name} is an ONNX model, not a netbuilder graph. Import it as an editable graph (saved beside "
+            self, f"{kind[0].upper()}{kind[1:]}",
+            f"{path.name} is {kind}, not a netbuilder graph. Import it as an editable graph (saved beside "
             f"it as {path.with_suffix('.json').name}, with its weights)?", buttons.Yes | buttons.No, buttons.Yes)
         return answer == buttons.Yes and self.exchange.import_source(path)
 
@@ -84,6 +105,8 @@ class WindowFiles:
             return False
         display = name.format(title=graph.meta.get("title", path.stem)) if name else None
         self.document.replace(graph, document_path, display)
+        self.document.suggested_name = path.name if document_path is None else None  # Save As proposes it
+        self.document_opened()  # its own runs (an example's are found by its name)
         self.show_canvas()
         QTimer.singleShot(0, self.view.show_graph)
         return True
@@ -94,20 +117,37 @@ class WindowFiles:
         return self.save_to(self.document.path)
 
     def save_as(self) -> bool:
-        start = str(self.document.path or Path.cwd() / "untitled.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save graph", start, "netbuilder graphs (*.json)")
-        if not path:
+        """Ask where to save: beside the document, or (a new one, an example) in the last folder used, under the
+        example's own name."""
+        if self.document.path is not None:
+            start = str(self.document.path)
+        else:
+            start = start_in(self.document.suggested_name or "untitled.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph", start, "netbuilder graphs (*.json)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)  # asked below
+        if not chosen(path):
             return False
         path = Path(path)
-        return self.save_to(path if path.suffix else path.with_suffix(".json"))
+        path = path if path.suffix else path.with_suffix(".json")
+        if path.exists() and path != self.document.path:
+            buttons = QMessageBox.StandardButton
+            answer = QMessageBox.question(self, "Replace the file?", f"{path} already exists. Replace it?",
+                                          buttons.Yes | buttons.No, buttons.No)
+            if answer != buttons.Yes:
+                return False
+        return self.save_to(path)
 
     def save_to(self, path: Path) -> bool:
+        """Save the document to `path` (replacing a file there: Save As has asked); an unsaved network's runs move
+        beside it."""
+        old_store = self.document_runs.store
         try:
             self.document.graph.save(path)  # core's atomic writer
         except OSError as e:
             QMessageBox.warning(self, "Cannot save", f"Could not save {path.name}:\n\n{e.strerror or e}")
             return False
         self.document.set_path(path)
+        self.runs_saved(old_store)
         self.document.undo_stack.setClean()
         self.recovery.discard()
         self._remember(path)
@@ -135,7 +175,7 @@ class WindowFiles:
     # ----- autosave and recovery
 
     def autosave(self) -> None:
-        if self.document.undo_stack.isClean():
+        if not self.document.is_modified():
             self.recovery.discard()
         else:
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -16,6 +17,7 @@ from ..core.checks.messages import describe
 from ..core.model.graph import Graph
 from ..core.training.config import TrainConfig
 from ..core.training.experiment import prepare_training
+from ..core.training.runs import RunStore
 from ..core.training.trainer import Trainer
 
 
@@ -46,8 +48,20 @@ class DatasetCache:
         return source
 
 
+@dataclass
+class RunOrder:
+    """Where a run from the editor is kept (the open document's store) and what it continues or starts from."""
+
+    store: RunStore
+    graph_path: Path | None = None  # the document's file (None: not saved yet)
+    resume: Path | None = None  # a run's checkpoint to continue from, as a new run
+    resumed_from: int | None = None  # that run's number
+
+
 class TrainingThread(QThread):
-    """One training run of a snapshot of the graph, from loading its data to its result."""
+    """One training run of a snapshot of the graph, from loading its data to its result. With a RunOrder the run is
+    recorded in the document's run store as it goes (curves, then weights, metrics, pictures and its status), so
+    that closing the window never loses it."""
 
     prepared = Signal(object)  # experiment.TrainingSetup: the data as it will be used
     batch = Signal(object)  # train.BatchReport
@@ -57,12 +71,18 @@ class TrainingThread(QThread):
 
     picture = Signal(object)  # a Pillow image of what the network makes, after an epoch
     statistics = Signal(object)  # the epoch's per-block statistics (block_stats.py), when they are recorded
+    run_created = Signal(object)  # the runs.Run this run is recorded as (before its first batch)
 
     def __init__(self, graph: Graph, spec: str, config: TrainConfig, val_fraction: float,
-                 datasets: DatasetCache, weights: Path | None = None, test_fraction: float = 0.2) -> None:
+                 datasets: DatasetCache, weights: Path | None = None, test_fraction: float = 0.2,
+                 order: RunOrder | None = None) -> None:
         super().__init__()
         self.graph, self.spec, self.config = graph, spec, config
         self.val_fraction, self.test_fraction, self.weights, self.datasets = val_fraction, test_fraction, weights, datasets
+        self.order = order
+        self.run_record = None  # the runs.Run, once created (and as it ended)
+        self.state: dict | None = None  # the trained model (weights and input normalization) once it has ended
+        self.notes: list[str] = []  # what went wrong after the result was kept (its pictures)
         self._last_picture = 0.0
         self.trainer: Trainer | None = None
         self._stop_requested = False
@@ -77,9 +97,46 @@ class TrainingThread(QThread):
             self.prepared.emit(setup)
             if self._stop_requested:
                 self.trainer.stop()
-            self.done.emit(self.trainer.fit())
+            self.done.emit(self._recorded(setup) if self.order is not None else self._fit(None))
         except Exception as e:  # noqa: BLE001 - a bug, too, must not take the editor (and the user's work) down
             self.failed.emit(describe(e))
+
+    def _fit(self, checkpoint):
+        from ..core.training.experiment import trained_state
+
+        result = self.trainer.fit(resume_from=self.order.resume if self.order else None, checkpoint=checkpoint)
+        self.state = trained_state(self.trainer)
+        return result
+
+    def _recorded(self, setup):
+        """Train as a new run of the document's store, recorded as it goes (runs.RunRecorder)."""
+        from ..core.training.runs import RunRecorder
+
+        order = self.order
+        settings = {**self.config.to_dict(), "data": str(self.spec), "val_fraction": self.val_fraction,
+                    "test_fraction": self.test_fraction}
+        graph_path = str(order.graph_path) if order.graph_path else None
+        run = order.store.create(self.graph, settings, source="editor", graph_path=graph_path,
+                                 resumed_from=order.resumed_from, weights_from=str(self.weights) if self.weights else None)
+        self.run_record = run
+        self.run_created.emit(run)
+        with RunRecorder(run) as recorder:
+            recorder.attach(self.trainer)
+            result = self._fit(run.checkpoint_file)
+            recorder.finish(self.trainer, result, data=str(self.spec), graph_path=graph_path,
+                            pictures=lambda folder: self._pictures(folder, setup))
+        self.run_record = recorder.run
+        return result
+
+    def _pictures(self, folder: Path, setup) -> list[str]:
+        """The run's pictures (samples.png, reconstructions.png); a failure is said, never the end of the run."""
+        from ..core.inside.pictures import write_pictures
+
+        try:
+            return write_pictures(folder, self.graph, setup, self.trainer)
+        except Exception as e:  # noqa: BLE001 - the weights and figures are kept whatever happens to a picture
+            self.notes.append(f"the run's pictures were not written: {describe(e)}")
+            return []
 
     def _epoch(self, report) -> None:
         """On this thread: report the epoch, and at most once a second draw what the network makes."""
@@ -97,6 +154,7 @@ class TrainingThread(QThread):
         except Exception:  # noqa: BLE001 - a picture is a nicety: never let it end a run
             return
         if image is not None:
+            image.info["epoch"] = (report.epoch, report.epochs)
             self.picture.emit(image)
 
     def stop(self) -> None:

@@ -82,6 +82,7 @@ class Traced:
     buffers: dict[str, object] = field(default_factory=dict)  # input normalization: attribute -> tensor
     normalized: dict[str, tuple[str, str]] = field(default_factory=dict)  # Input name -> (mean attr, std attr)
     block_nodes: dict[str, object] = field(default_factory=dict)  # block name -> the fx node of its output (probing)
+    node_blocks: dict[object, str] = field(default_factory=dict)  # fx node -> the block whose forward made it
 
 
 def loss_blocks(graph: Graph) -> list[Node]:
@@ -141,6 +142,8 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
             mean = fx.Proxy(fx_graph.get_attr(mean_attr), tracer)
             std = fx.Proxy(fx_graph.get_attr(std_attr), tracer)
             values[node.id, "out"] = (values[node.id, "out"] - mean) / std
+            for made in (values[node.id, "out"].node, values[node.id, "out"].node.args[0]):
+                traced.node_blocks[made] = node.name
         traced.block_nodes[node.name] = values[node.id, "out"].node
     reference = next((values[node.id, "out"] for node in placeholders), None)  # batch size and device for Noise
     placeholder_ids = {node.id for node in placeholders}
@@ -172,7 +175,12 @@ def trace_graph(graph: Graph, report: ShapeReport | None = None, *, mode: str = 
             if reference is None:
                 raise CompileError([f"{node.label}: noise needs an Input in the graph, whose batch it follows"])
             args = [reference]
+        before = next(iter(reversed(fx_graph.nodes)), None)
         value = forward(call, *args, **params, **extra)
+        for made in reversed(fx_graph.nodes):  # what this block's forward added (code export names it)
+            if made is before:
+                break
+            traced.node_blocks[made] = node.name
         if spec.role == "loss":
             results.append(value)
             terms[node.name] = tuple(args)

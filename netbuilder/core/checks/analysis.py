@@ -255,8 +255,39 @@ def check_shapes(c: _Context) -> list[Finding]:
         if node.spec.category == "recurrent" and shape is not None and len(shape) == 3 and shape[0] == 1:
             fix = Fix(f"Insert a Reshape to {shape[1]}x{shape[2]} before {node.name} (read the image row by row)",
                       lambda g, i=node.id, s=[shape[1], shape[2]]: insert_before(g, i, "in", "Reshape", {"shape": s}))
+        elif "kernel_size" in node.params and shape is not None and "larger than its" in info.error:
+            fix = _kernel_fix(c.graph, node, shape)
+        elif "integer ids" in info.error and "Embedding" in info.error:
+            fix = _working(c.graph, node, Fix(f"Insert an Embedding before {node.name}",
+                                              lambda g, i=node.id: insert_before(g, i, "in", "Embedding")))
         found.append(_finding("error", "shape", node, info.error, fix))
     return found
+
+
+def _kernel_fix(graph: Graph, node: Node, shape: tuple) -> Fix | None:
+    """A kernel (or pooling window) larger than its input: lowered to what the input (with its padding) holds."""
+    kernel, padding = node.params["kernel_size"], node.params.get("padding", 0)
+    spatial = list(shape[1:])
+    if isinstance(padding, str) or not spatial:
+        return None
+    kernels = kernel if isinstance(kernel, list) else [kernel] * len(spatial)
+    pads = padding if isinstance(padding, list) else [padding] * len(spatial)
+    fitted = [min(k, s + 2 * p) for k, s, p in zip(kernels, spatial, pads)]
+    value = fitted if isinstance(kernel, list) else min(fitted)
+    words = "x".join(map(str, fitted)) if isinstance(kernel, list) else f"{value}x{value}"
+    return _working(graph, node, Fix(f"Lower {node.name}'s kernel to {words}",
+                                     lambda g, i=node.id, v=value: g.set_param(i, "kernel_size", v)))
+
+
+def _working(graph: Graph, node: Node, fix: Fix) -> Fix | None:
+    """The fix, if applying it (to a copy) takes the block's error away."""
+    trial = graph.copy()
+    try:
+        fix.apply(trial)
+    except ValueError:
+        return None
+    after = infer_shapes(trial).nodes.get(node.id)
+    return fix if after is not None and not after.error else None
 
 
 def check_flatten(c: _Context) -> list[Finding]:
@@ -341,8 +372,14 @@ def check_unused(c: _Context) -> list[Finding]:
             continue
         dead = g.ancestors(node.id) - used
         if node.type == "Input":
-            found.append(_finding("warning", "unused", node, "feeds no block: nothing is done with this input",
-                                  Fix(f"Remove {node.name}", lambda gr, i=node.id: gr.remove_node(i))))
+            if all(other.type == "Input" for other in g.nodes):
+                continue  # a network being started: its first block
+            free = [n for n in g.nodes if n.type != "Input" and "in" in n.input_ports()
+                    and not any(e is not None and e.dst_port == "in" for e in g.input_edges(n.id))]
+            below = min(free, key=lambda n: (n.pos[1] < node.pos[1], abs(n.pos[1] - node.pos[1])), default=None)
+            fix = (Fix(f"Wire {node.name} to {below.name}", lambda gr, i=node.id, j=below.id: gr.connect(i, j))
+                   if below is not None else Fix(f"Remove {node.name}", lambda gr, i=node.id: gr.remove_node(i)))
+            found.append(_finding("warning", "unused", node, "feeds no block: nothing is done with this input", fix))
             continue
         before = f" (nor do the {len(dead)} blocks that feed only it)" if len(dead) > 1 else ""
         found.append(_finding(

@@ -95,13 +95,18 @@ def _statistics(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return stream.combine_statistics(x[s:s + step] for s in range(0, len(x), step))
 
 
-def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, ...] = ("x",)) -> dict:
+def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, ...] = ("x",),
+              fixed: dict | None = None) -> dict:
     """Subtract the training split's mean and divide by its std, per channel (images) or per feature,
-    as the lecture's x.sub_(mu).div_(std). A pair's second sample (x2) takes x's statistics. Returns
-    {field: (mean, std)}."""
+    as the lecture's x.sub_(mu).div_(std). A pair's second sample (x2) takes x's statistics. `fixed`
+    ({field: (mean, std)}) gives the statistics instead, where the starting weights expect their own
+    (pretrained ImageNet weights: ImageNet's). Returns {field: (mean, std)}."""
     train = parts[0]
-    stats = {}
+    fixed = {name: stats for name, stats in (fixed or {}).items() if name in fields}
+    stats = dict(fixed)
     for name in fields:
+        if name in stats:
+            continue
         base = "x" if name == "x2" and "x" in fields else name
         if base not in stats:
             values = train.fields[base]
@@ -117,8 +122,12 @@ def normalize(parts: list[Dataset | None], notes: list[str], fields: tuple[str, 
         if part is not None:
             parts[i] = part.with_fields(**{name: normalized(part.fields[name], mean, std)
                                            for name, (mean, std) in stats.items()})
-    notes.append("normalized with the training split's mean and std"
-                 + ("" if fields == ("x",) else f" ({', '.join(fields)})"))
+    computed = [name for name in fields if name not in fixed]
+    if computed:
+        notes.append("normalized with the training split's mean and std"
+                     + ("" if tuple(computed) == ("x",) else f" ({', '.join(computed)})"))
+    if fixed:
+        notes.append(f"normalized with the mean and std the starting weights expect ({', '.join(fixed)})")
     return stats
 
 
@@ -134,9 +143,10 @@ def as_integers(tensor: torch.Tensor, what: str) -> torch.Tensor:
 
 def prepare(source: Source, input_shape: tuple[int, ...], output_shape: tuple[int, ...] | None, *,
             val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
-            normalize_inputs: bool = True, input_dtype: str = "float32") -> Splits:
+            normalize_inputs: bool = True, input_dtype: str = "float32", fixed: dict | None = None) -> Splits:
     """A graph trained with the automatic loss: its one Input receives the samples, its one Output is
-    compared with the labels. DataError says what does not fit."""
+    compared with the labels. `fixed`: normalization statistics to use (see normalize). DataError says what
+    does not fit."""
     notes: list[str] = list(source.notes)
     if input_dtype == "int64":
         if not isinstance(source.data.x, torch.Tensor):
@@ -154,14 +164,14 @@ def prepare(source: Source, input_shape: tuple[int, ...], output_shape: tuple[in
     parts = list(split(Source(data, test), val_fraction, test_fraction, seed))
     splits = Splits(*parts, notes)
     if normalize_inputs:
-        splits.normalization = normalize(parts, notes)
+        splits.normalization = normalize(parts, notes, fixed=fixed)
         splits.train, splits.val, splits.test = parts
         splits.mean, splits.std = (t.flatten().tolist() for t in splits.normalization["x"])
     return splits
 
 
 def prepare_feeds(source: Source, feeds: list[Feed], *, val_fraction: float = 0.1, test_fraction: float = 0.2,
-                  seed: int = 0) -> Splits:
+                  seed: int = 0, fixed: dict | None = None) -> Splits:
     """A graph with loss blocks: each Input receives its field, fitted to its shape and dtype; float fields
     feeding an Input that normalizes are normalized with the training split's statistics."""
     notes: list[str] = list(source.notes)
@@ -190,7 +200,7 @@ def prepare_feeds(source: Source, feeds: list[Feed], *, val_fraction: float = 0.
                 normalized.append(feed.field)
     splits = Splits(*parts, notes)
     if normalized:
-        splits.normalization = normalize(parts, notes, tuple(normalized))
+        splits.normalization = normalize(parts, notes, tuple(normalized), fixed=fixed)
         splits.train, splits.val, splits.test = parts
         if "x" in splits.normalization:
             splits.mean, splits.std = (t.flatten().tolist() for t in splits.normalization["x"])

@@ -3,14 +3,15 @@
 The compiled graph is exported in eval mode (Dropout goes; BatchNorm stays a node, which onnxruntime fuses)
 with a dynamic batch dimension; inputs and outputs are named after the Input and Output blocks. The
 file is then checked with onnx.checker and run in onnxruntime on a fresh batch of another size; only
-if onnxruntime agrees with torch (max |difference| < 1e-4) is it moved to where it was asked for.
+if onnxruntime agrees with torch (max |difference| <= 1e-4 x max(1, largest |output|): the rule ONNX and
+PyTorch import use too, agreement.py) is it moved to where it was asked for.
 """
 from __future__ import annotations
 
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ from ..build.weights import check_finite, load_for_inference, read_state, split_
 from ..checks.memory import check_fits
 from ..checks.shapes import infer_shapes
 from ..model.graph import Graph
+from . import agreement
 from .onnx_equivalents import ADAPTIVE, exportable
 
 DEFAULT_OPSET = 17
@@ -54,9 +56,11 @@ class ExportReport:
     inputs: list[str]
     outputs: list[str]
 
+    notes: list[str] = field(default_factory=list)  # e.g. blocks the weights file does not hold (fresh weights)
+
     def summary(self) -> str:
         return (f"wrote {self.path} ({self.bytes / 2**20:.2f} MB, opset {self.opset}); onnx.checker passed; "
-                f"onnxruntime matches torch to {self.max_abs_diff:.1e}")
+                f"onnxruntime matches torch to {self.max_abs_diff:.1e}" + "".join(f"; {n}" for n in self.notes))
 
 
 def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: int = 0) -> list[torch.Tensor]:
@@ -75,9 +79,11 @@ def sample_inputs(graph: Graph, model: torch.fx.GraphModule, batch: int, seed: i
 
 
 def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
-                    model: torch.nn.Module | None = None, weight_copies: int = 4) -> torch.nn.Module:
+                    model: torch.nn.Module | None = None, weight_copies: int = 4,
+                    notes: list[str] | None = None) -> torch.nn.Module:
     """`model` (already trained) if given, else the graph compiled for inference with `weights` loaded (and the
-    input normalization the file holds); on the CPU, in eval mode. Raises CompileError, WeightsError (weights
+    input normalization the file holds); on the CPU, in eval mode. Blocks the file holds nothing of (a new head
+    on a pretrained body) keep fresh weights, which `notes` hears. Raises CompileError, WeightsError (weights
     that do not fit, or hold NaN or infinite values), or MemoryGuardError when checking the export (a batch of
     3, `weight_copies` copies of the weights) cannot fit."""
     check_fits(graph, 3, what="exporting", weight_copies=weight_copies)
@@ -87,9 +93,21 @@ def model_to_export(graph: Graph, weights: str | os.PathLike | None = None,
         else:
             state = read_state(weights)
             model = compile_graph(graph, normalization=split_normalization(state)[1])
-            load_for_inference(model, state, str(weights))
+            fresh = _fresh_blocks(model, state)
+            load_for_inference(model, {**state, **{k: v for k, v in model.state_dict().items()
+                                                   if k.split(".")[0] in fresh}}, str(weights))
+            if fresh and notes is not None:
+                notes.append(f"{', '.join(sorted(fresh))} {'start' if len(fresh) > 1 else 'starts'} with fresh weights "
+                             f"(not in {Path(weights).name})")
     check_finite(model, str(weights) if weights is not None else "the trained weights")
     return model.cpu().eval()
+
+
+def _fresh_blocks(model: torch.nn.Module, state: dict) -> set[str]:
+    """The blocks whose tensors the state holds none of (a block it holds some of must have them all)."""
+    own = model.state_dict()
+    held = {key.split(".")[0] for key in own if key in state}
+    return {key.split(".")[0] for key in own if key not in state} - held
 
 
 def max_abs_diff(got, expected) -> float:
@@ -112,7 +130,8 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
     if not 7 <= opset <= 21:
         raise ExportError(f"opset must be 7..21, got {opset}")
     start = time.perf_counter()
-    model = model_to_export(graph, weights, model)
+    notes: list[str] = []
+    model = model_to_export(graph, weights, model, notes=notes)
     placeholders = [n.target for n in model.graph.find_nodes(op="placeholder")]
     outputs = [n.name for n in graph.nodes if n.type == "Output"]
     example = sample_inputs(graph, model, batch=2)
@@ -145,13 +164,12 @@ def export_onnx(graph: Graph, path: str | os.PathLike, weights: str | os.PathLik
         with torch.no_grad():
             expected = model(*fresh)
         got = session.run(outputs, {name: t.numpy() for name, t in zip(placeholders, fresh)})
-        diff = max_abs_diff(got, expected)
-        if not diff < TOLERANCE:
-            raise ExportError(f"onnxruntime disagrees with torch by {diff:.3g} (more than {TOLERANCE:g}); "
-                              "the file was not written")
-        return diff
+        result = agreement.compare(got, expected)  # relative to the outputs' size, as the imports' checks
+        if not result.ok:
+            raise ExportError(f"onnxruntime disagrees with torch by {result.excess()}; the file was not written")
+        return result.worst
 
-    report = ExportReport(path, 0, opset, 0.0, 0.0, placeholders, outputs)
+    report = ExportReport(path, 0, opset, 0.0, 0.0, placeholders, outputs, notes)
     atomic_write(path, write)
     report.bytes = path.stat().st_size
     report.seconds = time.perf_counter() - start

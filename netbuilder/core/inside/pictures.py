@@ -17,6 +17,7 @@ from ..model.graph import Graph
 
 GRID = 64  # generated images in a grid
 POINTS = 1000  # generated 2-D points in a scatter
+POINT_COLOURS = ("#d93025", "#b9c3d6")  # generated, real
 
 
 def is_image(shape: tuple[int, ...]) -> bool:
@@ -86,8 +87,8 @@ def scatter(points: torch.Tensor, background: torch.Tensor | None = None, size: 
             draw.ellipse((x - 1.5, size - y - 1.5, x + 1.5, size - y + 1.5), fill=colour)
 
     if background is not None:
-        plot(background, "#b9c3d6")
-    plot(points, "#d93025")
+        plot(background, POINT_COLOURS[1])
+    plot(points, POINT_COLOURS[0])
     return image
 
 
@@ -121,6 +122,8 @@ def preview(graph: Graph, trainer, count: int = 32):
                 continue
             image.info["caption"] = "Generated from new noise (red: generated, grey: real)" if shape == (2,) \
                 else "Generated from new noise"
+            if shape == (2,):  # what the colours are, for a legend beside the picture
+                image.info["legend"] = (("generated", POINT_COLOURS[0]), ("real data", POINT_COLOURS[1]))
             return image
     pairs = reconstructions(graph, state, trainer.data.test, count // 2)
     if pairs is not None:

@@ -1,7 +1,7 @@
 """Elementwise arithmetic: constant and learned factors and offsets, |x|, exp(x)."""
 from __future__ import annotations
 
-from .spec import Choice, Float, LayerSpec, case, format_value, parameter
+from .spec import Bool, Choice, Float, Ints, LayerSpec, case, check_dim, format_shape, format_value, parameter
 
 _SAME = (case((8,), (8,)), case((3, 4, 4), (3, 4, 4)))
 
@@ -40,6 +40,21 @@ def learned_shape(over: str, shape: tuple) -> tuple:
     if over == "channels":
         return (shape[0], *[1] * (len(shape) - 1))
     return tuple(shape)
+
+
+def _mean(m, x, dims, keepdim, **_params):
+    return x.mean(dim=tuple(dims), keepdim=keepdim)
+
+
+def _mean_check(p: dict, shapes: list) -> str | None:
+    rank = len(shapes[0]) + 1
+    for dim in p["dims"]:
+        problem = check_dim(dim, shapes[0])
+        if problem:
+            return problem
+    if len({d % rank for d in p["dims"]}) != len(p["dims"]):
+        return f"dims {format_shape(tuple(p['dims']))} name a dimension twice"
+    return None
 
 
 def _times(m, x, **_params):
@@ -98,4 +113,17 @@ LAYERS = [
                    "turn a predicted log-variance into a variance, or log-scores into positive weights. It grows "
                    "fast: inputs above about 88 overflow float32 to infinity."),
               formula="y = exp(x) = eˣ"),
+    LayerSpec(
+        "Mean", "math", "Averages over the given dimensions: mean pooling over a sequence (dims 1).",
+        params=(Ints("dims", [1], min=-8, max=8, help="the dimensions to average over, counting the batch as 0"),
+                Bool("keepdim", False, help="keep each averaged dimension with size 1")),
+        forward=_mean, check=_mean_check, prefix="mean",
+        summary=lambda p: f"over {','.join(map(str, p['dims']))}" + (", keep" if p["keepdim"] else ""),
+        cases=(case((5, 8), (8,)), case((4, 6, 6), (4, 1, 1), dims=[2, 3], keepdim=True),
+               case((3, 5, 2), (3,), dims=[-1, 2])),
+        doc=("Replaces the values along dims by their mean. dims 1 turns a sequence x features into features: the"
+             " mean pooling that sentence classifiers and some vision transformers use instead of a class token. "
+             "dims 2,3 of an image is a global average (GlobalAvgPool2d). No weights."),
+        formula="y = mean of x over dims",
+    ),
 ]

@@ -128,8 +128,13 @@ class EpochReport:
     lr: float
     seconds: float
     samples_per_s: float
-    losses: dict[str, float] = field(default_factory=dict)  # per loss block, on the training split
+    losses: dict[str, float] = field(default_factory=dict)  # per loss block, on the training split (raw)
     val_losses: dict[str, float] = field(default_factory=dict)
+    loss_weights: dict[str, float] = field(default_factory=dict)  # per loss block: its weight in the objective
+
+    def weighted_losses(self) -> dict[str, float]:
+        """Each loss block's part of the objective (weight x loss): the parts sum to train_loss."""
+        return weighted_parts(self.losses, self.loss_weights)
 
 
 @dataclass
@@ -143,7 +148,17 @@ class TrainResult:
     metric_name: str | None = "accuracy"
     test_predictions: torch.Tensor | None = None  # per test sample (or pixel): class index, or output values
     test_targets: torch.Tensor | None = None  # what the predictions are compared with
-    test_losses: dict[str, float] = field(default_factory=dict)
+    test_losses: dict[str, float] = field(default_factory=dict)  # per loss block, raw
+    loss_weights: dict[str, float] = field(default_factory=dict)
+
+    def weighted_test_losses(self) -> dict[str, float]:
+        """Each loss block's part of the test objective (weight x loss): the parts sum to test_loss."""
+        return weighted_parts(self.test_losses, self.loss_weights)
+
+
+def weighted_parts(losses: dict[str, float], weights: dict[str, float]) -> dict[str, float]:
+    """{loss block: weight x its loss}, the parts of the objective as they count in it."""
+    return {name: weights.get(name, 1.0) * value for name, value in losses.items()}
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:

@@ -71,6 +71,7 @@ def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_frac
 
         check_training_fits(graph, config.batch_size, config, what=f"training with batches of {config.batch_size}",
                             report=report, device=str(pick_device(config.device)))
+    fixed = _expected_normalization(graph, weights)
     torch.manual_seed(seed)  # the same initial weights for the same seed
     if loss_blocks(graph):
         model = compile_graph(graph, report, mode="train")
@@ -80,7 +81,8 @@ def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_frac
             raise SetupError("the loss blocks read no Input: wire an Input (a dataset field) into the network")
         feeds = [_feed(graph.find(name)) for name, _ in objective.feeds]
         splits = prepare_feeds(load(spec, tuple(first.params["shape"])), feeds, val_fraction=val_fraction,
-                               test_fraction=test_fraction, seed=seed)
+                               test_fraction=test_fraction, seed=seed,
+                               fixed={feed.field: fixed[feed.input] for feed in feeds if feed.input in fixed})
         check_token_ids(graph, splits, objective.feeds)
         input_shape, output_shape = tuple(first.params["shape"]), None
     else:
@@ -98,13 +100,29 @@ def prepare_training(graph: Graph, spec, *, val_fraction: float = 0.1, test_frac
         output_shape = report.nodes[outputs[0].id].output
         splits = prepare(load(spec, input_shape), input_shape, output_shape, val_fraction=val_fraction,
                          test_fraction=test_fraction, seed=seed,
-                         normalize_inputs=source.params["normalize"] == "zscore", input_dtype=source.params["dtype"])
+                         normalize_inputs=source.params["normalize"] == "zscore", input_dtype=source.params["dtype"],
+                         fixed={"x": fixed[source.name]} if source.name in fixed else None)
     check_token_ids(graph, splits, objective.feeds)
     if weights is not None:
         loaded = load_partial(model, weights)
         if notes is not None and loaded.skipped:
             notes.append(loaded.summary())
     return TrainingSetup(model, splits, input_shape, output_shape, objective, graph, report)
+
+
+def _expected_normalization(graph: Graph, weights) -> dict:
+    """{Input name: (mean, std)} that starting weights carry (pretrained ImageNet weights: the images they were
+    trained on were normalized so), for Inputs that normalize: training keeps to them."""
+    if weights is None:
+        return {}
+    from ..build.weights import WeightsError, read_state, split_normalization
+
+    try:
+        stats = split_normalization(read_state(weights))[1]
+    except WeightsError:
+        return {}  # load_partial says what is wrong with the file
+    return {name: stats[name] for name in stats
+            if any(n.type == "Input" and n.name == name and n.params["normalize"] == "zscore" for n in graph.nodes)}
 
 
 def check_token_ids(graph: Graph, splits: Splits, feeds: list[tuple[str, str]]) -> None:

@@ -67,6 +67,7 @@ class Trainer(RunControl):
             self.augmenting = RunAugmentation(config.augment, self.model, objective.feeds, objective.has_terms, data,
                                               self.device, config.seed, world.rank if world is not None else 0)
             self.model = self.augmenting.model
+        self.loss_weights = {t.name: t.weight for t in objective.terms}  # reported, so parts can be weighed
         present = dict(self.model.named_children())  # blocks only inference uses are not in a training model
         objective.frozen = [name for name in objective.frozen if name in present]
         objective.members = {group: [name for name in names if name in present]
@@ -297,7 +298,8 @@ class Trainer(RunControl):
                            f"{self.early['waited']} epochs; the best weights (validation loss "
                            f"{self.early['best']:.4g}) are kept")
                 break
-        result = TrainResult(status, message, self.history, self.batch_losses, metric_name=self.metric_name)
+        result = TrainResult(status, message, self.history, self.batch_losses, metric_name=self.metric_name,
+                             loss_weights=self.loss_weights)
         if status != "stopped":
             result.test_loss, result.test_metric, result.test_predictions, result.test_losses = self.evaluate("test")
             result.test_targets = self.last_targets
@@ -490,7 +492,7 @@ class Trainer(RunControl):
         report = EpochReport(epoch, self.config.epochs, train_loss, self._epoch_metric, val_loss, val_metric,
                              lr_now, seconds, n / max(seconds, 1e-9),
                              self._epoch_terms if self.objective.has_terms else {},
-                             val_terms if self.objective.has_terms else {})
+                             val_terms if self.objective.has_terms else {}, self.loss_weights)
         self.history.append(asdict(report))
         self.on_epoch(report)
         return report

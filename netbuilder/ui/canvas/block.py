@@ -9,7 +9,13 @@ import html
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsEllipseItem, QGraphicsItem, QStyleOptionGraphicsItem
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsSimpleTextItem,
+    QStyleOptionGraphicsItem,
+)
 
 from ...core.checks.shapes import NodeShapes, format_count
 from ...core.layers.spec import format_shape
@@ -22,6 +28,8 @@ GRID = 10.0
 FAR = 0.5  # below this zoom a block shows only its name, drawn large enough to read
 FAR_NAME_ROOM = "inception4a_b1"  # the name length that a block seen from far has room for
 VERY_FAR = 0.25  # below this, only its box: the view writes the names beside the boxes, in screen pixels
+# how a block differs in runs compared (runs.graph_diff): an outline and a badge of this colour and sign
+MARKS = {"added": (QColor("#1e9e4a"), "+"), "changed": (QColor("#e08a00"), "~"), "rewired": (QColor("#8a4fd6"), "⇄")}
 
 
 def level_of_detail(painter: QPainter) -> float:
@@ -107,6 +115,8 @@ class BlockItem(QGraphicsItem):
         self.colour = style.category_colour(node.spec.category)
         self.tint: QColor | None = None  # a colour a view lays over the block (training statistics), and its words
         self.tint_text = ""
+        self.mark: tuple[str, str] | None = None  # (kind, what changed) while runs are compared (compare_view)
+        self.group_name: str | None = None  # the group it is drawn in: its name is written without the group's
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setZValue(1)
@@ -145,6 +155,21 @@ class BlockItem(QGraphicsItem):
         for wire in self.wires:
             wire.update_path()
 
+    def set_group_name(self, name: str | None) -> None:
+        if name != self.group_name:
+            self.group_name = name
+            self.update()
+
+    @property
+    def shown_name(self) -> str:
+        """The block's name as written on it: inside a group named like its start, the rest (inception4a_b1_conv in
+        group inception4a: b1_conv); the tooltip and the inspector give the whole name."""
+        name = self.node.name
+        for prefix in dict.fromkeys((self.group_name, (self.group_name or "").replace(".", "_"))):
+            if prefix and len(name) > len(prefix) + 1 and name.startswith(prefix) and name[len(prefix)] in "_.-/":
+                return name[len(prefix) + 1:]  # layer1.1's layer1_1_conv1: conv1
+        return name
+
     def set_info(self, info: NodeShapes | None) -> bool:
         """Show what shape inference says of the block; True when that changed."""
         if info == self.info:
@@ -166,6 +191,36 @@ class BlockItem(QGraphicsItem):
         if (colour, text) != (self.tint, self.tint_text):
             self.tint, self.tint_text = colour, text
             self.update()
+
+    def set_mark(self, kind: str | None, words: str = "") -> None:
+        """Mark the block as added, changed or re-wired between runs compared (None: unmarked), `words` (what
+        changed, with the old values) in its tooltip."""
+        mark = (kind, words) if kind in MARKS else None
+        if mark != self.mark:
+            self.mark = mark
+            self._update_tooltip()
+            self._label_mark()
+            self.update()
+
+    def _label_mark(self) -> None:
+        """What changed, written beside the block in the mark's colour (the whole of it in the tooltip)."""
+        label = getattr(self, "_mark_label", None)
+        if self.mark is None:
+            if label is not None:
+                label.hide()
+            return
+        if label is None:
+            label = self._mark_label = QGraphicsSimpleTextItem(self)
+            font = QFont(label.font())
+            font.setPointSizeF(8.5)
+            font.setBold(True)
+            label.setFont(font)
+            label.setPos(WIDTH / 2 + 8, -HEIGHT / 2 + 4)
+        kind, words = self.mark
+        text = "new" if kind == "added" else words.split(": ", 1)[-1].replace(" -> ", " → ")
+        label.setText(text if len(text) <= 48 else text[:47] + "…")
+        label.setBrush(MARKS[kind][0])
+        label.show()
 
     @property
     def error(self) -> str | None:
@@ -191,6 +246,10 @@ class BlockItem(QGraphicsItem):
             colour = style.SEVERITY_COLOURS[finding.severity].name()
             fix = f" <i>(fix: {html.escape(finding.fix.label)})</i>" if finding.fix else ""
             lines.append(f"<span style='color:{colour}'>{html.escape(finding.message)}</span>{fix}")
+        if self.mark is not None:
+            kind, words = self.mark
+            lines.append(f"<span style='color:{MARKS[kind][0].name()}'><b>{kind} between the runs compared</b>"
+                         f"{': ' + html.escape(words) if words else ''}</span>")
         lines.append("<span style='color:#6a7282'>F1: help on this layer · right-click: more</span>")
         self.setToolTip("<br>".join(lines))
 
@@ -226,6 +285,8 @@ class BlockItem(QGraphicsItem):
         advice = self.advice
         if advice:
             self._paint_badge(painter, rect, advice)
+        if self.mark is not None:
+            self._paint_mark(painter, rect)
         text_left, text_width = rect.left() + 14, WIDTH - 22 - (14 if advice else 0)
         bold = QFont(painter.font())
         bold.setBold(True)
@@ -233,12 +294,12 @@ class BlockItem(QGraphicsItem):
         if lod < VERY_FAR:
             return  # the view writes the name beside the box
         if lod < FAR:
-            draw_name_far(painter, rect.adjusted(12, 2, -8, -2), self.node.name, lod)
+            draw_name_far(painter, rect.adjusted(12, 2, -8, -2), self.shown_name, lod)
             return
         bold.setPointSizeF(9.5)
         small = QFont(painter.font())
         small.setPointSizeF(8.5)
-        self._text(painter, bold, style.TEXT, QRectF(text_left, rect.top() + 7, text_width, 17), self.node.name)
+        self._text(painter, bold, style.TEXT, QRectF(text_left, rect.top() + 7, text_width, 17), self.shown_name)
         kind = f"{self.node.type}  ·  {self.summary}" if self.summary else self.node.type
         self._text(painter, small, style.TEXT_DIM, QRectF(text_left, rect.top() + 25, text_width, 15), kind)
         if self.error:
@@ -263,6 +324,24 @@ class BlockItem(QGraphicsItem):
     @staticmethod
     def _text(painter: QPainter, font: QFont, colour: QColor, rect: QRectF, text: str) -> None:
         draw_text(painter, font, colour, rect, text)
+
+    def _paint_mark(self, painter: QPainter, rect: QRectF) -> None:
+        """A thick outline in the mark's colour and its sign in a disc on the top left corner (within the block's
+        bounds, so that nothing about its size changes)."""
+        colour, sign = MARKS[self.mark[0]]
+        painter.setPen(QPen(colour, 3))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect.adjusted(-1, -1, 1, 1), 8, 8)
+        centre = QPointF(rect.left() + 5, rect.top() + 5)
+        painter.setPen(QPen(QColor("white"), 1.2))
+        painter.setBrush(colour)
+        painter.drawEllipse(centre, 7.5, 7.5)
+        font = QFont(painter.font())
+        font.setPointSizeF(8.5)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        painter.drawText(QRectF(centre.x() - 8, centre.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, sign)
 
     @staticmethod
     def _paint_badge(painter: QPainter, rect: QRectF, advice: list) -> None:

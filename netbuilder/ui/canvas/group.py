@@ -8,7 +8,7 @@ double-clicking it collapses or expands it (a command too).
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from ...core.checks.shapes import format_count
@@ -18,8 +18,10 @@ from ...core.model.groups import GroupPorts
 from .. import style
 from .block import FAR, GRID, PORT_RADIUS, VERY_FAR, draw_name_far, draw_text, level_of_detail
 
-MARGIN, HEADER = 16.0, 26.0
+MARGIN, BOTTOM = 6.0, 10.0  # the frame's sides and bottom (side by side groups of a laid out graph do not meet)
+HEADER, HEADER_GAP = 20.0, 6.0  # the title strip above the first row, and its distance to the blocks' inputs
 BOX_WIDTH, BOX_HEIGHT = 236.0, 78.0
+TEXT_PAD = 7.0  # room kept between the header's texts and the wires that cross it
 
 
 class GroupItem(QGraphicsItem):
@@ -67,7 +69,7 @@ class GroupItem(QGraphicsItem):
             rect = members[0] if members else QRectF()
             for other in members[1:]:
                 rect = rect.united(other)
-            self._rect = rect.adjusted(-MARGIN, -MARGIN - HEADER, MARGIN, MARGIN)
+            self._rect = rect.adjusted(-MARGIN, -HEADER - HEADER_GAP + 3, MARGIN, BOTTOM - 3)  # (3: a block's margin)
             self.setZValue(-1)
         self._update_tooltip()
         self.update()
@@ -118,15 +120,73 @@ class GroupItem(QGraphicsItem):
                             Qt.PenStyle.SolidLine if selected else Qt.PenStyle.DashLine))
         painter.setBrush(style.GROUP_FILL)
         painter.drawRoundedRect(self._rect, 10, 10)
-        header = self.header_rect().adjusted(10, 0, -10, 0)
-        font = QFont(painter.font())
-        font.setPointSizeF(9)
-        font.setBold(True)
-        draw_text(painter, font, style.GROUP_TEXT, header, f"▾  {self.group.name}")
-        small = QFont(painter.font())
-        small.setPointSizeF(8)
-        count = f"{len(self.group.nodes)} blocks · {format_count(self.params)} params"
-        draw_text(painter, small, style.TEXT_DIM, header, count, Qt.AlignmentFlag.AlignRight)
+        for text, rect, font, colour, align in self.header_texts():
+            draw_text(painter, font, colour, rect, text, align)
+        triangle = self.header_rect()
+        x, y = triangle.left() + 8, triangle.center().y()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(style.GROUP_TEXT)
+        painter.drawPolygon([QPointF(x - 4, y - 2.5), QPointF(x + 4, y - 2.5), QPointF(x, y + 3)])  # "expanded"
+
+    def _crossings(self, band: QRectF) -> list[tuple[float, float]]:
+        """The x ranges in which wires and their shape labels cross a strip of the header."""
+        from .wire import WireItem, WireLabel
+
+        scene = self.scene()
+        if scene is None:
+            return []
+        spans = []
+        for item in scene.items(band):
+            if isinstance(item, WireLabel) and item.isVisible():
+                box = item.sceneBoundingRect()
+                spans.append((box.left(), box.right()))
+            elif isinstance(item, WireItem) and item.isVisible():
+                path = item.path()
+                xs = [p.x() for p in (path.pointAtPercent(i / 48) for i in range(49))
+                      if band.top() - 2 <= p.y() <= band.bottom() + 2]
+                if xs:
+                    spans.append((min(xs), max(xs)))
+        return spans
+
+    def header_texts(self) -> list[tuple[str, QRectF, QFont, QColor, Qt.AlignmentFlag]]:
+        """What the header writes, where (scene coordinates): the group's name in the first free stretch of the
+        strip that holds it, its counts right-aligned in a free stretch after it; no text where a wire or its label
+        crosses the strip, nor over each other (the counts are left out when there is no room: the tooltip and
+        the inspector have them)."""
+        band = self.header_rect().adjusted(15, 0, -6, 0)  # (the triangle on the left)
+        free = [(band.left(), band.right())]
+        for low, high in sorted(self._crossings(band)):
+            low, high = low - TEXT_PAD, high + TEXT_PAD
+            free = [piece for a, b in free for piece in ((a, min(b, low)), (max(a, high), b)) if piece[1] - piece[0] > 4]
+        small = QFont()
+        small.setPointSizeF(7.5)
+        name = self.group.name
+        texts = []
+        if not free:
+            return texts
+        for points in (8.5, 8.0, 7.5):  # the whole name, a little smaller if need be, rather than cut
+            bold = QFont()
+            bold.setPointSizeF(points)
+            bold.setBold(True)
+            want = QFontMetricsF(bold).horizontalAdvance(name) + 2
+            fitting = [piece for piece in free if piece[1] - piece[0] >= want]
+            if fitting:
+                break
+        left, right = fitting[0] if fitting else max(free, key=lambda piece: piece[1] - piece[0])
+        used = min(right, left + want)
+        texts.append((name, QRectF(left, band.top(), used - left, band.height()), bold, style.GROUP_TEXT,
+                      Qt.AlignmentFlag.AlignLeft))
+        rest = [(max(a, used + 10), b) for a, b in free if b > used + 10]
+        metrics = QFontMetricsF(small)
+        for words in (f"{len(self.group.nodes)} blocks · {format_count(self.params)} params",
+                      f"{len(self.group.nodes)} blocks"):
+            room = [piece for piece in rest if piece[1] - piece[0] >= metrics.horizontalAdvance(words) + 2]
+            if room:
+                a, b = room[-1]
+                texts.append((words, QRectF(a, band.top(), b - a, band.height()), small, style.TEXT_DIM,
+                              Qt.AlignmentFlag.AlignRight))
+                break
+        return texts
 
     def _paint_box(self, painter: QPainter) -> None:
         rect = self._rect

@@ -139,6 +139,10 @@ class GraphScene(QGraphicsScene):
         found = {block for cell in _cells(rect) for block in self._grid.get(cell, ())}
         return [block for block in found if block.sceneBoundingRect().intersects(rect)]
 
+    def headers_in(self, rect: QRectF) -> bool:
+        """Whether a scene rectangle meets the title strip of an expanded group."""
+        return any(not item.collapsed and item.header_rect().intersects(rect) for item in self.groups.values())
+
     def blocks_changed(self) -> None:
         self._grid = None
 
@@ -202,6 +206,7 @@ class GraphScene(QGraphicsScene):
         for node_id in group.nodes:
             if node_id in self.blocks:
                 self.blocks[node_id].setVisible(True)
+                self.blocks[node_id].set_group_name(None)
         self.mark_stale([i for i in group.nodes if i in self.blocks])
 
     def _group_changed(self, group: Group, update_wires: bool = True) -> None:
@@ -215,6 +220,10 @@ class GraphScene(QGraphicsScene):
                 owner = graph.group_of(node_id)
                 self.blocks[node_id].setVisible(owner is None or not owner.collapsed)
         item.members = list(group.nodes)
+        for node_id in touched:  # a block in a group is named without the group's name (inception4a_b1 -> b1)
+            if node_id in self.blocks:
+                owner = graph.group_of(node_id)
+                self.blocks[node_id].set_group_name(owner.name if owner is not None else None)
         self._refresh_group(group.id)
         if update_wires:
             self.mark_stale(touched, [group.id])

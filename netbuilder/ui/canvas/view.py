@@ -13,15 +13,14 @@ from .block import VERY_FAR
 from .scene import GraphScene
 
 LAYER_MIME = "application/x-netbuilder-layer"
-MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
+MIN_ZOOM, MAX_ZOOM = 0.02, 4.0
 READABLE_ZOOM = 0.8
-LEGIBLE_ZOOM = 0.12  # the smallest zoom Fit goes to: names (written beside the boxes when far) can still be read
 FAR_LABEL_POINTS = 8.5
 EMPTY_HINT = ("<p style='font-size:13pt; color:#3a4150'>An empty network</p>"
               "<p>Drag a layer here from the <b>Layers</b> palette on the left,<br>"
               "or double-click it (or type its name and press Enter).</p>"
-              "<p>Or start from a classic network: <b>File ▸ Examples</b>, or the start page (<b>Help ▸ Getting "
-              "Started</b>).</p>")
+              "<p>Or start from a classic network: <b>File ▸ Examples</b>, or the start page (<b>Help ▸ Start "
+              "Page</b>).</p>")
 
 
 class GraphView(QGraphicsView):
@@ -50,7 +49,15 @@ class GraphView(QGraphicsView):
         scene.document.node_added.connect(lambda _node: self.update_hint())
         scene.document.node_removed.connect(lambda _node: QTimer.singleShot(0, self.update_hint))
         scene.document.replaced.connect(self.update_hint)
+        scene.changed.connect(self._scene_changed)
         self.update_hint()
+
+    def _scene_changed(self, _regions) -> None:
+        """Seen from far, the names are written beside the boxes in the view's own pixels (drawForeground), not by
+        the items: when anything moves, folds or unfolds, the whole view is painted again, or names would stay
+        where their boxes were, cut, until the next full repaint."""
+        if self.zoom() < VERY_FAR:
+            self.viewport().update()
 
     # ----- the hint on an empty canvas: a label over the viewport, shown only while there is no block
 
@@ -93,19 +100,23 @@ class GraphView(QGraphicsView):
         self.zoom_by(math.pow(1.0015, event.angleDelta().y()), event.position())
 
     def fit_to_view(self) -> None:
-        """All of the graph, as large as fits; a graph too long to fit legibly (a 200-block column) is shown
-        from its top at the smallest legible zoom, centred across (scroll or collapse groups for the rest)."""
+        """All of the graph, as large as fits (a small graph at a readable size, centred). However long it is, all
+        of it: seen from far, the names are written beside the boxes at a fixed size on screen."""
         items = self.scene().visible_bounds()
         if items.isEmpty():
             self.reset_zoom()
             self.centerOn(0, 0)
             return
-        self.fitInView(items.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
+        margin = 24 / max(self.zoom(), MIN_ZOOM)  # a margin of about 24 pixels whatever the zoom becomes
+        self.fitInView(items.adjusted(-margin, -margin, margin, margin), Qt.AspectRatioMode.KeepAspectRatio)
+        self.fitInView(items.adjusted(-24 / self.zoom(), -24 / self.zoom(), 24 / self.zoom(), 24 / self.zoom()),
+                       Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom() > 1.25:  # a small graph: readable size, centred
             self._set_zoom(1.25)
             self.centerOn(items.center())
-        elif self.zoom() < LEGIBLE_ZOOM:
-            self._show_top(items, LEGIBLE_ZOOM)
+        elif self.zoom() < MIN_ZOOM:
+            self._set_zoom(MIN_ZOOM)
+            self.centerOn(items.center())
         self.zoom_changed.emit(self.zoom())
 
     def show_graph(self) -> None:

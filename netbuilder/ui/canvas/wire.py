@@ -92,20 +92,28 @@ class WireItem(QGraphicsPathItem):
         start, end = ends
         path = wire_path(start, end, self._detour(start, end))
         self.setPath(path)
-        self.label.setVisible(bool(self.label.text))
-        self.label.setPos(self._label_spot(path))
+        self._place_label(path)
 
-    def _label_spot(self, path: QPainterPath) -> QPointF:
-        """The first spot along the wire where the label covers no block (else the middle)."""
+    def _place_label(self, path: QPainterPath) -> None:
+        spot = self._label_spot(path)
+        self.label.setVisible(bool(self.label.text) and spot is not None)
+        if spot is not None:
+            self.label.setPos(spot)
+
+    def _label_spot(self, path: QPainterPath) -> QPointF | None:
+        """The first spot along the wire where the label covers no block and no group's title; else the middle,
+        unless that is on a group's title: then None (no label: the shape is written on the block it leaves)."""
         scene = self.scene()
         if scene is None:
             return path.pointAtPercent(0.5)
         for t in LABEL_SPOTS:
             point = path.pointAtPercent(t)
             area = self.label.rect.translated(point) if not self.label.rect.isEmpty() else QRectF(point, point)
-            if not scene.blocks_in(area):
+            if not scene.blocks_in(area) and not scene.headers_in(area):
                 return point
-        return path.pointAtPercent(0.5)
+        point = path.pointAtPercent(0.5)
+        area = self.label.rect.translated(point) if not self.label.rect.isEmpty() else QRectF(point, point)
+        return None if scene.headers_in(area) else point
 
     def _detour(self, start: QPointF, end: QPointF) -> float | None:
         """Where to run a wire that would pass behind other blocks: right of them; None if the way is clear."""
@@ -124,7 +132,7 @@ class WireItem(QGraphicsPathItem):
         if text != self.label.text:
             self.label.set_text(text)
             if self.scene() is not None and self.isVisible():
-                self.label.setPos(self._label_spot(self.path()))
+                self._place_label(self.path())
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()

@@ -54,6 +54,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
         importer.run(handler_for)
     except (GraphError, Refusal) as e:  # what the graph refuses outside an operator (an input's name, say)
         raise OnnxImportError(f"{file.path.name}: {e}") from None
+    importer.share_later()
     if importer.refusals:
         raise OnnxImportError(importer.refusals.message(file.path.name))
     simplify.last_steps(importer)

@@ -52,10 +52,11 @@ class Canonical:
 class OnnxNode:
     """One ONNX node as its handler sees it: inputs as values, attributes as Python values."""
 
-    def __init__(self, proto, values: dict, opset: int) -> None:
+    def __init__(self, proto, values: dict, opset: int, aliases: dict | None = None) -> None:
         from onnx import helper
 
         self.proto, self.op, self.opset = proto, proto.op_type, opset
+        self.aliases = aliases or {}
         self.label = proto.name or (proto.output[0] if proto.output else "?")
         self.ins = [values.get(name) if name else None for name in proto.input]
         self.attrs = {}
@@ -84,6 +85,12 @@ class OnnxNode:
     def weight_name(self, i: int) -> str | None:
         return self.proto.input[i] if i < len(self.proto.input) and self.proto.input[i] else None
 
+    def weight_source(self, i: int) -> str | None:
+        """The initializer an input is, through the Identity nodes an exporter puts on weights it deduplicated
+        (one initializer for equal tensors: the layers of a TransformerEncoder start alike)."""
+        name = self.weight_name(i)
+        return self.aliases.get(name, name) if name else None
+
 
 def block_name(raw: str) -> str:
     name = re.sub(r"\W", "_", raw).strip("_")
@@ -100,6 +107,8 @@ class Importer:
         self.shapes: dict[str, object] = {}  # node id -> NodeShapes
         self.weight_users: dict[str, tuple[str, str]] = {}  # initializer -> (ONNX node, block id) holding it
         self.scopes: dict[str, str] = {}  # block id -> the exporter's name of its node (its module scope)
+        self.later: list[tuple[str, str, str]] = []  # (owner, block, node): sharing decided after the walk
+        self.aliases: dict[str, str] = {}  # an Identity's output -> the initializer it passes on
         self._read = {id(array) for array in file.weights.values()}  # the initializers read apart (wire.py)
 
     @property
@@ -115,11 +124,14 @@ class Importer:
         earlier from the same initializer lends it its weights (one tensor, as in the file: a Siamese tower, a
         discriminator applied twice). Refusal when the block cannot work on these inputs."""
         owner = self._owner(shares, node, layer, weights or {}) if shares is not None else None
-        created = self.graph.add_node(layer, params, name=self._name(node, hint),
-                                      settings={"shares": owner.id} if owner is not None else None)
+        created = self.graph.add_node(layer, params, name=self._name(node, hint))
         try:
             if owner is not None and owner.params != created.params:
-                raise Refusal(f"it uses the weights of {owner.name} with other settings ({layer})")
+                # as made so far (its bias may come with the next node): decided once the walk is over
+                self.later.append((owner.id, created.id, node.label if node is not None else "?"))
+                owner = None
+            elif owner is not None:
+                self.graph.set_setting(created.id, "shares", owner.id)
             for source, port in zip(sources, created.input_ports()):
                 self.graph.connect(source.node_id, created.id, src_port=source.port, dst_port=port)
             info = self._infer(created.id)
@@ -134,6 +146,23 @@ class Importer:
             if shares is not None:
                 self.weight_users.setdefault(shares, (node.label if node is not None else "?", created.id))
         return Port(created.id, next(iter(info.outputs), "out"))
+
+    def share_later(self) -> None:
+        """Blocks made from the same initializer as an earlier block, but with other settings while they were made
+        (a MatMul's bias added by the next node): shared now if they became the same, refused if not."""
+        for owner_id, block_id, label in self.later:
+            owner, block = self.graph.node(owner_id), self.graph.node(block_id)
+            own = {k[len(block.name) + 1:]: v for k, v in self.state.items() if k.startswith(f"{block.name}.")}
+            theirs = {k[len(owner.name) + 1:]: v for k, v in self.state.items() if k.startswith(f"{owner.name}.")}
+            if owner.type != block.type or owner.params != block.params or own.keys() != theirs.keys() or \
+                    not all(torch.equal(own[k], theirs[k]) for k in own):
+                self.refusals.add(block.type, label,
+                                  f"uses weights of {owner.name} in part (another bias or other settings): a block "
+                                  "shares all of another block's weights or none")
+                continue
+            for key in own:
+                del self.state[f"{block.name}.{key}"]
+            self.graph.set_setting(block.id, "shares", owner.id)
 
     def _tensor(self, value, dtype) -> torch.Tensor:
         """A weight as a tensor of its own; an initializer as read from the file (wire.py: an array of its own,
@@ -301,6 +330,10 @@ class Importer:
         graph = self.file.model.graph
         for init in graph.initializer:
             self.values[init.name] = self.file.initializer(init)
+        for proto in graph.node:  # weights passed on by Identity nodes keep their initializer's name for sharing
+            if proto.op_type == "Identity" and proto.input and (proto.input[0] in self.values or
+                                                                 proto.input[0] in self.aliases):
+                self.aliases[proto.output[0]] = self.aliases.get(proto.input[0], proto.input[0])
         for spec in self.file.inputs:
             # the file's model takes its inputs as they come: training it further must not normalize them again
             node = self.graph.add_node("Input", {"shape": spec.shape, "dtype": spec.dtype, "normalize": "none"},
@@ -311,7 +344,7 @@ class Importer:
             self.shapes[node.id] = info
             self.values[spec.name] = self.view_of(Port(node.id))
         for proto in fuse(list(graph.node), self.values, {o.name for o in graph.output}):
-            node = OnnxNode(proto, self.values, self.file.opset)
+            node = OnnxNode(proto, self.values, self.file.opset, self.aliases)
             refused = [v for v in node.ins if isinstance(v, Refused)]
             try:
                 if refused:

@@ -5,32 +5,22 @@ max |difference| <= 1e-4 x max(1, largest |output|): float32 rounding grows with
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ...model.graph import Graph
+from .. import agreement
 from .refusals import OnnxImportError
 
-RELATIVE = 1e-4
+RELATIVE = agreement.RELATIVE
 
 
 def compare(got: list, expected, file: str = "the model") -> float:
-    """The largest |difference| over the outputs; OnnxImportError, stating the tolerance, when one is too far."""
-    expected = expected if isinstance(expected, (tuple, list)) else (expected,)
-    worst = 0.0
-    for g, e in zip(got, expected):
-        g = np.asarray(g, dtype=np.float64)
-        e = e.detach().double().numpy() if isinstance(e, torch.Tensor) else np.asarray(e, dtype=np.float64)
-        if g.shape != e.shape:
-            raise OnnxImportError(f"{file}: the imported graph gives an output of shape {'x'.join(map(str, e.shape))}"
-                                  f", onnxruntime {'x'.join(map(str, g.shape))}")
-        diff = float(np.abs(g - e).max()) if g.size else 0.0
-        allowed = RELATIVE * max(1.0, float(np.abs(g).max()) if g.size else 0.0)
-        if not diff <= allowed:
-            raise OnnxImportError(f"{file}: the imported graph differs from onnxruntime by {diff:.3g} (more than "
-                                  f"1e-4 x max(1, largest |output|) = {allowed:.3g})")
-        worst = max(worst, diff)
-    return worst
+    """The largest |difference| over the outputs; OnnxImportError, stating the tolerance, when one is too far.
+    The rule is the one export and PyTorch import use (agreement.py); onnxruntime's outputs (`got`) set the scale."""
+    result = agreement.compare(expected, got)
+    if not result.ok:
+        raise OnnxImportError(f"{file}: the imported graph differs from onnxruntime by {result.excess()}")
+    return result.worst
 
 
 def check(file, graph: Graph, module: torch.nn.Module) -> float:

@@ -1,6 +1,6 @@
 """Operators that exporters write out in pieces, put back together before the walk.
 
-- GELU as x * 0.5 * (1 + Erf(x / sqrt(2))) (every opset before 20)
+- GELU as x * 0.5 * (1 + Erf(x / sqrt(2))) (every opset before 20; the factors in any of the exporters' orders)
 - layer norm as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div (then Mul and Add) before opset 17
 - SiLU as x * Sigmoid(x), HardSwish as x * HardSigmoid(x), Mish as x * Tanh(Softplus(x))
 
@@ -33,6 +33,9 @@ class _Graph:
                     self.constants[node.output[0]] = numpy_helper.to_array(value)
                 elif a.name in ("value_float", "value_int", "value_floats", "value_ints"):
                     self.constants[node.output[0]] = np.array(value)
+        for node in nodes:  # a weight passed on by an Identity (the exporter's deduplicated initializers)
+            if node.op_type == "Identity" and node.input and node.input[0] in self.constants:
+                self.constants[node.output[0]] = self.constants[node.input[0]]
         self.outputs = outputs
 
     def only_user(self, name: str):
@@ -93,7 +96,7 @@ def _close(value: float | None, wanted: float, tolerance: float = 1e-4) -> bool:
 
 
 def _gelu(g: _Graph, erf):
-    """Erf(x / sqrt 2) -> + 1 -> * x -> * 0.5 (or x * 0.5 first)."""
+    """Erf(x / sqrt 2) -> + 1 -> * x -> * 0.5 (or x * 0.5 first, or * 0.5 then * x)."""
     if erf.op_type != "Erf":
         return None
     scale = g.producer.get(erf.input[0])
@@ -109,7 +112,12 @@ def _gelu(g: _Graph, erf):
     if times is None or times.op_type != "Mul":
         return None
     partner = g.other(times, add.output[0])
-    if partner == x:
+    if _close(g.const(partner or ""), 0.5):  # 0.5 * (1 + erf) first, then times x (the dynamo exporter, opset 18)
+        final = g.only_user(times.output[0])
+        if final is None or final.op_type != "Mul" or g.other(final, times.output[0]) != x:
+            return None
+        pattern = [scale, erf, add, times, final]
+    elif partner == x:
         half = g.only_user(times.output[0])
         if half is None or half.op_type != "Mul" or not _close(g.const(g.other(half, times.output[0]) or ""), 0.5):
             return None

@@ -50,10 +50,29 @@ MAX_NOTE = 20_000
 
 
 def store_path(graph_path: str | os.PathLike) -> Path:
-    """Where the runs of the document at `graph_path` live: `NAME.runs` beside `NAME.json`."""
+    """Where the runs of the document at `graph_path` live: `NAME.runs` beside `NAME.json`; for an example netbuilder
+    ships (its folder is the program's, not the user's: inside the installed package, or the checkout's examples/),
+    the user's data folder under the example's name (`unsaved/example-NAME.runs`), as the editor keeps them."""
     path = Path(graph_path)
+    if is_shipped_example(path):
+        return unsaved_root() / f"{example_store_id(path)}{STORE_SUFFIX}"
     return path.with_name(path.stem + STORE_SUFFIX) if path.suffix.lower() == ".json" else \
         path.with_name(path.name + STORE_SUFFIX)
+
+
+def is_shipped_example(path: str | os.PathLike) -> bool:
+    """Whether a document is one of the examples netbuilder ships."""
+    from ...base.files import EXAMPLES_DIR
+
+    try:
+        return Path(path).resolve().parent == EXAMPLES_DIR.resolve()
+    except OSError:
+        return False
+
+
+def example_store_id(path: str | os.PathLike) -> str:
+    """The unsaved-store id of a shipped example's runs: `example-NAME`."""
+    return f"example-{slug(Path(path).stem)}"[:60]
 
 
 def unsaved_root() -> Path:

@@ -45,8 +45,20 @@ def handler_for(node) -> Callable:
         raise Refusal(f"its attribute '{unknown[0]}' is not supported")
     extra = [i for i in range(handler.inputs, len(node.proto.input)) if node.proto.input[i]]
     if extra:
-        raise Refusal(f"its optional input '{input_name(node, extra[0])}' is not supported")
+        which = "optional input" if is_optional(node, extra[0]) else "input"
+        raise Refusal(f"its {which} '{input_name(node, extra[0])}' is not supported")
     return handler.fn
+
+
+def is_optional(node, index: int) -> bool:
+    """Whether the ONNX operator schema calls an input optional (LSTM's 'sequence_lens' is; Pow's 'Y' is not)."""
+    import onnx
+
+    try:
+        formal = onnx.defs.get_schema(node.op, node.opset).inputs
+        return formal[min(index, len(formal) - 1)].option == onnx.defs.OpSchema.FormalParameterOption.Optional
+    except Exception:  # noqa: BLE001 - an operator without a schema
+        return False
 
 
 def input_name(node, index: int) -> str:

@@ -98,6 +98,14 @@ def neg(imp, node):
     return imp.unary(node.view(), "Scale", {"factor": -1.0}, node)
 
 
-@handles("Erf", "Softplus", "Sqrt", "Reciprocal", "Log", "Pow")
+@handles("Erf", "Softplus", "Sqrt", "Reciprocal", "Log")
 def not_alone(imp, node):
     raise Refusal(f"{node.op} has no block of its own (only inside GELU, Mish or a layer norm)")
+
+
+@handles("Pow", inputs=2)
+def power(imp, node):
+    exponent = node.const(1)
+    what = f"to the power {float(exponent.reshape(-1)[0]):g}" if exponent is not None and exponent.size == 1 else \
+        "to a power"
+    raise Refusal(f"raises {what}: Pow has no block of its own (only inside a layer norm)")

@@ -39,7 +39,14 @@ def aligned(c: np.ndarray, view: View, canon: Canonical) -> np.ndarray:
 
 
 def shape_text(dims) -> str:
-    return "x".join("batch" if int(d) == BATCH else str(int(d)) for d in dims)
+    """`batchx3x2`; a size made of the batch and other sizes (the batch merged with an axis of 3) is `3*batch`."""
+    def one(d: int) -> str:
+        if d == BATCH:
+            return "batch"
+        if d and d % BATCH == 0:
+            return f"{d // BATCH}*batch"
+        return str(d)
+    return "x".join(one(int(d)) for d in dims)
 
 
 def scalar(c: np.ndarray | None) -> float | None:

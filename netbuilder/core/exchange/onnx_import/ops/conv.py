@@ -54,7 +54,7 @@ def conv(imp, node):
               "dilation": dilations, "groups": int(node.attr("group", 1)), "bias": bias is not None}
     weights = {"weight": weight} | ({"bias": bias} if bias is not None else {})
     out = imp.add("Conv2d" if rank == 2 else "Conv1d", params, [port], node, weights,
-                  hint=weight_hint(node.weight_name(1)), shares=node.weight_name(1))
+                  hint=weight_hint(node.weight_name(1)), shares=node.weight_source(1))
     return imp.view_of(out)
 
 
@@ -82,7 +82,7 @@ def conv_transpose(imp, node):
               "bias": bias is not None}
     weights = {"weight": weight} | ({"bias": bias} if bias is not None else {})
     out = imp.add("ConvTranspose2d", params, [port], node, weights, hint=weight_hint(node.weight_name(1)),
-                  shares=node.weight_name(1))
+                  shares=node.weight_source(1))
     return imp.view_of(out)
 
 
@@ -92,9 +92,7 @@ def _from_output_shape(wanted, sizes, kernel, strides, dilations, extra) -> tupl
     pads, paddings = [], []
     for out, size, k, s, d, e in zip(wanted, sizes, kernel, strides, dilations, extra):
         total = s * (size - 1) + e + (k - 1) * d + 1 - out
-        if total < 0:
-            raise Refusal(f"output_shape {wanted} is larger than the transposed convolution makes")
-        begin = total - total // 2
+        begin = max(0, total - total // 2)  # larger than it makes: the extra rows come at the end (output_padding)
         natural = (size - 1) * s - 2 * begin + d * (k - 1) + 1
         pads.append(begin)
         paddings.append(out - natural)

@@ -16,7 +16,7 @@ def linear(imp, node, view: View, weight: np.ndarray, bias: np.ndarray | None, w
     canon = last_axis(imp, node, view, "multiplies by a matrix")
     weights = {"weight": weight} | ({"bias": bias} if bias is not None else {})
     port = imp.add("Linear", {"out_features": int(weight.shape[0]), "bias": bias is not None}, [canon.port], node,
-                   weights, hint=weight_hint(node.weight_name(weight_input)), shares=node.weight_name(weight_input))
+                   weights, hint=weight_hint(node.weight_name(weight_input)), shares=node.weight_source(weight_input))
     return imp.rewrap(port, canon)
 
 
@@ -68,7 +68,7 @@ def gather(imp, node):
             raise Refusal("only looking up rows of a constant matrix (an embedding) has a block")
         port = imp.add("Embedding", {"num_embeddings": int(data.shape[0]), "embedding_dim": int(data.shape[1])},
                        [imp.block(index, node)], node, {"weight": data}, hint=weight_hint(node.weight_name(0)),
-                       shares=node.weight_name(0))
+                       shares=node.weight_source(0))
         return imp.view_of(port)
     if not isinstance(data, View) or not isinstance(index, np.ndarray):
         raise Refusal("only picking constant indices of a computed tensor, or rows of a constant, has a block")

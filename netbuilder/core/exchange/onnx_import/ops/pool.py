@@ -90,13 +90,27 @@ def global_max_pool(imp, node):
 
 @handles("ReduceMean", attrs={"axes", "keepdims", "noop_with_empty_axes"}, inputs=2)
 def reduce_mean(imp, node):
+    """Over height and width of an image: a global average pool; over other axes: a Mean block."""
     view = node.view()
     axes = ints(node.const(1)) if node.input(1) is not None else node.attr("axes")
-    if axes is None or view.rank != 4 or sorted(a % 4 for a in axes) != [2, 3]:
-        raise Refusal("only the mean over height and width (global average pooling) has a block")
-    port = imp.block(view, node)
-    layer, params = ("AdaptiveAvgPool2d", {"output_size": 1}) if node.attr("keepdims", 1) else ("GlobalAvgPool2d", {})
-    return imp.view_of(imp.add(layer, params, [port], node))
+    keep = bool(node.attr("keepdims", 1))
+    if not axes:
+        if node.attr("noop_with_empty_axes", 0):
+            return view
+        raise Refusal("averages over every axis, the batch too")
+    axes = sorted({a % view.rank for a in axes})
+    if view.rank == 4 and axes == [2, 3] and view.batch_axis() == 0:
+        port = imp.block(view, node)
+        layer, params = ("AdaptiveAvgPool2d", {"output_size": 1}) if keep else ("GlobalAvgPool2d", {})
+        return imp.view_of(imp.add(layer, params, [port], node))
+    canon = imp.canonical(view, node)
+    if canon.batch_axis in axes or canon.side != "alone":
+        raise Refusal("averages over the batch")
+    port = imp.add("Mean", {"dims": [canon.axes[a] for a in axes], "keepdim": keep}, [canon.port], node)
+    if not keep:
+        for a in reversed(axes):
+            canon = canon.without(a)
+    return imp.rewrap(port, canon)
 
 
 RESIZE_ATTRS = {"antialias", "axes", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",

@@ -87,7 +87,7 @@ def _recurrent(imp, node, layer: str, gates: list[int], count: int, states: list
     params = {"hidden_size": hidden, "bidirectional": dirs == 2, "bias": B is not None, "initial_state": bool(initial)}
     if layer == "RNN":
         params["nonlinearity"] = nonlinearity
-    out = imp.add(layer, params, sources, node, weights, shares=node.weight_name(1))
+    out = imp.add(layer, params, sources, node, weights, shares=node.weight_source(1))
     return [_output(imp, out, dirs, hidden, batch_first)] + [
         _state(imp, type(out)(out.node_id, name), batch_first) for name in states][:len(node.proto.output)]
 

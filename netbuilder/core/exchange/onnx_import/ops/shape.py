@@ -53,10 +53,9 @@ def _from(view: View, node) -> View:
 def flatten(imp, node):
     view = node.view()
     axis = int(node.attr("axis", 1))
-    axis = axis + view.rank if axis < 0 else axis  # ONNX: -r..r, a negative axis counts from the end
+    axis = axis + view.rank if axis < 0 else axis  # -rank..rank, as ONNX counts: -rank is 0
     if not 0 <= axis <= view.rank:
-        raise Refusal(f"flattens at axis {node.attr('axis', 1)} of a {shape_text(view.shape)} tensor (rank "
-                      f"{view.rank})")
+        raise Refusal(f"its axis {node.attr('axis')} is outside -{view.rank}..{view.rank}")
     if axis == 0 and view.batch_axis() == 0:
         raise Refusal("flattens the whole batch into one row (axis 0); netbuilder keeps the samples of a batch apart")
     return _reshaped(view, [math.prod(view.shape[:axis]), math.prod(view.shape[axis:])], node, imp)
@@ -110,8 +109,16 @@ def cast(imp, node):
 @handles("Expand", inputs=2)
 def expand(imp, node):
     view, target = node.view(), node.const(1)
-    if target is None or list(np.broadcast_shapes(tuple(view.shape), tuple(ints(target)))) != view.shape:
-        raise Refusal("repeats a computed tensor")
+    if target is None:
+        raise Refusal("its shape is not a constant")
+    try:
+        shape = list(np.broadcast_shapes(tuple(view.shape), tuple(ints(target))))
+    except ValueError:
+        raise Refusal(f"expands a {shape_text(view.shape)} tensor to {shape_text(ints(target))}, which it does not "
+                      "broadcast to") from None
+    if shape != view.shape:
+        raise Refusal(f"repeats a computed tensor ({shape_text(view.shape)} to {shape_text(shape)}); no block repeats "
+                      "values")
     return view
 
 
