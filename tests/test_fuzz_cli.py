@@ -112,15 +112,21 @@ TABLE = {
                 "--show": (["maps", "filters", "saliency", "maps,filters,saliency"], ["", ",", "x", "maps,,", "MAPS"]),
                 "--seed": (["0", "7"], INTS)},
     "import": {"-o": (["g.json"], ["g.txt", "", "out/g.json", "xor.json", "\udcff.json", "folder", "m.onnx"]),
-               "--force": (["--force"], [])},
+               "--input": ([], ["1x3x8x8", "x", "", "int64:1x12", "0x0", "1x" + "9" * 20]),
+               "--weights": ([], HOSTILE_FILES), "--force": (["--force"], [])},
+    "pretrained": {"-o": (["p.json"], ["", "out/p.json", "folder", "p.txt", "xor.json"]),  # (no mirror answers)
+                   "--fine-tune": ([], ["folder", "missing", "pic.png", "", "\udcff"]),
+                   "--epochs": (["1"], ["0", "-1", "x", "", "9223372036854775808"]), "--force": (["--force"], [])},
 }
 POSITIONAL = {"info": ["xor.json", "lenet.json", "reg.json"], "check": ["xor.json", "reg.json"],
               "plan": ["xor.json", "lenet.json", "reg.json"], "train": ["xor.json"], "export": ["xor.json"],
               "inspect": ["xor.json", "lenet.json"], "import": ["m.onnx"], "runs": ["xor.json"],
-              "augment": ["lenet.json"], "sweep": ["xor.json"]}
-HOSTILE_POSITIONAL = {"import": HOSTILE_FILES}
+              "augment": ["lenet.json"], "sweep": ["xor.json"], "pretrained": ["alexnet", "resnet18"]}
+HOSTILE_POSITIONAL = {"import": [*HOSTILE_FILES, "missing.py:Net", "garbage.pt2", ":", "a.py:", "xor.json:Net"],
+                      "pretrained": ["nope", "", "\udcff", "ALEXNET"]}
 ALWAYS = {"train": ("--epochs", "--data"), "export": ("-o",), "inspect": ("-o",), "import": ("-o",),
-          "augment": ("-o", "--data", "--augment"), "sweep": ("--epochs", "--data", "--trials", "--param")}
+          "augment": ("-o", "--data", "--augment"), "sweep": ("--epochs", "--data", "--trials", "--param"),
+          "pretrained": ("-o",)}
 JUNK = ["--frobnicate", "--epochs=2", "--", "-", "--json", "-o", "--help", "--data", "extra"]
 
 
@@ -132,6 +138,28 @@ def test_the_table_covers_every_option_of_every_command():
             continue
         options = {a.option_strings[0] for a in command._actions if a.option_strings and a.dest != "help"}
         assert options == set(TABLE[name]), f"{name}: fuzz these options too: {sorted(options - set(TABLE[name]))}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_mirror(tmp_path_factory):
+    """Downloads (pretrained weights, a dataset named without a folder) go to a port nothing listens on, and their
+    cache to a folder of the test's: never the internet, never the user's data folder."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    saved = {k: os.environ.get(k) for k in ("NETBUILDER_WEIGHTS_MIRRORS", "NETBUILDER_DATASET_MIRRORS",
+                                              "NETBUILDER_WEIGHTS", "NETBUILDER_DATA")}
+    cache = tmp_path_factory.mktemp("fuzz-cache")
+    os.environ.update(NETBUILDER_WEIGHTS_MIRRORS=closed, NETBUILDER_DATASET_MIRRORS=closed,
+                      NETBUILDER_WEIGHTS=str(cache / "weights"), NETBUILDER_DATA=str(cache / "data"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_force_option, fail
+from .common import add_force_option, fail, output_file
 from .progress import ProgressLine
 
 
@@ -30,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from ..core.exchange.fine_tune import write_fine_tune
     from ..core.exchange.pretrained import write_pretrained
 
-    if args.epochs < 1:
-        return fail(f"--epochs must be at least 1, got {args.epochs}")
+    if not 1 <= args.epochs <= 100_000:
+        return fail(f"--epochs must be 1..100000, got {args.epochs}")
+    output_file(args.output, "the graph")
     progress = ProgressLine()
     if args.fine_tune:
         path = write_fine_tune(args.name, args.fine_tune, args.output, progress.download, args.force, args.epochs)
