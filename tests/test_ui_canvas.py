@@ -41,7 +41,8 @@ def test_a_palette_drop_creates_the_block_where_it_is_dropped(window, qtbot):
 def test_the_palette_filters_as_you_type_and_double_click_adds_and_wires(window, qtbot):
     qtbot.keyClicks(window.palette.search, "pool")
     assert set(window.palette.visible_types()) == {"MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-                                                   "AdaptiveMaxPool2d", "GlobalAvgPool2d", "Upsample", "Resize"}
+                                                   "AdaptiveMaxPool2d", "GlobalAvgPool2d", "Upsample", "Resize",
+                                                   "Mean"}  # Mean: mean pooling over any axes
     window.palette.search.clear()
     assert sorted(window.palette.visible_types()) == sorted(LAYERS)
     tree = window.palette.tree
