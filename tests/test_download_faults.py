@@ -261,6 +261,7 @@ def run_cli(tmp_path, capsys, monkeypatch, mirror: str, **environment) -> str:
     monkeypatch.setenv("NETBUILDER_DATASET_MIRRORS", mirror)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
+    tmp_path.mkdir()  # the run's parent folder exists: the command gets as far as the download
     code = main(["train", str(EXAMPLES / "mnist_convnet.json"), "--data", "mnist", "--epochs", "1", "--out",
                  str(tmp_path / "run")])
     error = capsys.readouterr().err.strip().splitlines()

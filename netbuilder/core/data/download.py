@@ -40,6 +40,7 @@ binary batches are written out.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -197,23 +198,24 @@ def fetch(file: RemoteFile, destination: str | os.PathLike, mirrors: Sequence[st
     what = what or file.name
     limits = limits or Limits.from_environment()
     report = progress or (lambda p: None)
-    _make_folder(destination.parent, what)
-    waiting = (lambda seconds: report(DownloadProgress(what, file.name, 0, file.size, 1, 1, waiting=seconds)))
-    try:
-        with exclusive(destination.with_name(destination.name + ".lock"), waiting, what=f"downloading {what}",
-                       timeout=_wait_limit(limits, [file], mirrors)):
-            if destination.is_file() and verify(destination, file) is None:
-                return destination
-            _fetch_file(file, destination, [*file.urls, *_urls(mirrors, file)], limits, lambda done, total, stalled:
-                        report(DownloadProgress(what, file.name, done, total, 1, 1, stalled)))
-    except DownloadError as e:
-        folder = destination.parent
-        raise DownloadError(f"cannot download {what} ({e}); " + (
-            by_hand or f"offline, put {file.name} ({(file.urls or tuple(mirrors) or ('?',))[0]}) in {folder}")) \
-            from None
-    except LockTimeout as e:
-        raise DownloadError(str(e)) from None
-    return destination
+    with _made_folder(destination.parent, what):
+        waiting = (lambda seconds: report(DownloadProgress(what, file.name, 0, file.size, 1, 1, waiting=seconds)))
+        try:
+            with exclusive(destination.with_name(destination.name + ".lock"), waiting, what=f"downloading {what}",
+                           timeout=_wait_limit(limits, [file], mirrors)):
+                if destination.is_file() and verify(destination, file) is None:
+                    return destination
+                _fetch_file(file, destination, [*file.urls, *_urls(mirrors, file)], limits,
+                            lambda done, total, stalled:
+                            report(DownloadProgress(what, file.name, done, total, 1, 1, stalled)))
+        except DownloadError as e:
+            folder = destination.parent
+            raise DownloadError(f"cannot download {what} ({e}); " + (
+                by_hand or f"offline, put {file.name} ({(file.urls or tuple(mirrors) or ('?',))[0]}) in {folder}")) \
+                from None
+        except LockTimeout as e:
+            raise DownloadError(str(e)) from None
+        return destination
 
 
 def ensure(remote: RemoteDataset, home: Path | None = None,
@@ -224,11 +226,15 @@ def ensure(remote: RemoteDataset, home: Path | None = None,
     done = cached_folder(remote, home)
     if done is not None:
         return done
-    _make_folder(folder, remote.name)
     limits = limits or Limits.from_environment()
     mirrors = mirrors_for(remote)
     report = progress or (lambda p: None)
-    count = len(remote.files)
+    with _made_folder(folder, remote.name):
+        return _ensure_locked(remote, home, folder, mirrors, limits, report, len(remote.files))
+
+
+def _ensure_locked(remote: RemoteDataset, home: Path | None, folder: Path, mirrors: Sequence[str], limits: Limits,
+                   report: Callable[[DownloadProgress], None], count: int) -> Path:
     try:
         with exclusive(folder / ".lock", lambda s: report(DownloadProgress(remote.name, "", 0, None, 0, count,
                                                                           waiting=s)),
@@ -310,6 +316,23 @@ def _urls(mirrors: Sequence[str], file: RemoteFile) -> list[str]:
 def _wait_limit(limits: Limits, files: Sequence[RemoteFile], mirrors: Sequence[str]) -> float:
     """How long to wait for another process fetching the same: as long as it may take itself, and a minute more."""
     return 60.0 + sum(limits.deadline_for(f.size) for f in files) * max(1, len(mirrors) + len(files[0].urls))
+
+
+@contextlib.contextmanager
+def _made_folder(folder: Path, what: str):
+    """Makes the folder (DownloadError if it cannot be); if this made it and what runs inside fails, the folder
+    goes again when empty, so a failed first download leaves nothing behind (a .part worth resuming stays)."""
+    made = not folder.exists()
+    _make_folder(folder, what)
+    try:
+        yield
+    except BaseException:
+        if made:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
 
 
 def _make_folder(folder: Path, what: str) -> None:
