@@ -154,6 +154,9 @@ def stop_with_launcher() -> None:
             time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGTERM)  # (again, where the kernel did not) to stop as a run stops
         time.sleep(GRACE_S)
+        folder = os.environ.get(REPORTS)  # the dead launcher's folder: no one else is left to remove it
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="netbuilder-launcher-watch", daemon=True).start()

@@ -19,7 +19,7 @@ from ...model.graph import Graph, GraphError
 from . import views
 from .folding import Batched, fold
 from .reading import ModelFile
-from .refusals import OnnxImportError, Refusal, Refusals, Refused
+from .refusals import OnnxImportError, Refusal, Refusals, Refused, inferred
 from .views import View
 
 
@@ -190,16 +190,7 @@ class Importer:
         return owner
 
     def _infer(self, node_id: str):
-        node = self.graph.node(node_id)
-        signature = []
-        for edge in self.graph.input_edges(node_id):
-            upstream = self.shapes[edge.src]
-            signature.append((upstream.outputs[edge.src_port], upstream.dtypes[edge.src_port]))
-        info = evaluate_block(node, signature)
-        if info.error:
-            raise Refusal(f"the {node.type} block it needs cannot work: {info.error}")
-        self.shapes[node_id] = info
-        return info
+        return inferred(self.graph, self.shapes, node_id)
 
     def refresh(self, node_id: str) -> None:
         """Recompute a block's shapes after a change of its params (a fused bias)."""

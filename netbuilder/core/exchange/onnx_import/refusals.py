@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...base.errors import NetbuilderError
+from ...checks.shapes import evaluate_block
 
 MAX_LINES = 8  # causes shown; the message stays within ten lines
 
@@ -25,6 +26,21 @@ class Refusal(OnnxImportError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def inferred(graph, shapes: dict, node_id: str):
+    """The block's shapes from its inputs' (`shapes`, filled as a walk goes), stored in `shapes`; Refusal when the
+    block cannot work on them. Both importers (ONNX and PyTorch) build blocks through this."""
+    node = graph.node(node_id)
+    signature = []
+    for edge in graph.input_edges(node_id):
+        upstream = shapes[edge.src]
+        signature.append((upstream.outputs[edge.src_port], upstream.dtypes[edge.src_port]))
+    info = evaluate_block(node, signature)
+    if info.error:
+        raise Refusal(f"the {node.type} block it needs cannot work: {info.error}")
+    shapes[node_id] = info
+    return info
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch
 from ...base.errors import first_line
 from ...checks.shapes import clashes_with_torch, evaluate_block
 from ...model.graph import Graph, GraphError
-from ..onnx_import.refusals import Refusal, Refusals, Refused
+from ..onnx_import.refusals import Refusal, Refusals, Refused, inferred
 from . import naming
 from .naming import op_name
 from .values import BATCH, FROM_BATCH, Batched, Param, Port, Val, is_constant, plain
@@ -205,16 +205,7 @@ class Importer:
         return self.last_on_line.get((found.file, found.line)) is fx_node
 
     def _infer(self, node_id: str):
-        node = self.graph.node(node_id)
-        signature = []
-        for edge in self.graph.input_edges(node_id):
-            upstream = self.shapes[edge.src]
-            signature.append((upstream.outputs[edge.src_port], upstream.dtypes[edge.src_port]))
-        info = evaluate_block(node, signature)
-        if info.error:
-            raise Refusal(f"the {node.type} block it needs cannot work: {info.error}")
-        self.shapes[node_id] = info
-        return info
+        return inferred(self.graph, self.shapes, node_id)
 
     def refresh(self, node_id: str) -> None:
         self.shapes[node_id] = self._infer(node_id)
