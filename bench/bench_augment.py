@@ -1,4 +1,4 @@
-"""What augmentation costs per training step: netbuilder's (torch operations: one affine_grid + grid_sample for all
+"""What augmentation costs per training step: netbuilder's (torch operations: one sampling grid + grid_sample for all
 geometric steps, nearest for masks) against kornia.augmentation doing the same steps, each as a ratio to a training
 step of the lecture's convnet (examples/mnist_convnet.json, batch 100, eager, on the CPU) measured in this process.
 
@@ -14,6 +14,7 @@ import sys
 from _common import EXAMPLES, median_seconds, steady_allocator
 
 FULL = "flip,crop,translate=0.1,rotate=15,scale=0.1,brightness=0.2,contrast=0.2,noise=0.1,erase=0.2"
+TYPICAL = ["crop=2", "rotate=10", "scale=0.1"]  # the recipe bench/augment_helps.py shows helping
 
 
 def kornia_pipeline(with_mask: bool):
@@ -53,6 +54,9 @@ def main() -> None:
     step = median_seconds(lambda: trainer._step(batch), args.rounds)
     ours = median_seconds(lambda: trainer.augmenting(batch, 1), args.rounds)
     rows = [("netbuilder (torch operations), every step", ours)]
+    typical = Trainer(setup.model, setup.splits, TrainConfig(batch_size=args.batch, compile="off", augment=TYPICAL),
+                      objective=setup.objective)
+    rows.append(("netbuilder, " + " + ".join(TYPICAL), median_seconds(lambda: typical.augmenting(batch, 1), args.rounds)))
 
     shapes = prepare_training(Graph.load(EXAMPLES / "fcn_shapes.json"), "shapes:n=400")
     config = TrainConfig(batch_size=args.batch, compile="off", augment=["flip", "rotate=20"])

@@ -221,3 +221,13 @@ def test_the_grid_refuses_what_is_not_an_image(tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip() == ("netbuilder: error: the preview shows images; field 'x' holds samples of 2, not "
                                   "images")
+
+
+def test_the_sampling_grid_is_affine_grids():
+    """The grid computed elementwise (faster on a CPU) is torch's affine_grid's, for any map and image size."""
+    from netbuilder.core.data.augment.transforms import _affine_grid
+
+    theta = torch.randn(7, 2, 3, generator=torch.Generator().manual_seed(3))
+    for height, width in [(28, 28), (5, 9), (1, 4)]:
+        expected = F.affine_grid(theta, [7, 1, height, width], align_corners=False)
+        torch.testing.assert_close(_affine_grid(theta, height, width), expected, rtol=0, atol=2e-6)
