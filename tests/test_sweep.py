@@ -186,3 +186,18 @@ def test_worker_processes_share_the_study_each_with_its_share_of_the_cores(xor, 
     study = SweepStudy.load(f"sqlite:///{RunStore.beside(xor).path / 'sweeps.db'}")
     pids = {t.user_attrs["process"]["pid"] for t in study.study.get_trials()}
     assert pids and os.getpid() not in pids  # trained in worker processes, not in this one
+
+
+def test_an_sqlite_study_is_written_through_a_write_ahead_log(tmp_path):
+    """Each epoch's report is a commit: in WAL mode with synchronous=NORMAL a commit does not wait for the disk."""
+    import sqlite3
+
+    from netbuilder.core.training.sweep.storage import open_storage
+
+    database = tmp_path / "sweeps.db"
+    storage = open_storage(f"sqlite:///{database}")
+    with storage.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (FULL is 2)
+    storage.engine.dispose()
+    with sqlite3.connect(database) as plain:
+        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # kept in the file, for every process
