@@ -57,7 +57,7 @@ def import_onnx(path: str | os.PathLike) -> Imported:
     importer.share_later()
     if importer.refusals:
         raise OnnxImportError(importer.refusals.message(file.path.name))
-    simplify.last_steps(importer)
+    simplify.last_steps(importer.graph, lambda node_id: importer.shapes[node_id].outputs["out"], importer.refresh)
     graph, state = importer.graph, importer.state
     check_fits(graph, 2, what=f"checking {file.path.name}", weight_copies=2)  # the module, onnxruntime's copy
     apply_layout(graph)

@@ -2,12 +2,13 @@
 (`out[:, -1]`) as its output setting, `a + b + c` as one Add of three inputs, `x * f + o` as one Scale."""
 from __future__ import annotations
 
-RECURRENT = ("RNN", "LSTM", "GRU")
+from ..onnx_import.simplify import last_steps
+
 CHAINS = ("Add", "Multiply")
 
 
 def simplify(imp) -> None:
-    _last_steps(imp)
+    last_steps(imp.graph, lambda node_id: imp.shape_of_port(node_id, "out"), imp.refresh)
     _chains(imp)
     _scales(imp)
 
@@ -15,28 +16,6 @@ def simplify(imp) -> None:
 def _only_consumer(graph, node_id: str, port: str = "out"):
     edges = [e for e in graph.output_edges(node_id) if e.src_port == port]
     return edges[0] if len(edges) == 1 else None
-
-
-def _last_steps(imp) -> None:
-    graph = imp.graph
-    for node in list(graph.nodes):
-        if node.type != "Select" or node.params["dim"] not in (1, -2):
-            continue
-        (edge,) = [e for e in graph.input_edges(node.id) if e]
-        source = graph.node(edge.src)
-        if source.type not in RECURRENT or edge.src_port != "out" or source.params["output"] != "sequence" \
-                or _only_consumer(graph, source.id) != edge or source.shares or graph.sharers(source.id):
-            continue
-        length = imp.shape_of_port(source.id, "out")[0]
-        if node.params["index"] not in (-1, length - 1) or (node.params["dim"] == -2 and len(
-                imp.shape_of_port(source.id, "out")) != 2):
-            continue
-        consumers = graph.output_edges(node.id)
-        graph.remove_node(node.id)
-        graph.set_param(source.id, "output", "last")
-        for e in consumers:
-            graph.connect(source.id, e.dst, src_port="out", dst_port=e.dst_port)
-        imp.refresh(source.id)
 
 
 def _chains(imp) -> None:
