@@ -10,6 +10,35 @@ EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture
+def serve():
+    """serve(files, **behaviour) starts a loopback HTTP server (tests.test_download.Server), closed after the test."""
+    from tests.test_download import Server
+
+    servers = []
+
+    def start(files, **behaviour):
+        servers.append(Server(files, **behaviour))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path):
+    """A loopback server of weights files (tests.test_pretrained.Server), named as the weights' mirror; the weights
+    cache in tmp_path."""
+    from tests.test_pretrained import Server
+
+    running = Server()
+    monkeypatch.setenv("NETBUILDER_WEIGHTS_MIRRORS", running.url)
+    monkeypatch.setenv("NETBUILDER_WEIGHTS", str(tmp_path / "cache"))
+    yield running
+    running.close()
+
+
+@pytest.fixture
 def chain():
     """Build a graph from a list of (type, params) as one chain; returns (graph, [node ids])."""
     from netbuilder.core.model.graph import Graph

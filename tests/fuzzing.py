@@ -40,13 +40,13 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int] | str]:
     return found
 
 
-def child_processes() -> set[int]:
-    """This process's live children (Linux /proc; empty elsewhere): a DataLoader worker or a torchrun worker
-    left running by a command would be one."""
+def child_processes(parent: int | None = None) -> set[int]:
+    """A process's live children (this process's unless `parent`; Linux /proc; empty elsewhere): a DataLoader
+    worker or a torchrun worker left running by a command would be one."""
     found = set()
     if not os.path.isdir("/proc"):
         return found
-    me = os.getpid()
+    parent = os.getpid() if parent is None else parent
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -54,7 +54,7 @@ def child_processes() -> set[int]:
                     fields = f.read().rpartition(b")")[2].split()
             except OSError:
                 continue
-            if int(fields[1]) == me and fields[0] not in (b"Z", b"X"):
+            if int(fields[1]) == parent and fields[0] not in (b"Z", b"X"):
                 found.add(int(entry))
     return found
 

@@ -7,6 +7,7 @@ from torch import nn
 from netbuilder.core.build.compile import CompileError, compile_graph
 from netbuilder.core.model.graph import Graph
 from tests.conftest import EXAMPLES
+from tests.torchvision_like import ResNet18
 
 
 class LectureNet(nn.Module):
@@ -35,41 +36,6 @@ def test_mnist_convnet_equals_the_lecture_network_with_the_same_weights():
     model.load_state_dict(reference.state_dict())
     x = torch.randn(16, 1, 28, 28)
     assert torch.equal(model(x), reference(x))
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + identity)
-
-
-class ResNet18(nn.Module):
-    """torchvision's ResNet-18, written out by hand."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        widths = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
-        for i, (cin, cout, stride) in enumerate(widths, start=1):
-            setattr(self, f"layer{i}", nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)))
-        self.fc = nn.Linear(512, 1000)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
 def test_resnet18_example_computes_what_torchvision_resnet18_computes():

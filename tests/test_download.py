@@ -145,19 +145,6 @@ class Server:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(files, **behaviour):
-        servers.append(Server(files, **behaviour))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
-
-
 def closed_port_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

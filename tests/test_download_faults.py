@@ -28,21 +28,7 @@ from netbuilder.core.data.download import (
 )
 from netbuilder.core.data.readers import read_mnist_folder
 from tests.conftest import EXAMPLES, ROOT
-from tests.test_download import Server, fake_mnist
-
-
-@pytest.fixture
-def serve():
-    """serve(files, **behaviour) starts a loopback server (tests.test_download.Server), closed after the test."""
-    servers = []
-
-    def start(files, **behaviour):
-        servers.append(Server(files, **behaviour))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
+from tests.test_download import fake_mnist
 
 
 FAST = Limits(connect_s=5, read_s=5, deadline_s=60)

@@ -69,15 +69,6 @@ class Server:
         self.http.server_close()
 
 
-@pytest.fixture
-def server(monkeypatch, tmp_path):
-    running = Server()
-    monkeypatch.setenv("NETBUILDER_WEIGHTS_MIRRORS", running.url)
-    monkeypatch.setenv("NETBUILDER_WEIGHTS", str(tmp_path / "cache"))
-    yield running
-    running.close()
-
-
 def as_published(name: str, module: torch.nn.Module) -> tuple[bytes, str]:
     """A state_dict saved as torch.save does, and the name torchvision would give it."""
     buffer = io.BytesIO()

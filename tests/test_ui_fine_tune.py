@@ -2,7 +2,6 @@
 classes), then the weights downloaded from a local server, the graph saved beside the folder, opened, and trained."""
 import dataclasses
 
-import pytest
 import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton
@@ -10,16 +9,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton
 import tests.torchvision_like as tv
 from netbuilder.core.exchange.pretrained import PRETRAINED
 from netbuilder.ui.fine_tune import FineTuneDialog
-from tests.test_pretrained import Server, as_published, image_folder
-
-
-@pytest.fixture
-def server(monkeypatch, tmp_path):
-    running = Server()
-    monkeypatch.setenv("NETBUILDER_WEIGHTS_MIRRORS", running.url)
-    monkeypatch.setenv("NETBUILDER_WEIGHTS", str(tmp_path / "cache"))
-    yield running
-    running.close()
+from tests.test_pretrained import as_published, image_folder
 
 
 def test_the_start_page_offers_fine_tuning(window, qtbot, tmp_path):

@@ -4,6 +4,8 @@ GoogLeNet is the pretrained one: its two auxiliary classifiers, and its input tr
 import torch
 from torch import nn
 
+from tests.torch_models import BasicBlock  # torchvision's block, as torch_models writes it
+
 
 def alexnet() -> nn.Module:
     net = nn.Module()
@@ -29,24 +31,6 @@ def vgg16() -> nn.Module:
     net.classifier = nn.Sequential(nn.Linear(512 * 49, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096),
                                    nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000))
     return net
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
 
 
 class ResNet18(nn.Module):
