@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.param:
         return fail("nothing to sweep: give --param NAME=VALUES (e.g. --param lr=1e-4:1e-1:log)")
     from ..core.model.recipe import resolve
-    from ..core.training.sweep import Sweep, SweepDefinition, parse_param, redact
+    from ..core.training.sweep import Sweep, SweepDefinition, parse_param, redact, settle_heap
 
     graph = load_graph(args.graph)
     definition = SweepDefinition([parse_param(text) for text in args.param], args.metric,
@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"trial {number} was killed (its process ended without finishing it): its values are tried again",
               file=sys.stderr, flush=True)
     start = time.monotonic()
+    if args.workers == 1:  # the trials run in this process
+        settle_heap()
     try:
         study = sweep.run(workers=args.workers, on_trial=lambda row: say(_line(row, definition.metric)))
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ Optuna storage: `NAME.runs/sweeps.db` by default (storage.py). Training-room cod
 """
 from .apply import apply_trial, recipe_with, setting_value, with_values
 from .definition import METRICS, SAMPLERS, SweepDefinition
+from .loop import settle_heap
 from .space import SETTINGS, SweepError, SweepParam, check_params, parse_param, parse_values
 from .storage import STORAGE_FILE, default_storage, open_storage, redact
 from .study import Sweep, SweepJob, cores, study_names, time_left
@@ -24,5 +25,5 @@ __all__ = [
     "METRICS", "SAMPLERS", "SETTINGS", "STORAGE_FILE", "Sweep", "SweepDefinition", "SweepError", "SweepJob",
     "SweepParam", "SweepStudy", "TrialRow", "apply_trial", "check_params", "cores", "default_storage", "open_storage",
     "params_text", "parse_param", "parse_values", "recipe_with", "redact", "row_line", "setting_value",
-    "study_names", "summary_lines", "time_left", "value_text", "with_values",
+    "settle_heap", "study_names", "summary_lines", "time_left", "value_text", "with_values",
 ]

@@ -42,9 +42,10 @@ def make_pruner(definition: SweepDefinition):
 
 
 def work(job, *, worker: int = 0, stop: Callable[[], bool] = lambda: False,
-         on_trial: Callable[[TrialRow], None] | None = None) -> None:
+         on_trial: Callable[[TrialRow], None] | None = None, backend=None) -> None:
     """Ask the study for trials and train them, one at a time, until it has its number of trials, the deadline
-    passes or `stop()`. Ctrl+C marks the trial in hand interrupted (tried again later) and goes on up."""
+    passes or `stop()`. Ctrl+C marks the trial in hand interrupted (tried again later) and goes on up. `backend`:
+    the study's storage when this process has it open already (else it is opened from job.storage)."""
     import optuna
 
     from ...model.graph import Graph
@@ -56,7 +57,7 @@ def work(job, *, worker: int = 0, stop: Callable[[], bool] = lambda: False,
         torch.set_num_threads(job.threads)
     definition = SweepDefinition.from_dict(job.definition)
     definition.direction = job.direction
-    backend = open_storage(job.storage)
+    backend = backend if backend is not None else open_storage(job.storage)
     study = optuna.load_study(study_name=job.study, storage=backend, sampler=make_sampler(definition, worker),
                               pruner=make_pruner(definition))
     context = TrialContext(Graph.from_dict(job.graph), job.graph_path, RunStore(job.store), definition,
@@ -64,15 +65,18 @@ def work(job, *, worker: int = 0, stop: Callable[[], bool] = lambda: False,
                            epoch_figure(definition, job.direction), threads=job.threads)
     distributions = {p.name: p.distribution() for p in definition.params}
     budget = job.budget(definition)
+    study_id = backend.get_study_id_from_name(study.study_name)
     while not stop():
-        reap(study, backend)
+        trials = study.get_trials(deepcopy=False)  # one reading of the study serves the reaping and the count
+        killed = reap(study, backend, trials, study_id)
         if job.deadline is not None and time.time() >= job.deadline:
             return
-        if used(study) >= budget:
+        if used(study.get_trials(deepcopy=False) if killed else trials) >= budget:
             return
         trial = study.ask(distributions)
         trial.set_user_attr("process", {**process_identity(), "session": job.session})
-        if used(study, before=trial.number) >= budget:  # another process took the last one meanwhile
+        # another process took the last one meanwhile (fewer than `number` trials come before it: read only then)
+        if trial.number >= budget and used(study.get_trials(deepcopy=False), before=trial.number) >= budget:
             trial.set_user_attr("surplus", True)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return
@@ -95,13 +99,20 @@ def work(job, *, worker: int = 0, stop: Callable[[], bool] = lambda: False,
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # taken for killed by another process (it heard nothing from this one for too long)
         if on_trial is not None:
-            row = trial_row(_frozen(study, trial.number))
+            row = trial_row(backend.get_trial(backend.get_trial_id_from_study_id_trial_number(study_id, trial.number)))
             if row is not None:
                 on_trial(row)
 
 
-def _frozen(study, number: int):
-    return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+def settle_heap() -> None:
+    """For a process whose work is a sweep's trials (the command's, a worker's): collect what is garbage now and
+    freeze the rest (torch, Optuna, SQLAlchemy, the modules: none of it will be garbage), so that the collector's
+    full passes between trials walk only what the trials made. Optuna's objects set those passes off every few
+    trials, and one over a heap with torch in it costs about 0.1 s (gc.freeze, as long-running servers use it)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _interrupted(study, trial, why: str) -> None:
@@ -114,10 +125,11 @@ def _interrupted(study, trial, why: str) -> None:
         study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number}, skip_if_exists=False)
 
 
-def used(study, before: int | None = None) -> int:
-    """Trials that use up the budget: counted ones and those still running (with a number below `before`)."""
+def used(trials, before: int | None = None) -> int:
+    """Of a study's trials (FrozenTrials), those that use up the budget: counted ones and those still running (with
+    a number below `before`)."""
     total = 0
-    for trial in study.get_trials(deepcopy=False):
+    for trial in trials:
         if before is not None and trial.number >= before:
             continue
         row = trial_row(trial)
@@ -126,14 +138,19 @@ def used(study, before: int | None = None) -> int:
     return total
 
 
-def reap(study, backend) -> list[int]:
+def reap(study, backend, trials=None, study_id: int | None = None) -> list[int]:
     """Mark the running trials whose process is gone as killed (its pid ended, on this machine; silent for
-    STALE_SECONDS, elsewhere), and queue their values again. The numbers of those marked."""
+    STALE_SECONDS, elsewhere), and queue their values again. The numbers of those marked. `trials`: the study's
+    trials as just read (else they are read here)."""
     import optuna
 
     marked = []
-    study_id = backend.get_study_id_from_name(study.study_name)
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+    running = optuna.trial.TrialState.RUNNING
+    if study_id is None:
+        study_id = backend.get_study_id_from_name(study.study_name)
+    if trials is None:
+        trials = study.get_trials(deepcopy=False, states=(running,))
+    for trial in (t for t in trials if t.state == running):
         beat = trial.user_attrs.get("heartbeat")
         start = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         process = trial.user_attrs.get("process")

@@ -98,6 +98,7 @@ class Sweep:
         self.storage = storage or default_storage(self.store)
         self.study_name = study or definition.default_study_name(self._comparable())
         self.opened: SweepStudy | None = None
+        self._backend = None  # the study's storage, opened once by open() for this process's part of the sweep
         self.reaped: list[int] = []  # trials found killed when the study was opened (their values are tried again)
 
     def _comparable(self) -> dict[str, Any]:
@@ -113,7 +114,7 @@ class Sweep:
         definition and settings are kept in it."""
         import optuna
 
-        backend = open_storage(self.storage)
+        backend = self._backend = open_storage(self.storage)
         direction = self.definition.direction
         try:
             study = optuna.create_study(storage=backend, study_name=self.study_name, direction=direction,
@@ -159,7 +160,8 @@ class Sweep:
     def study(self) -> SweepStudy:
         import optuna
 
-        return SweepStudy(optuna.load_study(study_name=self.study_name, storage=open_storage(self.storage)))
+        backend = self._backend if self._backend is not None else open_storage(self.storage)
+        return SweepStudy(optuna.load_study(study_name=self.study_name, storage=backend))
 
     def job(self, *, threads: int = 0) -> SweepJob:
         timeout = self.definition.timeout
@@ -180,7 +182,7 @@ class Sweep:
         if self.opened is None:
             self.open()
         if workers == 1 and stop_event is None:
-            work(self.job(), stop=stop or (lambda: False), on_trial=on_trial)
+            work(self.job(), stop=stop or (lambda: False), on_trial=on_trial, backend=self._backend)
         else:
             from .workers import run_workers
 

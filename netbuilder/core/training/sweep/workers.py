@@ -86,12 +86,13 @@ def _end(processes) -> None:
 
 def _worker(job, index: int, stop_event, errors, parent: int) -> None:
     from ...checks.messages import describe
-    from .loop import work
+    from .loop import settle_heap, work
 
     def stop() -> bool:
         return stop_event.is_set() or os.getppid() != parent
 
     try:
+        settle_heap()
         work(job, worker=index, stop=stop)
     except KeyboardInterrupt:
         pass
