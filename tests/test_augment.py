@@ -231,3 +231,47 @@ def test_the_sampling_grid_is_affine_grids():
     for height, width in [(28, 28), (5, 9), (1, 4)]:
         expected = F.affine_grid(theta, [7, 1, height, width], align_corners=False)
         torch.testing.assert_close(_affine_grid(theta, height, width), expected, rtol=0, atol=2e-6)
+
+
+def test_each_step_draws_over_its_stated_range_on_the_share_of_samples_it_states():
+    """One draw of 20,000 samples per step, read back from its sampling map and factors: crop shifts by whole
+    pixels in -N..N, translate by whole pixels up to the fraction, rotate within its degrees, scale within 1 +- r,
+    brightness and contrast within 1 +- a, a flip and an erased box on about the share given."""
+    n, size, g = 20_000, 28, torch.Generator().manual_seed(0)
+
+    def theta(spec):
+        return Augmentation(spec).draw(n, size, size, "cpu", g)["theta"]
+
+    def shift_x(t):  # theta's x shift in pixels (the map is p = A q - A t: with A = I it is -t)
+        return (-t[:, 0, 2] * size / 2).round().long()
+
+    crop = shift_x(theta("crop=2"))
+    assert set(crop.tolist()) == {-2, -1, 0, 1, 2} and (crop + 2).bincount().min() > n / 5 * 0.9  # evenly
+    assert set(shift_x(theta("translate=0.1")).tolist()) == {-3, -2, -1, 0, 1, 2, 3}  # 0.1 x 28 = 2.8 pixels
+    rotated = theta("rotate=15")
+    degrees = torch.rad2deg(torch.atan2(rotated[:, 0, 1], rotated[:, 0, 0]))
+    assert -15 <= degrees.min() < -14.5 and 14.5 < degrees.max() <= 15
+    zoom = 1 / torch.linalg.det(theta("scale=0.1")[:, :, :2]).sqrt()
+    assert 0.9 <= zoom.min() < 0.905 and 1.095 < zoom.max() <= 1.1
+    flipped = (theta("flip")[:, 0, 0] < 0).float().mean()
+    assert abs(flipped - 0.5) < 0.02
+    colour = Augmentation("brightness=0.2,contrast=0.3,erase=0.2:p=0.3").draw(n, size, size, "cpu", g)
+    assert 0.8 <= colour["brightness"].min() < 0.81 and 1.19 < colour["brightness"].max() <= 1.2
+    assert 0.7 <= colour["contrast"].min() < 0.71 and 1.29 < colour["contrast"].max() <= 1.3
+    use, top, left, box_h, box_w = colour["erase"]
+    assert abs(use.float().mean() - 0.3) < 0.02 and (box_h, box_w) == (6, 6)
+    assert top.min() == -3 and top.max() == 24 and left.min() == -3 and left.max() == 24  # centres on every pixel
+
+
+def test_noise_comes_from_a_table_of_independent_gaussian_values_at_an_offset_per_batch():
+    from netbuilder.core.data.augment.transforms import NOISE_TABLE, _gaussian
+
+    shape = (100, 1, 28, 28)
+    a, again, other = (_gaussian(shape, "cpu", torch.float32, seed) for seed in (5, 5, 6))
+    assert torch.equal(a, again) and not torch.equal(a, other)
+    assert a.untyped_storage().data_ptr() == other.untyped_storage().data_ptr()  # one table, not a fresh draw
+    assert abs(a.mean()) < 0.02 and abs(a.std() - 1) < 0.02
+    first, second = a[0].flatten(), a[1].flatten()  # two samples of a batch: independent
+    assert abs(torch.corrcoef(torch.stack([first, second]))[0, 1]) < 0.15
+    large = _gaussian((NOISE_TABLE // 2 + 1,), "cpu", torch.float32, 5)  # more than half the table: drawn fresh
+    assert large.untyped_storage().data_ptr() != a.untyped_storage().data_ptr() and abs(large.std() - 1) < 0.01

@@ -13,7 +13,8 @@ target. Everything runs batched on the batch's device, drawn from a torch.Genera
     brightness=0.2     multiply by a factor in 1 +- this
     contrast=0.2       stretch around the image's mean grey by a factor in 1 +- this
     colour=0.2         saturation by a factor in 1 +- this and hue by up to a quarter of it (3-channel images)
-    noise=0.1          add Gaussian noise of this std (in the units the network receives: normalized ones)
+    noise=0.1          add Gaussian noise of this std (in the units the network receives: normalized ones;
+                       a window of a table of Gaussian values, at a random offset per batch)
     erase=0.2          erase a box of this fraction of the height and width (cut-out), filled with the mean
 
 Written `flip,rotate=15,brightness=0.2`; a probability or another option after a colon: `rotate=15:p=0.5`,
@@ -45,6 +46,8 @@ KINDS = {
 EXTRA = {"colour": {"hue": (0.0, 0.5)}}  # options besides the strength and p: name -> (lowest, highest)
 ALIASES = {"hflip": "flip", "color": "colour", "cutout": "erase"}
 GREY = (0.299, 0.587, 0.114)  # luma weights of R, G, B
+NOISE_TABLE, NOISE_TABLE_SEED = 1 << 22, 20261204  # Gaussian values the noise step takes its batches' from
+_TABLES: dict = {}  # (device, dtype) -> the table
 
 
 class Step:
@@ -148,6 +151,7 @@ class Augmentation:
     def __init__(self, spec) -> None:
         self.steps = parse(spec) if not (isinstance(spec, list) and all(isinstance(s, Step) for s in spec)) else spec
         self.by_name = {step.name: step for step in self.steps}
+        self._plans: dict = {}  # (height, width, device) -> what the draw needs besides random numbers
 
     def has(self, family: str) -> bool:
         return any(step.family == family for step in self.steps)
@@ -159,72 +163,117 @@ class Augmentation:
 
     def draw(self, n: int, height: int, width: int, device, generator: torch.Generator | None = None) -> dict:
         """Per sample: the affine map that samples the moved image (theta, for affine_grid), the colour factors and
-        matrices, and which samples get noise or an erased box."""
-        kw = {"device": device, "generator": generator}
+        matrices, and which samples get noise or an erased box. Every uniform number of the batch comes from one
+        torch.rand call, a row per use, and every step's values from the same few operations on all the rows
+        (the draw is a few dozen small operations, not a hundred)."""
+        s = self.by_name
+        plan = self._plan(height, width, device)
+        k = len(self.steps)
+        u = torch.rand(k + len(plan["rows"]), n, device=device, generator=generator)
+        use = (u[:k] < plan["chance"]).to(u.dtype)  # 1 where a step applies, a row per step
+        values = torch.addcmul(plan["low"], u[k:], plan["span"])  # each row uniform in its range
+        values = torch.where(plan["whole"], values.floor(), values)  # whole pixels
+        values = torch.addcmul(plan["base"], values, use[plan["owner"]])  # a step that does not apply: 0, or 1
 
-        def uniform(low, high):
-            return low + (high - low) * torch.rand(n, **kw)
+        def row(name: str, i: int = 0) -> torch.Tensor:
+            return values[plan["rows"][(name, i)]]
 
-        def chosen(step):
-            return torch.rand(n, **kw) < step.p
+        def applies(name: str) -> torch.Tensor:
+            return use[plan["step"][name]]
 
         out: dict = {"size": (height, width)}
-        s = self.by_name
         if self.has("geometric"):
-            one = torch.ones(n, device=device)
-            fx = torch.where(chosen(s["flip"]), -one, one) if "flip" in s else one
-            fy = torch.where(chosen(s["vflip"]), -one, one) if "vflip" in s else one
-            tx, ty = torch.zeros(n, device=device), torch.zeros(n, device=device)
-            if "crop" in s:  # pad by N and cut a window: a shift of -N..N whole pixels each way
-                pad, use = s["crop"].strength, chosen(s["crop"])
-                tx = tx + torch.where(use, torch.randint(-pad, pad + 1, (n,), **kw), 0)
-                ty = ty + torch.where(use, torch.randint(-pad, pad + 1, (n,), **kw), 0)
-            if "translate" in s:
-                f, use = s["translate"].strength, chosen(s["translate"])
-                tx = tx + torch.where(use, uniform(-f * width, f * width).round(), 0)
-                ty = ty + torch.where(use, uniform(-f * height, f * height).round(), 0)
-            angle = torch.zeros(n, device=device)
+            fx = 1 - 2 * applies("flip") if "flip" in s else 1.0
+            fy = 1 - 2 * applies("vflip") if "vflip" in s else 1.0
+            tx = ty = 0.0  # in whole pixels
+            for name in ("crop", "translate"):  # crop: pad by N, cut a window: a shift of -N..N pixels each way
+                if name in s:
+                    tx, ty = tx + row(name, 0), ty + row(name, 1)
+            zoom = row("scale") if "scale" in s else None
             if "rotate" in s:
-                d, use = s["rotate"].strength, chosen(s["rotate"])
-                angle = torch.where(use, uniform(-d, d), 0) * (math.pi / 180)
-            zoom = one
-            if "scale" in s:
-                r, use = s["scale"].strength, chosen(s["scale"])
-                zoom = torch.where(use, uniform(1 - r, 1 + r), 1)
-            # output pixel q (centred pixel units) samples the input at p = F S^-1 R^-1 (q - t)
-            cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-            a = torch.stack([torch.stack([fx * cos, fx * sin], 1), torch.stack([-fy * sin, fy * cos], 1)], 1)
-            t = torch.stack([tx, ty], 1).float()
-            b = -(a @ t[:, :, None])[:, :, 0]
+                cos, sin = torch.cos(row("rotate")), torch.sin(row("rotate"))
+                if zoom is not None:
+                    cos, sin = cos / zoom, sin / zoom
+            else:
+                cos = 1 / zoom if zoom is not None else torch.ones(n, device=device)
+                sin = torch.zeros(n, device=device)
+            # output pixel q (centred pixel units) samples the input at p = F S^-1 R^-1 (q - t): p = A q + b with
+            # A = [[fx cos, fx sin], [-fy sin, fy cos]], b = -A t
+            a00, a01, a10, a11 = fx * cos, fx * sin, -fy * sin, fy * cos
+            b0, b1 = -(a00 * tx + a01 * ty), -(a10 * tx + a11 * ty)
             # in affine_grid's normalized units (-1..1 across the image): D^-1 A D, D^-1 b, D = diag(W/2, H/2)
-            half = torch.tensor([width / 2, height / 2], device=device)
-            a = a * half[None, None, :] / half[None, :, None]
-            out["theta"] = torch.cat([a, (b / half)[:, :, None]], 2)
+            out["theta"] = torch.stack([a00, a01 * (height / width), b0 * (2 / width),
+                                        a10 * (width / height), a11, b1 * (2 / height)], 1).reshape(n, 2, 3)
         if self.has("colour"):
-            out["brightness"] = self._factor("brightness", n, kw, chosen, uniform)
-            out["contrast"] = self._factor("contrast", n, kw, chosen, uniform)
+            out["brightness"] = row("brightness") if "brightness" in s else None
+            out["contrast"] = row("contrast") if "contrast" in s else None
             if "colour" in s:
-                step = s["colour"]
-                use = chosen(step)
-                saturation = torch.where(use, uniform(1 - step.strength, 1 + step.strength), 1)
-                hue = torch.where(use, uniform(-step.hue, step.hue), 0) * (2 * math.pi)
-                out["colour"] = _colour_matrix(saturation, hue)
+                out["colour"] = _colour_matrix(row("colour", 0), row("colour", 1))
         if "noise" in s:
-            out["noise"] = torch.where(chosen(s["noise"]), s["noise"].strength, 0.0)
-            out["noise_seed"] = int(torch.randint(0, 2**62, (1,), **kw))
+            out["noise"] = applies("noise") * s["noise"].strength
+            out["noise_seed"] = int(torch.randint(0, 2**62, (1,), device=device, generator=generator))
         if "erase" in s:
-            step = s["erase"]
-            use = chosen(step)
-            box_h, box_w = max(1, round(step.strength * height)), max(1, round(step.strength * width))
-            cy, cx = uniform(0, height).floor(), uniform(0, width).floor()
-            out["erase"] = (use, (cy - box_h // 2), (cx - box_w // 2), box_h, box_w)
+            box_h, box_w = plan["box"]
+            out["erase"] = (applies("erase") > 0, row("erase", 0) - box_h // 2, row("erase", 1) - box_w // 2,
+                            box_h, box_w)
         return out
 
-    def _factor(self, name, n, kw, chosen, uniform):
-        if name not in self.by_name:
-            return None
-        step = self.by_name[name]
-        return torch.where(chosen(step), uniform(1 - step.strength, 1 + step.strength), 1)
+    def _plan(self, height: int, width: int, device) -> dict:
+        """What the draw needs besides random numbers, made once per image size and device: per value row its
+        range (low, span), whether it is whole, the step it belongs to and its value when the step does not apply
+        (base: 1 for a factor); each step's probability."""
+        key = (height, width, str(device))
+        if key in self._plans:
+            return self._plans[key]
+        s = self.by_name
+        rows: dict = {}
+        low, span, whole, owner, base = [], [], [], [], []
+
+        def add(name: str, lowest: float, size: float, is_whole: bool = False, factor: bool = False) -> None:
+            rows[(name, sum(1 for r in rows if r[0] == name))] = len(low)
+            low.append(lowest)
+            span.append(size)
+            whole.append(is_whole)
+            owner.append(step_of[name])
+            base.append(1.0 if factor else 0.0)
+
+        step_of = {step.name: i for i, step in enumerate(self.steps)}
+        if "crop" in s:  # -N..N whole pixels: floor of a uniform number in -N..N+1
+            pad = s["crop"].strength
+            add("crop", -pad, 2 * pad + 1, True)
+            add("crop", -pad, 2 * pad + 1, True)
+        if "translate" in s:  # -fW..fW rounded to whole pixels: floor of one in -fW+0.5..fW+0.5
+            f = s["translate"].strength
+            add("translate", 0.5 - f * width, 2 * f * width, True)
+            add("translate", 0.5 - f * height, 2 * f * height, True)
+        if "rotate" in s:
+            d = s["rotate"].strength * math.pi / 180
+            add("rotate", -d, 2 * d)
+        for name in ("scale", "brightness", "contrast"):
+            if name in s:
+                r = s[name].strength
+                add(name, -r, 2 * r, factor=True)
+        if "colour" in s:
+            step = s["colour"]
+            add("colour", -step.strength, 2 * step.strength, factor=True)  # saturation
+            add("colour", -step.hue * 2 * math.pi, step.hue * 4 * math.pi)  # hue, an angle
+        if "erase" in s:  # the box's centre, a whole pixel
+            add("erase", 0, height, True)
+            add("erase", 0, width, True)
+            step = s["erase"]
+            box = (max(1, round(step.strength * height)), max(1, round(step.strength * width)))
+        else:
+            box = None
+
+        def column(values, dtype=torch.float32):
+            return torch.tensor(values, dtype=dtype, device=device).reshape(-1, 1)
+
+        plan = {"rows": rows, "step": step_of, "low": column(low), "span": column(span),
+                "whole": column(whole, torch.bool), "base": column(base),
+                "owner": torch.tensor(owner, dtype=torch.long, device=device),
+                "chance": column([step.p for step in self.steps]), "box": box}
+        self._plans[key] = plan
+        return plan
 
     # ----- applying a draw
 
@@ -254,36 +303,48 @@ class Augmentation:
     def recolour(self, images: torch.Tensor, draw: dict) -> torch.Tensor:
         """The colour steps of a draw on N x C x H x W images in raw units (brightness, contrast; saturation and hue
         on 3 channels)."""
-        x = images
-        if draw.get("brightness") is not None:
-            x = x * draw["brightness"].to(x.dtype)[:, None, None, None]
-        if draw.get("contrast") is not None:
-            grey = _grey(x).mean(dim=(1, 2, 3), keepdim=True)
-            factor = draw["contrast"].to(x.dtype)[:, None, None, None]
-            x = (x - grey) * factor + grey
+        scale, shift = self._levels(images, draw)
+        x = images if scale is None else torch.addcmul(shift, images, scale)
         if draw.get("colour") is not None:
             if x.shape[1] != 3:
                 raise ValueError(f"colour (saturation and hue) needs 3-channel images, not {x.shape[1]}")
             x = torch.einsum("nij,njhw->nihw", draw["colour"].to(x.dtype), x)
         return x
 
+    def _levels(self, x: torch.Tensor, draw: dict):
+        """Brightness b then contrast c around the mean grey g of the brightened image, as one map per sample:
+        c (b x - b g0) + b g0 = (b c) x + b g0 (1 - c), g0 the image's mean grey. (scale, shift), N x 1 x 1 x 1,
+        or (None, None) when the draw has neither."""
+        brightness, contrast = draw.get("brightness"), draw.get("contrast")
+        if brightness is None and contrast is None:
+            return None, None
+        scale = brightness.to(x.dtype) if brightness is not None else torch.ones(len(x), device=x.device,
+                                                                                  dtype=x.dtype)
+        shift = torch.zeros((), device=x.device, dtype=x.dtype)
+        if contrast is not None:
+            factor = contrast.to(x.dtype)
+            shift = scale * _grey(x).mean(dim=(1, 2, 3)) * (1 - factor)
+            scale = scale * factor
+        shape = (-1, 1, 1, 1)
+        return scale.reshape(shape), (shift.reshape(shape) if shift.dim() else shift)
+
     def corrupt(self, images: torch.Tensor, draw: dict, fill=0.0, std=1.0) -> torch.Tensor:
         """Noise (std in units of `std`: 1 for normalized images) and an erased box (filled with `fill`, the
         mean) on the network's input; N x ... (noise) or N x C x H x W (erase)."""
         x = images
         if "noise" in draw:
-            generator = torch.Generator(device=x.device).manual_seed(draw["noise_seed"])
-            noise = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+            noise = _gaussian(x.shape, x.device, x.dtype, draw["noise_seed"])
             scale = draw["noise"].to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
-            x = x + noise * scale * (std if torch.is_tensor(std) else float(std))
+            x = torch.addcmul(x, noise, scale * std if torch.is_tensor(std) else scale * float(std))
         if "erase" in draw:
             use, top, left, box_h, box_w = draw["erase"]
             height, width = x.shape[-2:]
-            rows = torch.arange(height, device=x.device)[None, :, None]
-            cols = torch.arange(width, device=x.device)[None, None, :]
-            top, left = top[:, None, None], left[:, None, None]  # the box's rows (N x H x 1) by its columns (N x 1 x W)
-            box = (((rows >= top) & (rows < top + box_h) & use[:, None, None])
-                   & ((cols >= left) & (cols < left + box_w)))
+            rows = torch.arange(height, device=x.device)[None, :]
+            cols = torch.arange(width, device=x.device)[None, :]
+            # the box's rows (N x H) by its columns (N x W), on the samples it applies to
+            inside_rows = (rows >= top[:, None]) & (rows < (top + box_h)[:, None]) & use[:, None]
+            inside_cols = (cols >= left[:, None]) & (cols < (left + box_w)[:, None])
+            box = inside_rows[:, :, None] & inside_cols[:, None, :]
             fill = fill if torch.is_tensor(fill) else torch.tensor(float(fill), device=x.device)
             x = torch.where(box[:, None], fill.to(x.dtype), x)
         return x
@@ -294,9 +355,18 @@ class Augmentation:
         shaped C x 1 x 1): the images' normalization; `normalized`: whether the images come normalized (else raw, as
         a script's model that normalizes inside takes them)."""
         known = mean is not None and std is not None
-        raw = images * std + mean if known and normalized else images
-        raw = self.recolour(self.move(raw, draw), draw)
-        clean = (raw - mean) / std if known and normalized else raw
+        both = known and normalized
+        raw = torch.addcmul(mean, images, std) if both else images
+        moved = self.move(raw, draw)
+        if both and draw.get("colour") is None:  # levels and normalization as one map per sample and channel
+            scale, shift = self._levels(moved, draw)
+            if scale is None:
+                clean = (moved - mean) / std
+            else:
+                clean = torch.addcmul((shift - mean) / std, moved, scale / std)
+        else:
+            recoloured = self.recolour(moved, draw)
+            clean = (recoloured - mean) / std if both else recoloured
         if not self.has("corrupt"):
             return clean, clean
         if known and not normalized:  # noise in normalized units, erased boxes filled with the mean
@@ -330,16 +400,38 @@ class Augmentation:
 def _affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """F.affine_grid(theta, [N, 1, H, W], align_corners=False), computed elementwise: affine_grid multiplies
     every pixel's coordinates by its 2 x 3 matrix as a batch of tiny matrix products, several times slower
-    on a CPU than these six multiply-adds a pixel."""
-    kw = dict(device=theta.device, dtype=theta.dtype)
+    on a CPU than these multiply-adds. What varies down a column is made small (N x 2 x H x 1), what varies along
+    a row added in one pass; the grid is handed over as a view in grid_sample's layout (it reads any strides), not
+    copied into it."""
+    kw = {"device": theta.device, "dtype": theta.dtype}
     xs = (torch.arange(width, **kw) * 2 + 1) / width - 1  # pixel centres, -1..1 across the image
     ys = ((torch.arange(height, **kw) * 2 + 1) / height - 1)[:, None]
     t = theta[:, :, :, None, None]  # N x 2 x 3 x 1 x 1
-    grid = t[:, :, 0] * xs + t[:, :, 1] * ys + t[:, :, 2]  # N x 2 x H x W
-    return grid.permute(0, 2, 3, 1).contiguous()
+    grid = torch.addcmul(torch.addcmul(t[:, :, 2], t[:, :, 1], ys), t[:, :, 0], xs)  # N x 2 x H x W
+    return grid.permute(0, 2, 3, 1)
+
+
+def _gaussian(shape, device, dtype, seed: int) -> torch.Tensor:
+    """Standard normal values for a batch: a window, at an offset made from `seed`, of a table of NOISE_TABLE values
+    drawn once per process and device from a fixed seed, as OpenAI's evolution strategies take theirs (the table's
+    values are independent, so are a batch's; drawing 78,400 fresh ones costs a CPU a third of a millisecond, a
+    third of every augmentation step at once). A batch larger than half the table draws fresh ones."""
+    count = math.prod(shape)
+    if count > NOISE_TABLE // 2:
+        generator = torch.Generator(device=device).manual_seed(seed)
+        return torch.randn(shape, device=device, dtype=dtype, generator=generator)
+    key = (str(device), dtype)
+    table = _TABLES.get(key)
+    if table is None:
+        generator = torch.Generator(device=device).manual_seed(NOISE_TABLE_SEED)
+        table = _TABLES[key] = torch.randn(NOISE_TABLE, device=device, generator=generator).to(dtype)
+    offset = seed % (NOISE_TABLE - count + 1)
+    return table[offset:offset + count].view(shape)
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] == 1:
+        return x
     if x.shape[1] != 3:
         return x.mean(dim=1, keepdim=True)
     weights = torch.tensor(GREY, device=x.device, dtype=x.dtype)
