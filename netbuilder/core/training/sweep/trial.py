@@ -1,6 +1,7 @@
 """One trial of a sweep, as one run of the network's store: its values applied to a copy of the graph and to the
 settings, trained with each epoch's validation figure reported to the study (judged by the pruner as it comes, and
-a pruned trial stops at the end of that epoch; without a pruner, written at most once a second), recorded like any run (settings, the swept values, curves, weights, status), and its outcome:
+a pruned trial stops at the end of that epoch; without a pruner, written at most once a second), recorded like any
+run (settings, the swept values, curves, weights, status), and its outcome:
 
     complete      the figure to optimise
     pruned        the pruner stopped it (the run's status is `pruned`)
