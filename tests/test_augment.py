@@ -275,3 +275,14 @@ def test_noise_comes_from_a_table_of_independent_gaussian_values_at_an_offset_pe
     assert abs(torch.corrcoef(torch.stack([first, second]))[0, 1]) < 0.15
     large = _gaussian((NOISE_TABLE // 2 + 1,), "cpu", torch.float32, 5)  # more than half the table: drawn fresh
     assert large.untyped_storage().data_ptr() != a.untyped_storage().data_ptr() and abs(large.std() - 1) < 0.01
+
+
+def test_masks_of_any_whole_numbers_move_by_nearest_neighbour_alike():
+    """Classes move through grid_sample's nearest mode (as float32, exact below 2**24); larger whole numbers by
+    index: both land every pixel on the same source pixel, and what moves in from outside is 0."""
+    augmentation = Augmentation("flip,rotate=20,crop=3,scale=0.2")
+    draw = augmentation.draw(50, 20, 24, "cpu", torch.Generator().manual_seed(1))
+    classes = torch.randint(1, 5, (50, 20, 24), generator=torch.Generator().manual_seed(2))
+    small, large = augmentation.move(classes, dict(draw)), augmentation.move(classes * 2**30, dict(draw))
+    assert torch.equal(large, small * 2**30) and (small == 0).any()
+    assert torch.equal(augmentation.move(classes.to(torch.uint8), dict(draw)), small.to(torch.uint8))

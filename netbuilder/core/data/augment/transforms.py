@@ -288,7 +288,13 @@ class Augmentation:
         grid = draw.get("grid")
         if grid is None or grid.shape[1:3] != (h, w):  # one sampling grid per draw, for the image and its fields
             grid = draw["grid"] = _affine_grid(draw["theta"], h, w)
-        if nearest or not values.is_floating_point():  # by index: each output pixel takes its nearest source pixel
+        exact = values.is_floating_point() or values.dtype in (torch.uint8, torch.int8, torch.int16, torch.bool) or \
+            x.numel() == 0 or bool(x.abs().max() < 2**24)  # values a float32 holds exactly
+        if (nearest or not values.is_floating_point()) and exact:  # each output pixel takes its nearest source pixel
+            as_float = x if x.dtype in (torch.float32, torch.float64) else x.float()
+            moved = F.grid_sample(as_float, grid.to(as_float.dtype), mode="nearest", padding_mode="zeros",
+                                  align_corners=False).to(values.dtype)
+        elif nearest or not values.is_floating_point():  # by index, for whole numbers past float32's: slower
             size = torch.tensor([w, h], device=grid.device, dtype=grid.dtype)
             pixel = (((grid + 1) * size - 1) / 2).round().long()
             col, row = pixel[..., 0], pixel[..., 1]
