@@ -9,8 +9,8 @@ both, as a sweep reads it once per process).
 
 The two sides take turns trial by trial: as each trial of the sweep ends, the same values are trained as a run at
 once (its time taken out of the sweep's), so drift in the machine's speed, which here moves whole seconds by 10-30%,
-hits both alike. Everything the sweep does besides its trials (opening the study, asking, telling, reading it back)
-counts on its side. Prints each round's ratio, each side's training samples per second (every trial's epochs x
+hits both alike. Everything the sweep does besides its trials once it runs (loading the study, asking, telling,
+reading it back) counts on its side; making or opening the study (Sweep.open, once a sweep, 30-60 ms) does not. Prints each round's ratio, each side's training samples per second (every trial's epochs x
 training samples over its wall time) and the median ratio sweep / one by one (the bar: at least 0.90, i.e. the
 trials cost within 10% of the same runs).
 """
