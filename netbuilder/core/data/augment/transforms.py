@@ -48,6 +48,7 @@ ALIASES = {"hflip": "flip", "color": "colour", "cutout": "erase"}
 GREY = (0.299, 0.587, 0.114)  # luma weights of R, G, B
 NOISE_TABLE, NOISE_TABLE_SEED = 1 << 22, 20261204  # Gaussian values the noise step takes its batches' from
 _TABLES: dict = {}  # (device, dtype) -> the table
+_CENTRES: dict = {}  # (height, width, device, dtype) -> pixel centres (sampling grid)
 
 
 class Step:
@@ -175,11 +176,13 @@ class Augmentation:
         values = torch.where(plan["whole"], values.floor(), values)  # whole pixels
         values = torch.addcmul(plan["base"], values, use[plan["owner"]])  # a step that does not apply: 0, or 1
 
+        value_rows, use_rows = values.unbind(0), use.unbind(0)
+
         def row(name: str, i: int = 0) -> torch.Tensor:
-            return values[plan["rows"][(name, i)]]
+            return value_rows[plan["rows"][(name, i)]]
 
         def applies(name: str) -> torch.Tensor:
-            return use[plan["step"][name]]
+            return use_rows[plan["step"][name]]
 
         out: dict = {"size": (height, width)}
         if self.has("geometric"):
@@ -409,12 +412,20 @@ def _affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     on a CPU than these multiply-adds. What varies down a column is made small (N x 2 x H x 1), what varies along
     a row added in one pass; the grid is handed over as a view in grid_sample's layout (it reads any strides), not
     copied into it."""
-    kw = {"device": theta.device, "dtype": theta.dtype}
-    xs = (torch.arange(width, **kw) * 2 + 1) / width - 1  # pixel centres, -1..1 across the image
-    ys = ((torch.arange(height, **kw) * 2 + 1) / height - 1)[:, None]
+    xs, ys = _centres(height, width, theta.device, theta.dtype)
     t = theta[:, :, :, None, None]  # N x 2 x 3 x 1 x 1
     grid = torch.addcmul(torch.addcmul(t[:, :, 2], t[:, :, 1], ys), t[:, :, 0], xs)  # N x 2 x H x W
     return grid.permute(0, 2, 3, 1)
+
+
+def _centres(height: int, width: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pixel centres, -1..1 across the image: along a row (W) and down a column (H x 1); made once per size."""
+    key = (height, width, str(device), dtype)
+    if key not in _CENTRES:
+        kw = {"device": device, "dtype": dtype}
+        _CENTRES[key] = ((torch.arange(width, **kw) * 2 + 1) / width - 1,
+                         ((torch.arange(height, **kw) * 2 + 1) / height - 1)[:, None])
+    return _CENTRES[key]
 
 
 def _gaussian(shape, device, dtype, seed: int) -> torch.Tensor:
