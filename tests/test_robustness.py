@@ -409,3 +409,21 @@ def test_sigterm_stops_train_with_a_message(tmp_path):
                                     "they were")
     assert "Traceback" not in err
     assert not [name for name in os.listdir(tmp_path / "run") if name.endswith(".tmp")]
+
+
+def test_a_second_sigterm_while_stopping_does_not_cut_the_stop_short():
+    """Once SIGTERM has started a command's stop (the run marked stopped, a dead launcher's folder removed), more
+    SIGTERMs (a worker's watchdog sends one again when its launcher dies) are ignored: a second one once cut a
+    worker's removal of that folder in half."""
+    code = ("import os, signal, sys\n"
+            "from netbuilder.cli.main import Terminated, _terminate\n"
+            "signal.signal(signal.SIGTERM, _terminate)\n"
+            "try:\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    signal.pause()\n"
+            "except Terminated:\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)  # during the stop's own work\n"
+            "    print('stopped cleanly', signal.getsignal(signal.SIGTERM) == signal.SIG_IGN)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["stopped", "cleanly", "True"]

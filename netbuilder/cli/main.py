@@ -53,6 +53,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame) -> None:
+    # stopping from here on: a second SIGTERM (a worker's watchdog says it again when its launcher dies) must not cut
+    # short what the stop does (the run marked stopped, the dead launcher's folder removed); SIGKILL still ends it
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
